@@ -1,0 +1,228 @@
+"""The SUT file and the run configuration: parsed and validated once, then frozen.
+
+Configuration flows one way: the SUT file (YAML, checked against `schemas/sut.schema.json`)
+and the command line become one `RunConfig`, which fixtures receive. Nothing downstream
+reads the environment or the file again.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Literal
+
+import jsonschema
+import yaml
+
+from margo_conformance.errors import ConfigError
+from margo_conformance.paths import SCHEMA_DIR
+
+Role = Literal["agent", "wos"]
+
+#: Placeholders a SUT file may use in `env`, `command` and build args, filled per scenario.
+PLACEHOLDERS: Mapping[str, str] = MappingProxyType(
+    {
+        "wos_url": "root URL of the emulated WOS, as the container reaches it",
+        "device_id": "the device identity the WOS registered for this scenario",
+        "onboarding_key": "the one-time key the end user enters on the device",
+        "serial_number": "the serial number the device should report",
+        "poll_interval_s": "desired-state polling interval in seconds",
+        "poll_interval_ms": "desired-state polling interval in milliseconds",
+        "workload_labels": "comma-separated k=v labels to put on workload containers",
+        "run_id": "identifier of this conformance run",
+        "base_image": "the base image the suite's own images are built from",
+        "workload_image": "an image present on the engine that workloads may use",
+    }
+)
+
+_SECRET_NAME = re.compile(r"(KEY|SECRET|TOKEN|PASSWORD|CREDENTIAL)", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class BuildSpec:
+    context: Path
+    dockerfile: str = "Dockerfile"
+    args: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Mount:
+    source: str
+    target: str
+    read_only: bool = False
+
+
+@dataclass(frozen=True)
+class ReadySpec:
+    log: str | None = None
+    http_port: int | None = None
+    http_path: str = "/"
+    http_status: int = 200
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    ready: float = 30.0
+    onboarding: float = 30.0
+    deployment: float = 90.0
+    stop: float = 10.0
+
+
+@dataclass(frozen=True)
+class Polling:
+    interval: float = 2.0
+    tolerance: float = 2.0
+
+
+@dataclass(frozen=True)
+class SutConfig:
+    """One SUT file, validated."""
+
+    path: Path
+    name: str
+    role: Role
+    image: str
+    profiles: tuple[str, ...] = ("V24",)
+    vendor: str = ""
+    version: str = ""
+    build: BuildSpec | None = None
+    command: tuple[str, ...] | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
+    mounts: tuple[Mount, ...] = ()
+    ready: ReadySpec = field(default_factory=ReadySpec)
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    polling: Polling = field(default_factory=Polling)
+    secrets: frozenset[str] = frozenset()
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+    def is_secret(self, env_name: str) -> bool:
+        return env_name in self.secrets or bool(_SECRET_NAME.search(env_name))
+
+    def redacted(self) -> dict[str, Any]:
+        """The SUT file as reports show it: secret literal values replaced by `***`.
+
+        Placeholder templates such as `{onboarding_key}` are not secret and stay visible, so a
+        reader can see what the suite injected.
+        """
+        shown = json.loads(json.dumps(dict(self.raw)))
+        for name, value in shown.get("env", {}).items():
+            if self.is_secret(name) and not _is_pure_placeholder(value):
+                shown["env"][name] = "***"
+        shown["file"] = str(self.path)
+        return shown
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything a conformance run needs, handed to fixtures."""
+
+    sut: SutConfig
+    report_dir: Path
+    run_id: str
+    base_image: str | None = None
+    workload_image: str | None = None
+
+
+@cache
+def _sut_schema() -> dict[str, Any]:
+    return json.loads((SCHEMA_DIR / "sut.schema.json").read_text())
+
+
+def load_sut_file(path: Path) -> SutConfig:
+    """Read, validate and freeze a SUT file; any problem is one `ConfigError` line."""
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read SUT file ({exc.strerror or exc})") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}:{where} not valid YAML ({getattr(exc, 'problem', exc)})") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a SUT file is a YAML mapping, got {type(data).__name__}")
+    _validate(path, data)
+    return _freeze(path, data)
+
+
+def _validate(path: Path, data: dict[str, Any]) -> None:
+    validator = jsonschema.Draft202012Validator(_sut_schema())
+    error = jsonschema.exceptions.best_match(validator.iter_errors(data))
+    if error is None:
+        _check_placeholders(path, data)
+        return
+    where = ".".join(str(p) for p in error.absolute_path) or "(top level)"
+    raise ConfigError(f"{path}: {where}: {error.message}")
+
+
+def _check_placeholders(path: Path, data: dict[str, Any]) -> None:
+    templated: dict[str, str] = {f"env.{k}": v for k, v in data.get("env", {}).items()}
+    templated |= {f"command[{i}]": v for i, v in enumerate(data.get("command", []))}
+    build_args = data.get("build", {}).get("args", {})
+    templated |= {f"build.args.{k}": v for k, v in build_args.items()}
+    for where, template in templated.items():
+        for name in template_fields(template):
+            if name not in PLACEHOLDERS:
+                known = ", ".join(sorted(PLACEHOLDERS))
+                raise ConfigError(f"{path}: {where}: unknown placeholder {{{name}}} (known: {known})")
+
+
+def template_fields(template: str) -> list[str]:
+    """Placeholder names used in a template; `{{` and `}}` are literal braces."""
+    try:
+        return [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
+    except ValueError as exc:
+        raise ConfigError(f"bad placeholder syntax in {template!r}: {exc}") from exc
+
+
+def render(template: str, values: Mapping[str, str]) -> str:
+    """Fill a template's placeholders; unknown names were rejected at load time."""
+    return template.format_map(values)
+
+
+def _is_pure_placeholder(value: str) -> bool:
+    return bool(re.fullmatch(r"\{[a-z_]+\}", value))
+
+
+def _freeze(path: Path, data: dict[str, Any]) -> SutConfig:
+    build = data.get("build")
+    ready = data.get("ready", {})
+    http = ready.get("http", {})
+    return SutConfig(
+        path=path,
+        name=data["name"],
+        role=data["role"],
+        image=data["image"],
+        profiles=tuple(data.get("profiles", ["V24"])),
+        vendor=data.get("vendor", ""),
+        version=data.get("version", ""),
+        build=(
+            BuildSpec(
+                context=(path.parent / build["context"]).resolve(),
+                dockerfile=build.get("dockerfile", "Dockerfile"),
+                args=MappingProxyType(dict(build.get("args", {}))),
+            )
+            if build
+            else None
+        ),
+        command=tuple(data["command"]) if "command" in data else None,
+        env=MappingProxyType(dict(data.get("env", {}))),
+        mounts=tuple(Mount(**m) for m in data.get("mounts", [])),
+        ready=ReadySpec(
+            log=ready.get("log"),
+            http_port=http.get("port"),
+            http_path=http.get("path", "/"),
+            http_status=http.get("status", 200),
+        ),
+        timeouts=Timeouts(**data.get("timeouts", {})),
+        polling=Polling(**data.get("polling", {})),
+        secrets=frozenset(data.get("secrets", [])),
+        raw=MappingProxyType(data),
+    )

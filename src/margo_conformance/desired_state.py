@@ -1,0 +1,103 @@
+"""Desired state as the WOS publishes it: ApplicationDeployment documents committed to Git.
+
+The suite plays the WOS here (GIT-001, GIT-002): one bare repository per device, served by
+`wos.git_http`, and a private working clone from which deployments are committed and pushed
+with GitPython. Deployment fixtures are templates: the WOS assigns each deployment a fresh
+UUID (GIT-009) and points component packages at the emulated WOS's artifact route.
+"""
+
+from __future__ import annotations
+
+import string
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import git
+import yaml
+
+from margo_conformance.errors import SuiteError
+from margo_conformance.evidence import COMMIT, EvidenceLog
+from margo_conformance.schemas import validation_errors
+
+BRANCH = "main"
+AUTHOR = git.Actor("margo-conformance WOS", "wos@margo-conformance.invalid")
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """A deployment as published: its id, file name in the repository and parsed document."""
+
+    name: str
+    deployment_id: str
+    path_in_repo: str
+    document: Mapping[str, Any]
+
+    @property
+    def component_names(self) -> list[str]:
+        return [c["name"] for c in self.document["spec"]["deploymentProfile"]["components"]]
+
+
+@dataclass(frozen=True)
+class Commit:
+    sha: str
+    at: float
+    message: str
+
+
+def render_deployment(template_path: Path, values: Mapping[str, str]) -> Deployment:
+    """Instantiate a deployment fixture with a fresh WOS-assigned id; it must be schema-valid."""
+    deployment_id = str(uuid.uuid4())
+    text = string.Template(template_path.read_text()).substitute(
+        {**values, "DEPLOYMENT_ID": deployment_id}
+    )
+    document = yaml.safe_load(text)
+    errors = validation_errors(document, "v24/application-deployment")
+    if errors:
+        raise SuiteError(f"fixture {template_path.name} is not a valid ApplicationDeployment: {errors[0]}")
+    name = template_path.name.removesuffix(".yaml")
+    return Deployment(name, deployment_id, f"deployments/{name}.yaml", document)
+
+
+class DeviceRepository:
+    """One device's desired-state repository and the WOS's working clone of it."""
+
+    def __init__(self, bare_path: Path, workdir: Path, evidence: EvidenceLog) -> None:
+        self.bare_path = bare_path
+        self.evidence = evidence
+        bare = git.Repo.init(bare_path, bare=True, initial_branch=BRANCH)
+        # git http-backend serves only repositories marked for export or with export-all set;
+        # we set export-all in the CGI environment, and allow shallow/filtered fetches here.
+        with bare.config_writer() as cfg:
+            cfg.set_value("uploadpack", "allowFilter", "true")
+            cfg.set_value("http", "receivepack", "false")
+        self.clone = git.Repo.clone_from(str(bare_path), workdir, branch=None)
+        with self.clone.config_writer() as cfg:
+            cfg.set_value("user", "name", AUTHOR.name)
+            cfg.set_value("user", "email", AUTHOR.email)
+        self._commit_file("README.md", "Desired state of this device, written by its WOS.\n", "initialise")
+
+    def publish(self, deployment: Deployment) -> Commit:
+        body = yaml.safe_dump(dict(deployment.document), sort_keys=False)
+        return self._commit_file(deployment.path_in_repo, body, f"deploy {deployment.name}")
+
+    def remove(self, deployment: Deployment) -> Commit:
+        self.clone.index.remove([deployment.path_in_repo], working_tree=True)
+        return self._finish_commit(f"remove {deployment.name}")
+
+    def _commit_file(self, relative: str, content: str, message: str) -> Commit:
+        target = Path(self.clone.working_tree_dir or ".") / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(content)
+        self.clone.index.add([relative])
+        return self._finish_commit(message)
+
+    def _finish_commit(self, message: str) -> Commit:
+        commit = self.clone.index.commit(message, author=AUTHOR, committer=AUTHOR)
+        self.clone.git.push("origin", f"HEAD:refs/heads/{BRANCH}")
+        pushed = Commit(sha=commit.hexsha, at=time.time(), message=message)
+        self.evidence.record(COMMIT, f"{commit.hexsha[:7]} {message}", sha=commit.hexsha, message=message)
+        return pushed

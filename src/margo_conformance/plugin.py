@@ -1,0 +1,172 @@
+"""The pytest plugin behind a conformance run: options, markers, fixtures, results, cleanup.
+
+`margo-conformance run` loads it through conformance.ini. It turns the command line into one
+frozen `RunConfig`, starts the emulated WOS once per run, gives each scenario a fresh
+`AgentUnderTest`, and removes every container labelled with the run at the end, on failure
+and on SIGINT/SIGTERM.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import pytest
+
+from margo_conformance.config import RunConfig, load_sut_file
+from margo_conformance.errors import ConfigError
+from margo_conformance.evidence import EvidenceLog
+from margo_conformance.paths import DEFAULT_SUT_FILE, FIXTURES_DIR
+from margo_conformance.requirements import id_to_tag, load_catalogue
+from margo_conformance.results import EVIDENCE_KEY, ResultsCollector
+from margo_conformance.roles.agent import AgentUnderTest
+from margo_conformance.sut import remove_run_resources
+from margo_conformance.wos.server import EmulatedWos
+
+RUN_CONFIG_KEY = pytest.StashKey[RunConfig]()
+MARKERS = {
+    "agent": "scenario certifies a device agent (the suite plays the WOS)",
+    "wos": "scenario certifies a WOS (the suite plays the device)",
+    "must": "verifies a MUST requirement",
+    "should": "verifies a SHOULD requirement",
+    "V24": "2024 pre-draft profile (GitOps, OAuth2)",
+    "PR1": "Margo 1.0.0 OpenAPI profile",
+    "PR2": "Margo 1.0.0-rc.3 profile (mutual TLS)",
+    "onboarding": "onboarding and capabilities",
+    "gitops": "desired state through Git",
+    "status": "deployment status reporting",
+}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("margo", "Margo conformance")
+    group.addoption("--sut", type=Path, default=DEFAULT_SUT_FILE, help="SUT file (YAML)")
+    group.addoption("--report-dir", type=Path, default=Path("reports/latest"), help="where results go")
+    group.addoption("--run-id", default=None, help="label for containers of this run")
+    group.addoption("--base-image", default=None, help="base image the suite's images were built from")
+    group.addoption("--workload-image", default=None, help="image workloads may use (present locally)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for name, description in MARKERS.items():
+        config.addinivalue_line("markers", f"{name}: {description}")
+    for requirement in load_catalogue().values():
+        config.addinivalue_line("markers", f"{id_to_tag(requirement.id)}: {requirement.summary[:80]}")
+    if config.getoption("--sut", None) is None:  # plugin loaded without its options
+        return
+    try:
+        sut = load_sut_file(config.getoption("--sut"))
+    except ConfigError as exc:
+        raise pytest.UsageError(str(exc)) from exc
+    run = RunConfig(
+        sut=sut,
+        report_dir=config.getoption("--report-dir").resolve(),
+        run_id=config.getoption("--run-id") or f"run-{uuid.uuid4().hex[:12]}",
+        base_image=config.getoption("--base-image"),
+        workload_image=config.getoption("--workload-image") or config.getoption("--base-image"),
+    )
+    config.stash[RUN_CONFIG_KEY] = run
+    collector = ResultsCollector(run.report_dir, describe_sut(run), run.run_id)
+    config.pluginmanager.register(collector, "margo-results")
+    _stop_on_sigterm()
+
+
+def describe_sut(run: RunConfig) -> dict[str, Any]:
+    sut = run.sut
+    return {
+        "name": sut.name,
+        "vendor": sut.vendor,
+        "version": sut.version,
+        "role": sut.role,
+        "profiles": list(sut.profiles),
+        "image": sut.image,
+        "sut_file": json.loads(json.dumps(sut.redacted(), default=str)),
+    }
+
+
+def _stop_on_sigterm() -> None:
+    """Turn SIGTERM into KeyboardInterrupt so pytest unwinds fixtures and writes results."""
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Keep only the scenarios of the SUT's role: the other role's are not applicable, not skipped."""
+    run = config.stash.get(RUN_CONFIG_KEY, None)
+    if run is None:
+        return
+    role = run.sut.role
+    kept = [i for i in items if role in {m.name for m in i.iter_markers()}]
+    dropped = [i for i in items if i not in kept]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    run = config.stash.get(RUN_CONFIG_KEY, None)
+    if run is not None:
+        remove_run_resources(run.run_id)
+
+
+@pytest.fixture(scope="session")
+def run_config(pytestconfig: pytest.Config) -> RunConfig:
+    return pytestconfig.stash[RUN_CONFIG_KEY]
+
+
+@pytest.fixture(scope="session")
+def run_workdir() -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(prefix="margo-conformance-") as tmp:
+        yield Path(tmp)
+
+
+@pytest.fixture(scope="session")
+def emulated_wos(run_config: RunConfig, run_workdir: Path) -> Iterator[EmulatedWos]:
+    values = {"WORKLOAD_IMAGE": run_config.workload_image or ""}
+    with EmulatedWos(run_workdir / "wos", FIXTURES_DIR / "artifacts", values) as wos:
+        yield wos
+
+
+@pytest.fixture
+def evidence(request: pytest.FixtureRequest) -> EvidenceLog:
+    log = EvidenceLog()
+    request.node.stash[EVIDENCE_KEY] = log
+    return log
+
+
+@pytest.fixture
+def agent(
+    run_config: RunConfig,
+    emulated_wos: EmulatedWos,
+    evidence: EvidenceLog,
+    run_workdir: Path,
+    request: pytest.FixtureRequest,
+) -> Iterator[AgentUnderTest]:
+    scenario_dir = Path(tempfile.mkdtemp(prefix="scenario-", dir=run_workdir))
+    under_test = AgentUnderTest(run_config, emulated_wos, evidence, scenario_dir)
+    yield under_test
+    under_test.stop()
+    if under_test._device is not None:
+        emulated_wos.state.forget_device(under_test._device.device_id)
+    _attach_to_allure(evidence)
+
+
+def _attach_to_allure(evidence: EvidenceLog) -> None:
+    try:
+        import allure
+    except ImportError:  # allure is a dependency; a bare pytest environment still works
+        return
+    allure.attach(
+        json.dumps(evidence.to_json(), indent=1),
+        name="evidence",
+        attachment_type=allure.attachment_type.JSON,
+    )

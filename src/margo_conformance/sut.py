@@ -1,0 +1,182 @@
+"""Starting the SUT: one container per scenario from the vendor's image, via testcontainers.
+
+The container gets the SUT file's environment with the scenario's values filled in, reaches
+the suite's servers through `host.docker.internal`, and carries the run's label so cleanup can
+find it. Its log lines stream into the scenario's evidence, and its exit is recorded too, so a
+wait on any event also notices a crashed SUT at once.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Mapping
+
+import docker
+from docker.errors import APIError, ImageNotFound, NotFound
+from testcontainers.core.config import testcontainers_config
+from testcontainers.core.container import DockerContainer
+from testcontainers.core.wait_strategies import HttpWaitStrategy, LogMessageWaitStrategy
+
+from margo_conformance.config import SutConfig, render
+from margo_conformance.errors import SutError
+from margo_conformance.evidence import CONTAINER, LOG, EvidenceLog
+
+RUN_LABEL = "org.margo.conformance.run"
+ROLE_LABEL = "org.margo.conformance.role"
+POLL_INTERVAL_S = 0.1
+
+# The Ryuk reaper image cannot be pulled here; the suite removes what it labelled itself.
+testcontainers_config.ryuk_disabled = True
+
+
+def run_labels(run_id: str) -> dict[str, str]:
+    return {RUN_LABEL: run_id}
+
+
+def workload_label_string(run_id: str) -> str:
+    """The `{workload_labels}` placeholder: lets a SUT label the containers it starts for us."""
+    return ",".join(f"{k}={v}" for k, v in run_labels(run_id).items())
+
+
+class SutContainer:
+    """One running instance of the SUT, with its logs flowing into the evidence."""
+
+    def __init__(
+        self, config: SutConfig, values: Mapping[str, str], evidence: EvidenceLog, run_id: str
+    ) -> None:
+        self.config = config
+        self.evidence = evidence
+        self.container = self._describe(config, values, run_id)
+        self._follower: threading.Thread | None = None
+        self.exit_code: int | None = None
+
+    @staticmethod
+    def _describe(config: SutConfig, values: Mapping[str, str], run_id: str) -> DockerContainer:
+        container = DockerContainer(config.image)
+        for name, template in config.env.items():
+            container.with_env(name, render(template, values))
+        if config.command:
+            container.with_command([render(part, values) for part in config.command])
+        for mount in config.mounts:
+            container.with_volume_mapping(mount.source, mount.target, "ro" if mount.read_only else "rw")
+        container.with_kwargs(
+            extra_hosts={"host.docker.internal": "host-gateway"},
+            labels={**run_labels(run_id), ROLE_LABEL: config.role},
+        )
+        if config.ready.log:
+            strategy = LogMessageWaitStrategy(re.compile(config.ready.log))
+        elif config.ready.http_port:
+            strategy = HttpWaitStrategy(config.ready.http_port, config.ready.http_path).for_status_code(
+                config.ready.http_status
+            )
+            container.with_exposed_ports(config.ready.http_port)
+        else:
+            strategy = None
+        if strategy is not None:
+            container.waiting_for(
+                strategy.with_startup_timeout(int(max(1, config.timeouts.ready))).with_poll_interval(
+                    POLL_INTERVAL_S
+                )
+            )
+        return container
+
+    def start(self) -> None:
+        """Start and wait until ready; any failure is a one-line `SutError` and no container remains."""
+        self.evidence.record(CONTAINER, f"starting {self.config.image}", image=self.config.image)
+        try:
+            self.container.start()
+        except (ImageNotFound, NotFound) as exc:
+            self._remove_quietly()
+            raise SutError(f"SUT image {self.config.image!r} not found on the Docker engine") from exc
+        except (RuntimeError, TimeoutError) as exc:
+            tail = self._log_tail()
+            self._remove_quietly()
+            raise SutError(f"SUT did not become ready: {_first_line(exc)}{tail}") from exc
+        except APIError as exc:
+            self._remove_quietly()
+            raise SutError(f"Docker refused to start the SUT: {exc.explanation or exc}") from exc
+        wrapped = self.container.get_wrapped_container()
+        self.evidence.record(CONTAINER, f"ready: {wrapped.short_id}", container_id=wrapped.id)
+        self._follower = threading.Thread(target=self._follow_logs, name="sut-logs", daemon=True)
+        self._follower.start()
+
+    def _follow_logs(self) -> None:
+        wrapped = self.container.get_wrapped_container()
+        try:
+            for raw in wrapped.logs(stream=True, follow=True, stdout=True, stderr=True):
+                for line in raw.decode("utf-8", errors="replace").splitlines():
+                    if line.strip():
+                        self.evidence.record(LOG, line.rstrip())
+            self.exit_code = int(wrapped.wait(timeout=5).get("StatusCode", -1))
+        except (APIError, NotFound, docker.errors.DockerException, OSError):
+            return  # removed while we followed it: stop() records the end
+        self.evidence.record(CONTAINER, f"exited with code {self.exit_code}", exit_code=self.exit_code)
+
+    def is_running(self) -> bool:
+        try:
+            wrapped = self.container.get_wrapped_container()
+            wrapped.reload()
+            return wrapped.status in ("created", "running", "restarting")
+        except (NotFound, APIError):
+            return False
+
+    def stop(self) -> None:
+        try:
+            wrapped = self.container.get_wrapped_container()
+            wrapped.stop(timeout=int(max(1, self.config.timeouts.stop)))
+        except (NotFound, APIError, AttributeError):
+            pass
+        if self._follower is not None:
+            self._follower.join(timeout=self.config.timeouts.stop)
+        self._remove_quietly()
+
+    def _remove_quietly(self) -> None:
+        try:
+            self.container.stop()
+        except (NotFound, APIError, AttributeError, docker.errors.DockerException):
+            pass
+
+    def _log_tail(self, lines: int = 3) -> str:
+        try:
+            out, err = self.container.get_logs()
+        except (NotFound, APIError, AttributeError):
+            return ""
+        text = (out + err).decode("utf-8", errors="replace").strip().splitlines()
+        return f"; last log: {' | '.join(text[-lines:])}" if text else "; no log output"
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    first = text[0] if text else type(exc).__name__
+    # testcontainers appends long hints; keep the sentence that says what happened.
+    return first.split(". Hint:")[0].split(" Container error:")[0]
+
+
+def remove_run_resources(run_id: str) -> int:
+    """Remove every container and network labelled with this run; returns how many were removed."""
+    client = docker.from_env()
+    removed = 0
+    selector = {"label": f"{RUN_LABEL}={run_id}"}
+    for container in client.containers.list(all=True, filters=selector):
+        try:
+            container.remove(force=True, v=True)
+            removed += 1
+        except (NotFound, APIError):
+            pass
+    for network in client.networks.list(filters=selector):
+        try:
+            network.remove()
+            removed += 1
+        except (NotFound, APIError):
+            pass
+    client.close()
+    return removed
+
+
+def remove_all_suite_resources() -> int:
+    """Remove what any run left behind (after a crash or kill -9): everything with a run label."""
+    client = docker.from_env()
+    run_ids = {c.labels.get(RUN_LABEL) for c in client.containers.list(all=True, filters={"label": RUN_LABEL})}
+    client.close()
+    return sum(remove_run_resources(run_id) for run_id in run_ids if run_id)

@@ -1,0 +1,233 @@
+"""The emulated WOS's device-facing HTTP API (profile V24), as fixed in docs/v24-wire-contract.md.
+
+It behaves as a strict, conforming WOS would: it checks bearer tokens, validates every
+document against the schemas and answers 4xx with an RFC 9457 problem body when something is
+wrong. It also remembers what it received so steps can judge the agent.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import string
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from margo_conformance.schemas import validation_errors
+from margo_conformance.wos.git_http import handle_git
+from margo_conformance.wos.pki import certificate_field
+from margo_conformance.wos.recording import RecordingMiddleware
+from margo_conformance.wos.state import TOKEN_LIFETIME_S, DeviceRecord, ReceivedDocument, WosState
+
+ONBOARDING_API_VERSION = "onboarding.margo/v1"
+FORM = "application/x-www-form-urlencoded"
+
+
+def problem(status: int, title: str, detail: str = "", errors: list[str] | None = None) -> Response:
+    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
+    if detail:
+        body["detail"] = detail
+    if errors:
+        body["errors"] = [_field_error(e) for e in errors]
+    return JSONResponse(body, status_code=status, media_type="application/problem+json")
+
+
+def _field_error(line: str) -> dict[str, str]:
+    """`validation_errors` lines read `path: message`; problem bodies split them (ERR-018)."""
+    where, _, message = line.partition(": ")
+    return {"field": where, "message": message or where}
+
+
+def oauth_error(status: int, error: str) -> Response:
+    headers = {"WWW-Authenticate": 'Basic realm="token"'} if status == 401 else None
+    return JSONResponse({"error": error}, status_code=status, headers=headers)
+
+
+class WosApi:
+    """Request handlers bound to one `WosState`; `public_url` is how containers reach us."""
+
+    def __init__(
+        self, state: WosState, ca_pem: bytes, artifacts_dir: Path, artifact_values: Mapping[str, str]
+    ) -> None:
+        self.state = state
+        self.ca_pem = ca_pem
+        self.artifacts_dir = artifacts_dir
+        self.artifact_values = dict(artifact_values)
+        self.public_url = ""
+
+    # -- onboarding ---------------------------------------------------------------------
+
+    async def root_certificate(self, request: Request) -> Response:
+        return JSONResponse({"certificate": certificate_field(self.ca_pem)})
+
+    async def onboard(self, request: Request) -> Response:
+        document = await _json_body(request)
+        if document is None:
+            return problem(400, "Bad Request", "the body is not JSON")
+        errors = validation_errors(document, "v24/onboarding-request")
+        if errors:
+            return problem(400, "Bad Request", "not an OnboardingRequest", errors)
+        device = self.state.device(document["deviceId"])
+        request.scope["margo.device"] = device
+        if device is None or document["onboardingKey"] != device.onboarding_key:
+            return problem(403, "Forbidden", "unknown device or wrong onboarding key")
+        device.onboarded_at = time.time()
+        return JSONResponse(self._onboarding_response(device), status_code=201)
+
+    def _onboarding_response(self, device: DeviceRecord) -> dict[str, Any]:
+        return {
+            "apiVersion": ONBOARDING_API_VERSION,
+            "kind": "OnboardingResponse",
+            "deviceId": device.device_id,
+            "clientId": device.client_id,
+            "clientSecret": device.client_secret,
+            "tokenEndpoint": f"{self.public_url}/oauth/token",
+            "desiredState": {
+                "type": "git",
+                "url": f"{self.public_url}/git/{device.device_id}.git",
+                "branch": "main",
+                "accessToken": device.git_token,
+            },
+        }
+
+    async def token(self, request: Request) -> Response:
+        if request.headers.get("content-type", "").split(";")[0].strip() != FORM:
+            return oauth_error(400, "invalid_request")
+        form = {k: v[0] for k, v in parse_qs((await request.body()).decode()).items()}
+        client_id, client_secret = _client_credentials(form, request.headers.get("authorization"))
+        device = self.state.device_by_client_id(client_id or "")
+        request.scope["margo.device"] = device
+        if form.get("grant_type") != "client_credentials":
+            return oauth_error(400, "unsupported_grant_type")
+        if device is None or client_secret != device.client_secret:
+            return oauth_error(401, "invalid_client")
+        token = device.issue_access_token()
+        return JSONResponse(
+            {"access_token": token, "token_type": "Bearer", "expires_in": TOKEN_LIFETIME_S},
+            headers={"Cache-Control": "no-store"},
+        )
+
+    # -- device API ---------------------------------------------------------------------
+
+    async def capabilities(self, request: Request) -> Response:
+        device, refusal = self._authenticate(request)
+        if refusal is not None:
+            return refusal
+        assert device is not None
+        received = await self._receive(request, "v24/device-capabilities")
+        if isinstance(received, Response):
+            return received
+        device.capabilities.append(received)
+        if received.errors:
+            return problem(422, "Unprocessable Content", "invalid DeviceCapabilities", received.errors)
+        return Response(status_code=201)
+
+    async def deployment_status(self, request: Request) -> Response:
+        device, refusal = self._authenticate(request)
+        if refusal is not None:
+            return refusal
+        assert device is not None
+        received = await self._receive(request, "v24/deployment-status")
+        if isinstance(received, Response):
+            return received
+        deployment_id = request.path_params["deployment_id"]
+        device.statuses.setdefault(deployment_id, []).append(received)
+        if received.errors:
+            return problem(422, "Unprocessable Content", "invalid DeploymentStatus", received.errors)
+        return Response(status_code=201)
+
+    def _authenticate(self, request: Request) -> tuple[DeviceRecord | None, Response | None]:
+        """Bearer-token check for the device named in the path (TOK-001, TOK-005)."""
+        path_device = self.state.device(request.path_params["device_id"])
+        request.scope["margo.device"] = path_device
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            return None, _unauthorized("a bearer token is required")
+        holder = self.state.device_by_access_token(token.strip())
+        if holder is None or not holder.token_is_valid(token.strip()):
+            return None, _unauthorized("the token is unknown or expired", "invalid_token")
+        if path_device is None or holder.device_id != path_device.device_id:
+            request.scope["margo.device"] = holder  # evidence belongs to whoever sent it
+            return None, problem(403, "Forbidden", "the token belongs to another device")
+        return path_device, None
+
+    async def _receive(self, request: Request, schema: str) -> ReceivedDocument | Response:
+        document = await _json_body(request)
+        if document is None:
+            return problem(400, "Bad Request", "the body is not JSON")
+        return ReceivedDocument(
+            at=time.time(),
+            method=request.method,
+            path=request.url.path,
+            document=document,
+            errors=validation_errors(document, schema),
+        )
+
+    # -- workload artifacts -------------------------------------------------------------
+
+    async def artifact(self, request: Request) -> Response:
+        name = request.path_params["name"]
+        path = self.artifacts_dir / name
+        if "/" in name or name.startswith(".") or not path.is_file():
+            return problem(404, "Not Found", f"no artifact {name!r}")
+        text = string.Template(path.read_text()).safe_substitute(self.artifact_values)
+        return PlainTextResponse(text, media_type="application/yaml")
+
+    async def git(self, request: Request) -> Response:
+        return await handle_git(request, self.state)
+
+
+def _unauthorized(detail: str, error: str | None = None) -> Response:
+    response = problem(401, "Unauthorized", detail)
+    challenge = "Bearer" + (f' error="{error}"' if error else "")
+    response.headers["WWW-Authenticate"] = challenge
+    return response
+
+
+async def _json_body(request: Request) -> Any | None:
+    try:
+        return json.loads(await request.body())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+
+
+def _client_credentials(form: dict[str, str], authorization: str | None) -> tuple[str | None, str | None]:
+    """client_id/secret from the form, or from HTTP Basic client authentication (RFC 6749)."""
+    if authorization and authorization.lower().startswith("basic "):
+        try:
+            user, _, password = base64.b64decode(authorization[6:]).decode().partition(":")
+            return user, password
+        except (ValueError, UnicodeDecodeError):
+            return None, None
+    return form.get("client_id"), form.get("client_secret")
+
+
+def build_app(api: WosApi) -> RecordingMiddleware:
+    routes = [
+        Route("/onboarding/certificate", api.root_certificate, methods=["GET"]),
+        Route("/onboarding/", api.onboard, methods=["POST"]),
+        Route("/onboarding", api.onboard, methods=["POST"]),
+        Route("/oauth/token", api.token, methods=["POST"]),
+        Route("/device/{device_id}/capabilities", api.capabilities, methods=["POST", "PUT"]),
+        Route(
+            "/device/{device_id}/deployment/{deployment_id}/status",
+            api.deployment_status,
+            methods=["POST"],
+        ),
+        Route("/artifacts/{name}", api.artifact, methods=["GET"]),
+        Route("/git/{repo}.git/{rest:path}", api.git, methods=["GET", "POST"]),
+    ]
+    async def http_error(request: Request, exc: Exception) -> Response:
+        status = getattr(exc, "status_code", 500)
+        return problem(status, getattr(exc, "detail", "") or "Error", f"{request.method} {request.url.path}")
+
+    app = Starlette(routes=routes, exception_handlers={404: http_error, 405: http_error})
+    return RecordingMiddleware(app, api.state)

@@ -1,0 +1,111 @@
+"""ASGI middleware that records every exchange with the emulated WOS as evidence.
+
+Handlers say which device a request concerns (`scope["margo.device"]`) and, for Git, what
+the request meant (`scope["margo.git"]`); the middleware writes one event per exchange to that
+device's evidence log, or to the unattributed log when no device could be named.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from margo_conformance.evidence import GIT, HTTP
+from margo_conformance.wos.state import WosState
+
+BODY_LIMIT = 8192
+
+
+def _text(body: bytes) -> str:
+    shown = body[:BODY_LIMIT].decode("utf-8", errors="replace")
+    return shown + (f"... ({len(body)} bytes)" if len(body) > BODY_LIMIT else "")
+
+
+def _shown_headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
+    """Request headers for the record, with credentials shortened to a recognisable prefix."""
+    shown: dict[str, str] = {}
+    for key, value in raw:
+        name, text = key.decode("latin-1").lower(), value.decode("latin-1")
+        if name == "authorization":
+            scheme, _, secret = text.partition(" ")
+            text = f"{scheme} {secret[:6]}..." if secret else scheme
+        shown[name] = text
+    return shown
+
+
+class RecordingMiddleware:
+    def __init__(self, app: ASGIApp, state: WosState) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.time()
+        request_body = bytearray()
+        response: dict[str, Any] = {"status": 0, "body": bytearray(), "headers": []}
+
+        async def recording_receive() -> Message:
+            message = await receive()
+            if message["type"] == "http.request":
+                request_body.extend(message.get("body", b""))
+            return message
+
+        recorded = False
+
+        async def recording_send(message: Message) -> None:
+            nonlocal recorded
+            if message["type"] == "http.response.start":
+                response["status"] = message["status"]
+                response["headers"] = message.get("headers", [])
+            elif message["type"] == "http.response.body":
+                response["body"].extend(message.get("body", b""))
+                if not message.get("more_body", False):
+                    # Record before the client can see the answer, so evidence never lags it.
+                    recorded = True
+                    self._record(scope, bytes(request_body), response, started)
+            await send(message)
+
+        try:
+            await self.app(scope, recording_receive, recording_send)
+        finally:
+            if not recorded:
+                self._record(scope, bytes(request_body), response, started)
+
+    def _record(self, scope: Scope, body: bytes, response: dict[str, Any], started: float) -> None:
+        device = scope.get("margo.device")
+        log = device.evidence if device is not None else self.state.evidence_for_unattributed()
+        status = response["status"]
+        path = scope["path"] + (f"?{scope['query_string'].decode()}" if scope.get("query_string") else "")
+        common = {
+            "method": scope["method"],
+            "path": path,
+            "status": status,
+            "duration_ms": round((time.time() - started) * 1000, 1),
+            "request_headers": _shown_headers(scope.get("headers", [])),
+            "device": device.device_id if device is not None else None,
+            "client": scope["client"][0] if scope.get("client") else None,
+        }
+        git_op = scope.get("margo.git")
+        if git_op is not None:
+            log.record(
+                GIT,
+                git_op.describe(status),
+                repo=git_op.repo,
+                service=git_op.service,
+                phase=git_op.phase,
+                auth=git_op.auth,
+                wants=list(git_op.wants),
+                **common,
+            )
+            return
+        log.record(
+            HTTP,
+            f"{scope['method']} {path} -> {status}",
+            request_body=_text(body),
+            response_body=_text(bytes(response["body"])),
+            **common,
+        )

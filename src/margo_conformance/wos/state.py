@@ -1,0 +1,108 @@
+"""What the emulated WOS knows: registered devices, the credentials it issued, what it received.
+
+Each scenario registers a fresh device, so scenarios never share identities, tokens or
+repositories. Each device carries the scenario's evidence log: whatever the WOS sees about
+that device is recorded there.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from margo_conformance.evidence import EvidenceLog
+
+TOKEN_LIFETIME_S = 3600
+
+
+@dataclass
+class ReceivedDocument:
+    """A capabilities or status document as the WOS received it, with its schema verdict."""
+
+    at: float
+    method: str
+    path: str
+    document: Any
+    errors: list[str]
+
+
+@dataclass
+class DeviceRecord:
+    device_id: str
+    onboarding_key: str
+    evidence: EvidenceLog
+    repo_path: Path
+    client_id: str = field(default_factory=lambda: f"client-{uuid.uuid4().hex[:12]}")
+    client_secret: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    git_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    git_access_allowed: bool = True
+    onboarded_at: float | None = None
+    access_tokens: dict[str, float] = field(default_factory=dict)  # token -> expiry (epoch s)
+    capabilities: list[ReceivedDocument] = field(default_factory=list)
+    statuses: dict[str, list[ReceivedDocument]] = field(default_factory=dict)
+
+    def issue_access_token(self) -> str:
+        token = secrets.token_urlsafe(32)
+        self.access_tokens[token] = time.time() + TOKEN_LIFETIME_S
+        return token
+
+    def token_is_valid(self, token: str) -> bool:
+        expiry = self.access_tokens.get(token)
+        return expiry is not None and expiry > time.time()
+
+
+class WosState:
+    """Thread-safe registry of devices; the HTTP handlers and the steps both use it."""
+
+    def __init__(self, repos_root: Path) -> None:
+        self.repos_root = repos_root
+        self._lock = threading.Lock()
+        self._devices: dict[str, DeviceRecord] = {}
+        self.unattributed = EvidenceLog()
+        # Scenarios run one at a time per process, so a request that names no device (the
+        # root-certificate download) belongs to the scenario whose device registered last.
+        self._active: DeviceRecord | None = None
+
+    def evidence_for_unattributed(self) -> EvidenceLog:
+        with self._lock:
+            return self._active.evidence if self._active is not None else self.unattributed
+
+    def register_device(self, evidence: EvidenceLog, device_id: str | None = None) -> DeviceRecord:
+        device_id = device_id or f"dev-{uuid.uuid4().hex[:10]}"
+        record = DeviceRecord(
+            device_id=device_id,
+            onboarding_key=secrets.token_urlsafe(16),
+            evidence=evidence,
+            repo_path=self.repos_root / f"{device_id}.git",
+        )
+        with self._lock:
+            self._devices[device_id] = record
+            self._active = record
+        return record
+
+    def forget_device(self, device_id: str) -> None:
+        with self._lock:
+            self._devices.pop(device_id, None)
+            if self._active is not None and self._active.device_id == device_id:
+                self._active = None
+
+    def device(self, device_id: str) -> DeviceRecord | None:
+        with self._lock:
+            return self._devices.get(device_id)
+
+    def device_by_client_id(self, client_id: str) -> DeviceRecord | None:
+        with self._lock:
+            return next((d for d in self._devices.values() if d.client_id == client_id), None)
+
+    def device_by_access_token(self, token: str) -> DeviceRecord | None:
+        with self._lock:
+            return next((d for d in self._devices.values() if token in d.access_tokens), None)
+
+    def device_by_git_token(self, token: str) -> DeviceRecord | None:
+        with self._lock:
+            return next((d for d in self._devices.values() if d.git_token == token), None)

@@ -1,0 +1,1 @@
+"""Step definitions, one module per vocabulary; registered as plugins by conformance.ini."""

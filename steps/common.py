@@ -1,0 +1,38 @@
+"""Steps shared by every agent feature: the device, the agent container, its liveness."""
+
+from __future__ import annotations
+
+from pytest_bdd import given, then, when
+
+from margo_conformance.roles.agent import AgentUnderTest
+
+
+@given("the orchestrator expects a new device")
+def the_orchestrator_expects_a_new_device(agent: AgentUnderTest) -> None:
+    agent.expect_device()
+
+
+@given("the device's agent is configured with the orchestrator's address")
+def the_devices_agent_is_configured_with_the_orchestrators_address(agent: AgentUnderTest) -> None:
+    # The address, device identity and onboarding key reach the agent through the SUT file's
+    # placeholders; rendering them now surfaces a bad template before anything starts.
+    agent.placeholder_values()
+
+
+@when("the agent starts")
+def the_agent_starts(agent: AgentUnderTest) -> None:
+    agent.start_agent()
+
+
+@given("the agent has started and onboarded")
+def the_agent_has_started_and_onboarded(agent: AgentUnderTest) -> None:
+    agent.start_agent()
+    agent.wait_until_onboarded()
+
+
+@then("the agent is still running")
+def the_agent_is_still_running(agent: AgentUnderTest) -> None:
+    assert agent.container_running(), (
+        "CFG-004: the agent must survive a refused desired-state fetch, but its container "
+        f"stopped.{agent.exit_note()}"
+    )

@@ -1,0 +1,67 @@
+"""Desired-state vocabulary: publishing deployments and watching the agent read its repository."""
+
+from __future__ import annotations
+
+from pytest_bdd import parsers, then, when
+
+from margo_conformance.roles.agent import AgentUnderTest
+
+
+@when(parsers.parse('the orchestrator publishes the deployment "{name}"'))
+def the_orchestrator_publishes_the_deployment(agent: AgentUnderTest, name: str) -> None:
+    agent.publish(name)
+
+
+@then("the agent reads its assigned repository using the access token it was issued")
+def the_agent_reads_its_assigned_repository_using_the_access_token_it_was_issued(
+    agent: AgentUnderTest,
+) -> None:
+    polling = agent.run.sut.polling
+    timeout = polling.interval + polling.tolerance
+    read = agent.wait_for_repository_read(timeout)
+    assert read is not None, (
+        f"GIT-003: the agent did not read its repository with its access token within "
+        f"{timeout:g}s of onboarding (polling interval {polling.interval:g}s + {polling.tolerance:g}s)."
+        f"{agent.exit_note()}\nGit operations seen:\n{agent.evidence.excerpt(('git',))}"
+    )
+    foreign = [g for g in agent.git_operations() if g.data["repo"] != agent.device.device_id]
+    assert not foreign, (
+        "GIT-005: the agent must read only its assigned repository; it also tried: "
+        + ", ".join(sorted({g.data['repo'] for g in foreign}))
+    )
+
+
+@then("the agent fetches the new desired state within its polling interval")
+def the_agent_fetches_the_new_desired_state_within_its_polling_interval(agent: AgentUnderTest) -> None:
+    latest = max(agent.published.values(), key=lambda p: p.commit.at)
+    polling = agent.run.sut.polling
+    allowed = polling.interval + polling.tolerance
+    fetch = agent.wait_for_fetch_of(latest.commit, allowed)
+    assert fetch is not None, (
+        f"GIT-003/CFG-003: commit {latest.commit.sha[:7]} ({latest.deployment.name}) was not fetched "
+        f"within {allowed:g}s (polling interval {polling.interval:g}s + tolerance {polling.tolerance:g}s)."
+        f"{agent.exit_note()}\nGit operations seen:\n{agent.evidence.excerpt(('git', 'commit'))}"
+    )
+
+
+@when("the repository starts refusing the agent's access token")
+def the_repository_starts_refusing_the_agents_access_token(agent: AgentUnderTest) -> None:
+    agent.refuse_repository_access()
+
+
+@when("the repository accepts the agent's access token again")
+def the_repository_accepts_the_agents_access_token_again(agent: AgentUnderTest) -> None:
+    agent.allow_repository_access()
+
+
+@then("the repository refuses the agent's next attempt to read it")
+def the_repository_refuses_the_agents_next_attempt_to_read_it(agent: AgentUnderTest) -> None:
+    assert agent.refused_since is not None
+    polling = agent.run.sut.polling
+    allowed = polling.interval + polling.tolerance
+    refused = agent.wait_for_refused_read(agent.refused_since, allowed)
+    assert refused is not None, (
+        f"GIT-003: after its access was withdrawn the agent made no attempt to read its repository "
+        f"within {allowed:g}s, so it is not watching it.{agent.exit_note()}\n"
+        f"{agent.evidence.excerpt(('git',))}"
+    )

@@ -1,0 +1,100 @@
+"""Deployment-status vocabulary: the states an agent reports while it applies a deployment."""
+
+from __future__ import annotations
+
+from pytest_bdd import then
+
+from margo_conformance.roles.agent import AgentUnderTest, Published
+from margo_conformance.status_model import (
+    component_states,
+    judge_sequence,
+    overall_follows_current_component,
+    overall_states,
+    shown,
+)
+from margo_conformance.wos.state import ReceivedDocument
+
+
+def _latest(agent: AgentUnderTest) -> Published:
+    return max(agent.published.values(), key=lambda p: p.commit.at)
+
+
+def _final_reports(agent: AgentUnderTest, published: Published) -> list[ReceivedDocument]:
+    deployment_id = published.deployment.deployment_id
+    timeout = agent.run.sut.timeouts.deployment
+    reports = agent.wait_for_final_status(deployment_id, timeout)
+    if reports is None:
+        so_far = overall_states([r.document for r in agent.status_reports(deployment_id)])
+        raise AssertionError(
+            f"STS-001: no final state (Installed or Failed) was reported for deployment "
+            f"{published.deployment.name} ({deployment_id}) within {timeout:g}s; reported so far: "
+            f"{shown(so_far)}.{agent.exit_note()}\n{agent.evidence.excerpt()}"
+        )
+    return reports
+
+
+@then("the agent reports the deployment as Pending, then Installing, then Installed")
+def the_agent_reports_the_deployment_as_pending_then_installing_then_installed(
+    agent: AgentUnderTest,
+) -> None:
+    published = _latest(agent)
+    reports = _final_reports(agent, published)
+    finding = judge_sequence(overall_states([r.document for r in reports]))
+    assert finding.ok, (
+        f"STS-001/STS-004: deployment {published.deployment.name}: {finding.problem}; "
+        f"reported: {shown(finding.observed)}"
+    )
+
+
+@then("the agent reports each component as Pending, then Installing, then Installed")
+def the_agent_reports_each_component_as_pending_then_installing_then_installed(
+    agent: AgentUnderTest,
+) -> None:
+    published = _latest(agent)
+    documents = [r.document for r in _final_reports(agent, published)]
+    for component in published.deployment.component_names:
+        finding = judge_sequence(component_states(documents, component))
+        assert finding.ok, (
+            f"STS-001/STS-004: component {component!r} of {published.deployment.name}: "
+            f"{finding.problem}; reported: {shown(finding.observed)}"
+        )
+
+
+@then("every status report names the deployment and its components as published")
+def every_status_report_names_the_deployment_and_its_components_as_published(
+    agent: AgentUnderTest,
+) -> None:
+    published = _latest(agent)
+    expected_id = published.deployment.deployment_id
+    expected_components = sorted(published.deployment.component_names)
+    for report in _final_reports(agent, published):
+        document = report.document if isinstance(report.document, dict) else {}
+        assert document.get("deploymentId") == expected_id, (
+            f"STS-003: a status report for {expected_id} carried deploymentId "
+            f"{document.get('deploymentId')!r}"
+        )
+        named = sorted(c.get("name") for c in document.get("components", []) if isinstance(c, dict))
+        assert named == expected_components, (
+            f"STS-003: status reports must list the published components {expected_components}, "
+            f"one entry each; a report listed {named}"
+        )
+
+
+@then("every status report is a valid deployment status document")
+def every_status_report_is_a_valid_deployment_status_document(agent: AgentUnderTest) -> None:
+    published = _latest(agent)
+    for index, report in enumerate(_final_reports(agent, published), start=1):
+        assert not report.errors, (
+            f"STS-003/STS-004: status report {index} for {published.deployment.name} violates the "
+            f"schema: " + "; ".join(report.errors[:8])
+        )
+
+
+@then("while any component is not yet installed the overall state is that component's state")
+def while_any_component_is_not_yet_installed_the_overall_state_is_that_components_state(
+    agent: AgentUnderTest,
+) -> None:
+    published = _latest(agent)
+    for index, report in enumerate(_final_reports(agent, published), start=1):
+        violation = overall_follows_current_component(report.document)
+        assert violation is None, f"STS-005: status report {index}: {violation}"

@@ -1,0 +1,133 @@
+"""The emulated WOS over real HTTP on loopback: onboarding, tokens, documents, refusals."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+
+from margo_conformance.evidence import HTTP, EvidenceLog
+from margo_conformance.wos.pki import parse_certificate_field
+from margo_conformance.wos.server import EmulatedWos
+from margo_conformance.wos.state import DeviceRecord
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "payloads" / "v24"
+
+
+def _valid(kind: str) -> dict:
+    return json.loads(sorted((FIXTURES / kind / "valid").glob("*.json"))[0].read_text())
+
+
+@pytest.fixture
+def device(wos: EmulatedWos, evidence: EvidenceLog) -> DeviceRecord:
+    return wos.state.register_device(evidence)
+
+
+@pytest.fixture
+def client(wos: EmulatedWos) -> httpx.Client:
+    with httpx.Client(base_url=wos.url_for_host, timeout=5) as c:
+        yield c
+
+
+def _onboard(client: httpx.Client, device: DeviceRecord) -> dict:
+    body = {"apiVersion": "onboarding.margo/v1", "kind": "OnboardingRequest",
+            "deviceId": device.device_id, "onboardingKey": device.onboarding_key}
+    response = client.post("/onboarding/", json=body)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def _token(client: httpx.Client, onboarding: dict) -> str:
+    response = client.post("/oauth/token", data={
+        "grant_type": "client_credentials",
+        "client_id": onboarding["clientId"],
+        "client_secret": onboarding["clientSecret"],
+    })
+    assert response.status_code == 200, response.text
+    return response.json()["access_token"]
+
+
+def test_root_certificate_is_a_parseable_ca(client: httpx.Client) -> None:
+    cert = parse_certificate_field(client.get("/onboarding/certificate").json()["certificate"])
+    assert cert.extensions.get_extension_for_class(type(cert.extensions[0].value)).value.ca
+
+
+def test_onboarding_hands_out_credentials_and_repository(
+    client: httpx.Client, device: DeviceRecord, wos: EmulatedWos
+) -> None:
+    onboarding = _onboard(client, device)
+    assert onboarding["clientId"] == device.client_id
+    assert onboarding["desiredState"]["url"] == f"{wos.url_for_containers}/git/{device.device_id}.git"
+    assert onboarding["tokenEndpoint"].endswith("/oauth/token")
+
+
+def test_onboarding_with_a_wrong_key_is_refused(client: httpx.Client, device: DeviceRecord) -> None:
+    body = {"apiVersion": "onboarding.margo/v1", "kind": "OnboardingRequest",
+            "deviceId": device.device_id, "onboardingKey": "wrong"}
+    response = client.post("/onboarding/", json=body)
+    assert response.status_code == 403
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_token_requires_form_encoding_and_valid_secret(client: httpx.Client, device: DeviceRecord) -> None:
+    onboarding = _onboard(client, device)
+    as_json = client.post("/oauth/token", json={"grant_type": "client_credentials"})
+    assert as_json.status_code == 400
+    wrong = client.post("/oauth/token", data={"grant_type": "client_credentials",
+                                              "client_id": onboarding["clientId"], "client_secret": "x"})
+    assert wrong.status_code == 401
+    assert wrong.json() == {"error": "invalid_client"}
+
+
+def test_capabilities_need_the_devices_own_token(
+    client: httpx.Client, device: DeviceRecord, wos: EmulatedWos, evidence: EvidenceLog
+) -> None:
+    token = _token(client, _onboard(client, device))
+    other = wos.state.register_device(EvidenceLog())
+    other_token = _token(client, _onboard(client, other))
+    path = f"/device/{device.device_id}/capabilities"
+    document = _valid("device-capabilities")
+    assert client.post(path, json=document).status_code == 401
+    assert client.post(path, json=document, headers={"Authorization": f"Bearer {other_token}"}).status_code == 403
+    assert client.post(path, json=document, headers={"Authorization": f"Bearer {token}"}).status_code == 201
+    assert client.put(path, json=document, headers={"Authorization": f"Bearer {token}"}).status_code == 201
+    assert [r.method for r in device.capabilities] == ["POST", "PUT"]
+    recorded = [e.data["status"] for e in evidence.events(HTTP) if e.data["path"] == path]
+    assert recorded == [401, 201, 201]  # the 403 is attributed to the device the token belongs to
+
+
+def test_invalid_capabilities_are_kept_with_their_errors_and_refused(
+    client: httpx.Client, device: DeviceRecord
+) -> None:
+    token = _token(client, _onboard(client, device))
+    document = _valid("device-capabilities")
+    del document["properties"]["serialNumber"]
+    response = client.post(f"/device/{device.device_id}/capabilities", json=document,
+                           headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 422
+    assert any("serialNumber" in e for e in device.capabilities[-1].errors)
+
+
+def test_status_reports_are_filed_by_deployment(client: httpx.Client, device: DeviceRecord) -> None:
+    token = _token(client, _onboard(client, device))
+    document = _valid("deployment-status")
+    deployment_id = document["deploymentId"]
+    response = client.post(f"/device/{device.device_id}/deployment/{deployment_id}/status",
+                           json=document, headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 201
+    assert len(device.statuses[deployment_id]) == 1
+
+
+def test_artifacts_are_served_with_the_workload_image_filled_in(client: httpx.Client) -> None:
+    response = client.get("/artifacts/hello.compose.yaml")
+    assert response.status_code == 200
+    assert "image: img:test" in response.text
+    assert client.get("/artifacts/..%2Fsut%2Freference-agent.yaml").status_code == 404
+
+
+def test_unknown_routes_get_a_problem_body(client: httpx.Client) -> None:
+    response = client.get("/nowhere")
+    assert response.status_code == 404
+    assert response.json()["status"] == 404
