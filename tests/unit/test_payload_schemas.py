@@ -12,15 +12,15 @@ import yaml
 from jsonschema import Draft202012Validator
 
 from margo_conformance.requirements import load_catalogue
+from margo_conformance.paths import FIXTURES_DIR
 from margo_conformance.schemas import (
-    REPO_ROOT,
     SCHEMA_DIR,
     SCHEMA_SUFFIX,
     load_schema,
     validation_errors,
 )
 
-PAYLOAD_DIR = REPO_ROOT / "fixtures" / "payloads"
+PAYLOAD_DIR = FIXTURES_DIR / "payloads"
 ID_BASE = "https://margo-conformance.dev/schemas/"
 REQUIREMENT_ID = re.compile(r"\b[A-Z]{3}-\d{3}\b")
 # The spec's own examples may break several rules at once; see the corpus README.

@@ -1,0 +1,82 @@
+"""Helpers for tests that run the real CLI against real containers."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import docker
+import pytest
+import yaml
+
+from margo_conformance.paths import DEFAULT_SUT_FILE
+from margo_conformance.sut import RUN_LABEL
+
+CLI_TIMEOUT_S = 600
+
+
+@dataclass(frozen=True)
+class CliRun:
+    code: int
+    stdout: str
+    stderr: str
+    report_dir: Path
+
+    @property
+    def results(self) -> dict[str, Any]:
+        return json.loads((self.report_dir / "results.json").read_text())
+
+    def scenario(self, fragment: str) -> dict[str, Any]:
+        matches = [s for s in self.results["scenarios"] if fragment in s["name"]]
+        assert len(matches) == 1, f"{fragment!r} matched {[s['name'] for s in matches]}"
+        return matches[0]
+
+
+def run_cli(*args: str, report_dir: Path) -> CliRun:
+    completed = subprocess.run(
+        [sys.executable, "-m", "margo_conformance.cli", "run", "--report-dir", str(report_dir), *args],
+        capture_output=True,
+        text=True,
+        timeout=CLI_TIMEOUT_S,
+    )
+    return CliRun(completed.returncode, completed.stdout, completed.stderr, report_dir)
+
+
+def reference_agent_variant(
+    tmp_path: Path, name: str, drop: tuple[str, ...] = (), **changes: Any
+) -> Path:
+    """A copy of the reference agent's SUT file with keys replaced or dropped (env is merged)."""
+    document = yaml.safe_load(DEFAULT_SUT_FILE.read_text())
+    env = changes.pop("env", {})
+    document.update(changes)
+    document["env"].update(env)
+    document["build"]["context"] = str((DEFAULT_SUT_FILE.parent / document["build"]["context"]).resolve())
+    for key in drop:
+        document.pop(key, None)
+    target = tmp_path / f"{name}.yaml"
+    target.write_text(yaml.safe_dump(document, sort_keys=False))
+    return target
+
+
+def with_faults(tmp_path: Path, *faults: str) -> Path:
+    return reference_agent_variant(tmp_path, "-".join(faults), env={"MARGO_AGENT_FAULTS": ",".join(faults)})
+
+
+def suite_containers() -> list[str]:
+    client = docker.from_env()
+    try:
+        return [c.name for c in client.containers.list(all=True, filters={"label": RUN_LABEL})]
+    finally:
+        client.close()
+
+
+@pytest.fixture
+def no_leftover_containers() -> Any:
+    before = set(suite_containers())
+    yield
+    leaked = set(suite_containers()) - before
+    assert not leaked, f"containers left behind by the run: {sorted(leaked)}"

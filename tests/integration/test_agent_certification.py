@@ -1,0 +1,77 @@
+"""The CLI certifies agents in real containers: the reference passes, broken agents do not.
+
+Each mutant is the reference agent with one fault switch on; it must fail the scenario written
+for the requirement it breaks, with a message naming what was missing and the evidence.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.integration.conftest import reference_agent_variant, run_cli, with_faults
+
+pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("no_leftover_containers")]
+
+
+def test_reference_agent_is_certified_with_real_git_fetches(tmp_path: Path) -> None:
+    run = run_cli(report_dir=tmp_path)
+    assert run.code == 0, run.stderr[-3000:]
+    results = run.results
+    assert results["verdict"] == "pass"
+    assert results["counts"]["pass"] == len(results["scenarios"]) >= 9
+    assert {r["outcome"] for r in results["requirements"]} == {"pass"}
+    assert (tmp_path / "junit.xml").is_file()
+    assert any((tmp_path / "allure-results").glob("*-result.json"))
+    fetch = run.scenario("fetched within the polling interval")
+    events = json.loads((tmp_path / fetch["evidence"]).read_text())["events"]
+    fetched = [e for e in events if e["kind"] == "git" and e["data"]["phase"] == "fetch"]
+    committed = [e for e in events if e["kind"] == "commit" and e["summary"].endswith("hello-compose")]
+    assert committed and any(committed[0]["data"]["sha"] in e["data"]["wants"] for e in fetched)
+    assert results["sut"]["sut_file"]["env"]["MARGO_ONBOARDING_KEY"] == "{onboarding_key}"
+
+
+def test_agent_that_skips_installing_fails_the_status_scenarios(tmp_path: Path) -> None:
+    run = run_cli("--sut", str(with_faults(tmp_path, "skip-installing")), "-m", "status",
+                  report_dir=tmp_path / "report")
+    assert run.code == 1, run.stderr[-3000:]
+    scenario = run.scenario("every step of applying a new deployment [hello-compose]")
+    assert scenario["outcome"] == "fail"
+    assert "never reported Installing" in scenario["message"]
+    assert "STS-001" in scenario["message"]
+
+
+def test_agent_that_never_fetches_fails_the_gitops_scenarios_with_the_fetch_log(tmp_path: Path) -> None:
+    run = run_cli("--sut", str(with_faults(tmp_path, "never-fetch")), "-m", "gitops",
+                  report_dir=tmp_path / "report")
+    assert run.code == 1, run.stderr[-3000:]
+    scenario = run.scenario("fetched within the polling interval")
+    assert scenario["outcome"] == "fail"
+    assert "was not fetched within" in scenario["message"]
+    assert "Git operations seen" in scenario["message"]
+    watched = run.scenario("watches its assigned repository")
+    assert watched["outcome"] == "fail"
+
+
+def test_agent_that_exits_at_start_is_an_error_with_its_last_words(tmp_path: Path) -> None:
+    run = run_cli("--sut", str(with_faults(tmp_path, "exit-at-start")), "-m", "onboarding",
+                  report_dir=tmp_path / "report")
+    assert run.code == 3, run.stderr[-3000:]
+    results = run.results
+    assert results["verdict"] == "error"
+    for scenario in results["scenarios"]:
+        assert scenario["outcome"] == "error"
+        assert "SUT did not become ready" in scenario["message"]
+        assert "exit code: 3" in scenario["message"] or "exited" in scenario["message"]
+
+
+def test_missing_image_is_one_line_and_an_error_verdict(tmp_path: Path) -> None:
+    sut = reference_agent_variant(
+        tmp_path, "missing", drop=("build",), image="margo-conformance/no-such-agent:0"
+    )
+    run = run_cli("--sut", str(sut), report_dir=tmp_path / "report")
+    assert run.code == 3
+    assert "no-such-agent" in run.stderr and "not on the Docker engine" in run.stderr
+    assert run.results["verdict"] == "error"

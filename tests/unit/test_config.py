@@ -1,0 +1,70 @@
+"""SUT files: the reference ones load; each broken one is one line naming its field, exit 2."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from margo_conformance.config import PLACEHOLDERS, load_sut_file, render
+from margo_conformance.errors import ConfigError
+from margo_conformance.paths import DEFAULT_SUT_FILE, FIXTURES_DIR
+
+INVALID = sorted((FIXTURES_DIR / "sut" / "invalid").glob("*.yaml"))
+
+
+def _expected(path: Path) -> str:
+    first = path.read_text().splitlines()[0]
+    assert first.startswith("# expect: "), f"{path.name} must say what it expects on line 1"
+    return first.removeprefix("# expect: ")
+
+
+def test_reference_agent_sut_file_loads() -> None:
+    sut = load_sut_file(DEFAULT_SUT_FILE)
+    assert sut.role == "agent" and sut.profiles == ("V24",)
+    assert sut.build is not None and (sut.build.context / "Dockerfile").is_file()
+    assert sut.ready.log and sut.polling.interval > 0
+
+
+@pytest.mark.parametrize("path", INVALID, ids=[p.stem for p in INVALID])
+def test_invalid_sut_file_names_the_field(path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_sut_file(path)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert _expected(path) in message
+    assert str(path) in message
+
+
+def test_cli_exits_2_with_one_line_for_a_bad_sut_file(tmp_path: Path) -> None:
+    bad = FIXTURES_DIR / "sut" / "invalid" / "timeout-not-a-number.yaml"
+    result = subprocess.run(
+        [sys.executable, "-m", "margo_conformance.cli", "run", "--sut", str(bad), "--report-dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "timeouts.ready" in lines[0]
+
+
+def test_missing_sut_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read SUT file"):
+        load_sut_file(tmp_path / "absent.yaml")
+
+
+def test_secrets_are_redacted_but_placeholders_stay_visible(tmp_path: Path) -> None:
+    path = tmp_path / "sut.yaml"
+    path.write_text(
+        "name: x\nrole: agent\nimage: i\n"
+        "env:\n  API_TOKEN: literal-secret\n  ONBOARDING_KEY: '{onboarding_key}'\n  PLAIN: hello\n"
+        "secrets: [PLAIN]\n"
+    )
+    shown = load_sut_file(path).redacted()["env"]
+    assert shown == {"API_TOKEN": "***", "ONBOARDING_KEY": "{onboarding_key}", "PLAIN": "***"}
+
+
+def test_render_fills_every_documented_placeholder() -> None:
+    values = {name: f"<{name}>" for name in PLACEHOLDERS}
+    assert render("{wos_url}/x?{{literal}}", values) == "<wos_url>/x?{literal}"

@@ -1,0 +1,43 @@
+"""Evidence waits wake on events; verdict rules; requirement aggregation."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from margo_conformance.evidence import HTTP, EvidenceLog
+from margo_conformance.results import ScenarioResult, requirement_outcomes, run_verdict
+
+
+def test_wait_returns_as_soon_as_the_event_is_recorded() -> None:
+    log = EvidenceLog()
+    timer = threading.Timer(0.05, lambda: log.record(HTTP, "GET /x -> 200", path="/x"))
+    timer.start()
+    started = time.monotonic()
+    found = log.wait_for(lambda events: next((e for e in events if e.data.get("path") == "/x"), None), 5)
+    assert found is not None and time.monotonic() - started < 1.0
+
+
+def test_wait_gives_up_at_the_timeout() -> None:
+    started = time.monotonic()
+    assert EvidenceLog().wait_for(lambda events: None, 0.1) is None
+    assert 0.09 <= time.monotonic() - started < 1.0
+
+
+def test_verdict_rules() -> None:
+    assert run_verdict([]) == "error"  # a run that ran nothing cannot pass
+    assert run_verdict(["pass", "pass"]) == "pass"
+    assert run_verdict(["pass", "skip"]) == "partial"
+    assert run_verdict(["pass", "error", "skip"]) == "error"
+    assert run_verdict(["error", "fail"]) == "fail"
+
+
+def test_requirement_takes_the_worst_outcome_of_its_scenarios() -> None:
+    scenarios = [
+        ScenarioResult("a", "f", ["req_STS_001", "must"], "n1", outcome="pass"),
+        ScenarioResult("b", "f", ["req_STS_001"], "n2", outcome="fail"),
+        ScenarioResult("c", "f", ["req_ONB_002"], "n3", outcome="pass"),
+    ]
+    rows = {r["id"]: r for r in requirement_outcomes(scenarios)}
+    assert rows["STS-001"]["outcome"] == "fail" and rows["STS-001"]["level"] == "must"
+    assert rows["ONB-002"]["outcome"] == "pass" and rows["ONB-002"]["scenarios"] == ["c"]

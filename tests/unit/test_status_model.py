@@ -1,0 +1,55 @@
+"""The V24 state model checks that judge status reports."""
+
+from __future__ import annotations
+
+from margo_conformance.status_model import (
+    collapse,
+    component_states,
+    judge_sequence,
+    overall_follows_current_component,
+    overall_states,
+)
+
+
+def report(overall: str, *components: tuple[str, str]) -> dict:
+    return {"status": {"state": overall}, "components": [{"name": n, "state": s} for n, s in components]}
+
+
+GOOD_TWO = [
+    report("Pending", ("db", "Pending"), ("web", "Pending")),
+    report("Installing", ("db", "Installing"), ("web", "Pending")),
+    report("Installing", ("db", "Installed"), ("web", "Installing")),
+    report("Installed", ("db", "Installed"), ("web", "Installed")),
+]
+
+
+def test_collapse_drops_consecutive_repeats_only() -> None:
+    assert collapse(["a", "a", "b", "a"]) == ["a", "b", "a"]
+
+
+def test_full_sequence_passes_case_insensitively() -> None:
+    assert judge_sequence(overall_states(GOOD_TWO)).ok
+    assert judge_sequence(overall_states([report("pending"), report("installing"), report("installed")])).ok
+
+
+def test_missing_state_is_named() -> None:
+    finding = judge_sequence(overall_states([GOOD_TWO[0], GOOD_TWO[3]]))
+    assert not finding.ok and finding.problem == "never reported Installing"
+
+
+def test_out_of_order_is_reported_with_expectation() -> None:
+    finding = judge_sequence(["installing", "pending", "installed"])
+    assert not finding.ok and "expected Pending -> Installing -> Installed" in finding.problem
+
+
+def test_component_sequences() -> None:
+    assert component_states(GOOD_TWO, "web") == ["pending", "installing", "installed"]
+    assert component_states(GOOD_TWO, "absent") == []
+
+
+def test_overall_follows_the_current_component() -> None:
+    assert all(overall_follows_current_component(r) is None for r in GOOD_TWO)
+    wrong = report("Installed", ("db", "Installed"), ("web", "Installing"))
+    assert overall_follows_current_component(wrong) == "overall state Installed while component 'web' is Installing"
+    early = report("Installing", ("db", "Installed"), ("web", "Installed"))
+    assert "every component is Installed" in (overall_follows_current_component(early) or "")
