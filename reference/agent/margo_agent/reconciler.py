@@ -1,0 +1,158 @@
+"""Desired state versus applied state (GIT-004): apply what is new or changed, remove
+what disappeared, and report every state change of a deployment (STS-001..STS-006)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from margo_agent.gitops import Component, Deployment
+from margo_agent.status import DeploymentProgress, StatusError
+from margo_agent.workloads import WorkloadError
+
+log = logging.getLogger(__name__)
+
+Report = Callable[[dict[str, Any]], None]
+
+
+class WorkloadRuntime(Protocol):
+    def install(self, deployment: Deployment, component: Component) -> None: ...
+
+    def remove_deployment(self, deployment_id: str) -> int: ...
+
+
+def apply_deployment(
+    deployment: Deployment,
+    install: Callable[[Deployment, Component], None],
+    report: Report,
+    *,
+    skip_installing: bool = False,
+) -> bool:
+    """Install the components in order, reporting after each state change:
+    Pending; per component Installing (earlier Installed, later Pending); finally
+    Installed. On a failure that component and the deployment become Failed with the
+    error, later components stay Pending. True when everything was installed."""
+    progress = DeploymentProgress(deployment.id, [c.name for c in deployment.components])
+    report(progress.document())
+    for index, component in enumerate(deployment.components):
+        progress.installing(index)
+        if not skip_installing:
+            report(progress.document())
+        try:
+            install(deployment, component)
+        except WorkloadError as exc:
+            error = StatusError(exc.code, exc.message or exc.code)
+        except Exception as exc:  # the device must report, not crash, whatever broke
+            log.exception(
+                "workload: unexpected error installing %s/%s", deployment.id, component.name
+            )
+            error = StatusError("INSTALL_FAILED", f"{type(exc).__name__}: {exc}")
+        else:
+            progress.installed(index)
+            continue
+        log.error(
+            "workload: %s/%s failed: %s %s",
+            deployment.id,
+            component.name,
+            error.code,
+            error.message,
+        )
+        progress.failed(index, error)
+        report(progress.document())
+        return False
+    report(progress.document())
+    return True
+
+
+@dataclass(frozen=True)
+class Applied:
+    digest: str
+    installed: bool
+
+
+class Reconciler:
+    """Remembers what it applied (in a JSON file, so a restart does not reinstall
+    everything) and converges the engine towards the desired deployments."""
+
+    def __init__(
+        self, runtime: WorkloadRuntime, report: Report, state_file: Path, skip_installing: bool
+    ) -> None:
+        self._runtime = runtime
+        self._report = report
+        self._state_file = state_file
+        self._skip_installing = skip_installing
+        self._applied: dict[str, Applied] = _load_applied(state_file)
+
+    def reconcile(self, desired: Mapping[str, Deployment]) -> bool:
+        """One pass. A deployment that failed is not retried until its document changes.
+        Returns False when some removal must be tried again."""
+        complete = True
+        for deployment_id in sorted(set(self._applied) - set(desired)):
+            complete &= self._remove(deployment_id)
+        for deployment in sorted(desired.values(), key=lambda d: (d.source, d.id)):
+            previous = self._applied.get(deployment.id)
+            if previous is not None and previous.digest == deployment.digest:
+                continue
+            verb = "changed" if previous else "new"
+            log.info(
+                "reconcile: %s deployment %s (%s) from %s",
+                verb,
+                deployment.id,
+                deployment.name,
+                deployment.source,
+            )
+            if previous is not None:
+                self._stop_old_version(deployment.id)
+            installed = apply_deployment(
+                deployment,
+                self._runtime.install,
+                self._report,
+                skip_installing=self._skip_installing,
+            )
+            self._applied[deployment.id] = Applied(deployment.digest, installed)
+            self._save()
+        return complete
+
+    def _stop_old_version(self, deployment_id: str) -> None:
+        """A changed deployment is reinstalled from scratch, so containers of components
+        that the new version dropped do not linger."""
+        try:
+            self._runtime.remove_deployment(deployment_id)
+        except WorkloadError as exc:
+            log.warning("reconcile: stopping the old version of %s failed: %s", deployment_id, exc)
+
+    def _remove(self, deployment_id: str) -> bool:
+        try:
+            count = self._runtime.remove_deployment(deployment_id)
+        except WorkloadError as exc:
+            log.error(
+                "reconcile: removing deployment %s failed, will retry: %s", deployment_id, exc
+            )
+            return False
+        log.info("reconcile: deployment %s removed, %d container(s) stopped", deployment_id, count)
+        del self._applied[deployment_id]
+        self._save()
+        return True
+
+    def _save(self) -> None:
+        document = {key: asdict(value) for key, value in self._applied.items()}
+        temporary = self._state_file.with_suffix(".tmp")
+        temporary.write_text(json.dumps(document, indent=1), encoding="utf-8")
+        temporary.replace(self._state_file)
+
+
+def _load_applied(path: Path) -> dict[str, Applied]:
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+        return {key: Applied(**value) for key, value in document.items()}
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError, TypeError, AttributeError) as exc:
+        log.warning(
+            "reconcile: ignoring unreadable %s (%s); deployments will be re-applied", path, exc
+        )
+        return {}
