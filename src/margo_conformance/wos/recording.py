@@ -55,18 +55,24 @@ class RecordingMiddleware:
             return message
 
         recorded = False
+        held_start: list[Message] = []
 
         async def recording_send(message: Message) -> None:
             nonlocal recorded
             if message["type"] == "http.response.start":
                 response["status"] = message["status"]
                 response["headers"] = message.get("headers", [])
-            elif message["type"] == "http.response.body":
+                # Hold the headers back: with an empty body they alone complete the response,
+                # and the evidence must be recorded before the client can see any of it.
+                held_start.append(message)
+                return
+            if message["type"] == "http.response.body":
                 response["body"].extend(message.get("body", b""))
                 if not message.get("more_body", False):
-                    # Record before the client can see the answer, so evidence never lags it.
                     recorded = True
                     self._record(scope, bytes(request_body), response, started)
+            while held_start:
+                await send(held_start.pop())
             await send(message)
 
         try:
