@@ -21,6 +21,14 @@ def _latest(agent: AgentUnderTest) -> Published:
 
 def _final_reports(agent: AgentUnderTest, published: Published) -> list[ReceivedDocument]:
     deployment_id = published.deployment.deployment_id
+    polling = agent.run.sut.polling
+    # No fetch, no status: say so after one polling interval instead of the deployment timeout.
+    if agent.wait_for_fetch_of(published.commit, polling.interval + polling.tolerance) is None:
+        raise AssertionError(
+            f"GIT-004: the agent did not fetch deployment {published.deployment.name} (commit "
+            f"{published.commit.sha[:7]}) within {polling.interval + polling.tolerance:g}s, so it cannot "
+            f"apply or report it.{agent.exit_note()}\n{agent.evidence.excerpt(('git', 'commit'))}"
+        )
     timeout = agent.run.sut.timeouts.deployment
     reports = agent.wait_for_final_status(deployment_id, timeout)
     if reports is None:
