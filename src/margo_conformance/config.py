@@ -29,6 +29,7 @@ Role = Literal["agent", "wos"]
 PLACEHOLDERS: Mapping[str, str] = MappingProxyType(
     {
         "wos_url": "root URL of the emulated WOS, as the container reaches it",
+        "public_url": "root URL of the WOS under test, as the suite (the device) reaches it",
         "device_id": "the device identity the WOS registered for this scenario",
         "onboarding_key": "the one-time key the end user enters on the device",
         "serial_number": "the serial number the device should report",
@@ -72,6 +73,16 @@ class Timeouts:
     onboarding: float = 30.0
     deployment: float = 90.0
     stop: float = 10.0
+    request: float = 10.0
+
+
+@dataclass(frozen=True)
+class Control:
+    """How the suite reaches a WOS's control verbs: an HTTP port or a command in the container."""
+
+    http_port: int | None = None
+    http_path: str = ""
+    command: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -95,6 +106,8 @@ class SutConfig:
     command: tuple[str, ...] | None = None
     env: Mapping[str, str] = field(default_factory=dict)
     mounts: tuple[Mount, ...] = ()
+    port: int | None = None
+    control: Control | None = None
     ready: ReadySpec = field(default_factory=ReadySpec)
     timeouts: Timeouts = field(default_factory=Timeouts)
     polling: Polling = field(default_factory=Polling)
@@ -191,6 +204,17 @@ def _is_pure_placeholder(value: str) -> bool:
     return bool(re.fullmatch(r"\{[a-z_]+\}", value))
 
 
+def _control(data: dict[str, Any] | None) -> Control | None:
+    if not data:
+        return None
+    http = data.get("http", {})
+    return Control(
+        http_port=http.get("port"),
+        http_path=http.get("path", "").rstrip("/"),
+        command=tuple(data.get("exec", {}).get("command", ())),
+    )
+
+
 def _freeze(path: Path, data: dict[str, Any]) -> SutConfig:
     build = data.get("build")
     ready = data.get("ready", {})
@@ -215,6 +239,8 @@ def _freeze(path: Path, data: dict[str, Any]) -> SutConfig:
         command=tuple(data["command"]) if "command" in data else None,
         env=MappingProxyType(dict(data.get("env", {}))),
         mounts=tuple(Mount(**m) for m in data.get("mounts", [])),
+        port=data.get("port"),
+        control=_control(data.get("control")),
         ready=ReadySpec(
             log=ready.get("log"),
             http_port=http.get("port"),

@@ -26,6 +26,7 @@ from margo_conformance.paths import DEFAULT_SUT_FILE, FIXTURES_DIR
 from margo_conformance.requirements import id_to_tag, load_catalogue
 from margo_conformance.results import EVIDENCE_KEY, ResultsCollector
 from margo_conformance.roles.agent import AgentUnderTest
+from margo_conformance.roles.wos import WosUnderTest
 from margo_conformance.sut import remove_run_resources
 from margo_conformance.wos.server import EmulatedWos
 
@@ -41,6 +42,7 @@ MARKERS = {
     "onboarding": "onboarding and capabilities",
     "gitops": "desired state through Git",
     "status": "deployment status reporting",
+    "capabilities": "capabilities reports",
 }
 
 
@@ -157,6 +159,17 @@ def agent(
     under_test.stop()
     if under_test._device is not None:
         emulated_wos.state.forget_device(under_test._device.device_id)
+    _attach_to_allure(evidence)
+
+
+@pytest.fixture
+def wos(
+    run_config: RunConfig, evidence: EvidenceLog, run_workdir: Path
+) -> Iterator[WosUnderTest]:
+    scenario_dir = Path(tempfile.mkdtemp(prefix="scenario-", dir=run_workdir))
+    under_test = WosUnderTest(run_config, evidence, scenario_dir)
+    yield under_test
+    under_test.stop()
     _attach_to_allure(evidence)
 
 

@@ -9,6 +9,7 @@ wait on any event also notices a crashed SUT at once.
 from __future__ import annotations
 
 import re
+import socket
 import threading
 from collections.abc import Mapping
 
@@ -16,6 +17,7 @@ import docker
 from docker.errors import APIError, ImageNotFound, NotFound
 from testcontainers.core.config import testcontainers_config
 from testcontainers.core.container import DockerContainer
+from testcontainers.core.docker_client import DockerClient as TcDockerClient
 from testcontainers.core.wait_strategies import HttpWaitStrategy, LogMessageWaitStrategy
 
 from margo_conformance.config import SutConfig, render
@@ -28,6 +30,18 @@ POLL_INTERVAL_S = 0.1
 
 # The Ryuk reaper image cannot be pulled here; the suite removes what it labelled itself.
 testcontainers_config.ryuk_disabled = True
+
+
+def free_host_port() -> int:
+    """A port the kernel just handed out; published container ports use it (tiny race accepted)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("0.0.0.0", 0))
+        return int(sock.getsockname()[1])
+
+
+def docker_host_address() -> str:
+    """Where published container ports are reached from here (testcontainers knows the cases)."""
+    return TcDockerClient().host()
 
 
 def run_labels(run_id: str) -> dict[str, str]:
@@ -43,11 +57,18 @@ class SutContainer:
     """One running instance of the SUT, with its logs flowing into the evidence."""
 
     def __init__(
-        self, config: SutConfig, values: Mapping[str, str], evidence: EvidenceLog, run_id: str
+        self,
+        config: SutConfig,
+        values: Mapping[str, str],
+        evidence: EvidenceLog,
+        run_id: str,
+        published: Mapping[int, int] | None = None,
     ) -> None:
         self.config = config
         self.evidence = evidence
         self.container = self._describe(config, values, run_id)
+        for container_port, host_port in (published or {}).items():
+            self.container.with_bind_ports(container_port, host_port)
         self._follower: threading.Thread | None = None
         self.exit_code: int | None = None
 
@@ -112,6 +133,22 @@ class SutContainer:
         except (APIError, NotFound, docker.errors.DockerException, OSError):
             return  # removed while we followed it: stop() records the end
         self.evidence.record(CONTAINER, f"exited with code {self.exit_code}", exit_code=self.exit_code)
+
+    def exec(self, command: list[str], timeout_s: float) -> tuple[int, str]:
+        """Run a command in the container; (exit code, combined output). Bounded by `timeout_s`."""
+        wrapped = self.container.get_wrapped_container()
+        result: dict[str, tuple[int, str]] = {}
+
+        def run() -> None:
+            code, output = wrapped.exec_run(command, demux=False)
+            result["done"] = (int(code), (output or b"").decode("utf-8", errors="replace"))
+
+        worker = threading.Thread(target=run, name="sut-exec", daemon=True)
+        worker.start()
+        worker.join(timeout_s)
+        if "done" not in result:
+            return -1, f"no result within {timeout_s:g}s"
+        return result["done"]
 
     def is_running(self) -> bool:
         try:

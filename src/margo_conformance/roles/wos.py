@@ -1,0 +1,264 @@
+"""Testing a WOS: the suite plays the device (and, through the control adapter, the operator).
+
+`WosUnderTest` is what the WOS steps talk to. It starts the WOS container with its device API
+published on a free host port, registers devices through the control adapter, and keeps
+what the device was given (credentials, tokens, repository) and the last answer it got.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from margo_conformance.config import RunConfig
+from margo_conformance.control import ControlAdapter, adapter_for
+from margo_conformance.device.client import Answer, DeviceClient
+from margo_conformance.device.git_reader import GitRead, read_repository
+from margo_conformance.errors import StepOrderError, SutError
+from margo_conformance.evidence import EvidenceLog
+from margo_conformance.paths import FIXTURES_DIR
+from margo_conformance.schemas import validation_errors
+from margo_conformance.sut import SutContainer, docker_host_address, free_host_port
+
+PAYLOADS = FIXTURES_DIR / "payloads" / "v24"
+APPLICATIONS = FIXTURES_DIR / "deployments"
+ONBOARDING_API_VERSION = "onboarding.margo/v1"
+
+#: Capabilities defects named in the Gherkin -> corpus file breaking exactly that rule.
+CAPABILITY_DEFECTS = {
+    "without a serial number": "missing-serialNumber.json",
+    "with memory given as text": "memory-as-string.json",
+    "of the wrong kind": "kind-wrong.json",
+    "without a CPU architecture": "missing-cpuArchitecture.json",
+    "with a role Margo does not define": "role-unknown.json",
+    "with resources given as a list": "resources-as-array.json",
+}
+
+
+@dataclass
+class SimulatedDevice:
+    """A device the suite plays: its identity and what the WOS gave it."""
+
+    device_id: str
+    onboarding_key: str
+    onboarding: dict[str, Any] | None = None
+    access_token: str | None = None
+
+    @property
+    def repository_url(self) -> str:
+        return str(self._onboarded()["desiredState"]["url"])
+
+    @property
+    def git_token(self) -> str:
+        return str(self._onboarded()["desiredState"]["accessToken"])
+
+    def _onboarded(self) -> dict[str, Any]:
+        if self.onboarding is None:
+            raise StepOrderError("the device has not onboarded: add 'And the device has onboarded'")
+        return self.onboarding
+
+
+@dataclass
+class WosUnderTest:
+    run: RunConfig
+    evidence: EvidenceLog
+    workdir: Path
+    _sut: SutContainer | None = None
+    _client: DeviceClient | None = None
+    _control: ControlAdapter | None = None
+    devices: dict[str, SimulatedDevice] = field(default_factory=dict)
+    deployments: dict[str, str] = field(default_factory=dict)  # application name -> deployment id
+    last_answer: Answer | None = None
+    last_read: GitRead | None = None
+    accepted_capabilities: dict[str, Any] | None = None
+    #: Schema violations of the last document sent on purpose, for refusal messages.
+    sent_violations: list[str] = field(default_factory=list)
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def start(self) -> None:
+        sut = self.run.sut
+        if sut.port is None or sut.control is None:
+            raise SutError("a WOS SUT file needs `port` and `control`")
+        host = docker_host_address()
+        published = {sut.port: free_host_port()}
+        if sut.control.http_port is not None:
+            published[sut.control.http_port] = free_host_port()
+        public_url = f"http://{host}:{published[sut.port]}"
+        values = {"public_url": public_url, "run_id": self.run.run_id,
+                  "base_image": self.run.base_image or "", "workload_image": self.run.workload_image or ""}
+        self._sut = SutContainer(sut, values, self.evidence, self.run.run_id, published)
+        self._sut.start()
+        timeout = sut.timeouts.request
+        self._client = DeviceClient(public_url, self.evidence, timeout)
+        control_base = (f"http://{host}:{published[sut.control.http_port]}"
+                        if sut.control.http_port is not None else None)
+        self._control = adapter_for(sut.control, self._sut, control_base, self.evidence, timeout)
+
+    def stop(self) -> None:
+        if self._client is not None:
+            self._client.close()
+        if self._sut is not None:
+            self._sut.stop()
+
+    @property
+    def client(self) -> DeviceClient:
+        if self._client is None:
+            raise StepOrderError("the WOS has not been started: add 'Given the orchestrator has a device registered by its owner'")
+        return self._client
+
+    @property
+    def control(self) -> ControlAdapter:
+        if self._control is None:
+            raise StepOrderError("the WOS has not been started")
+        return self._control
+
+    def device(self, role: str = "device") -> SimulatedDevice:
+        if role not in self.devices:
+            raise StepOrderError(f"no {role!r} registered in this scenario")
+        return self.devices[role]
+
+    def answer(self) -> Answer:
+        if self.last_answer is None:
+            raise StepOrderError("no request was sent yet in this scenario")
+        return self.last_answer
+
+    # -- the operator (control adapter) ---------------------------------------------------
+
+    def register_device(self, role: str = "device") -> SimulatedDevice:
+        device_id = f"dev-{uuid.uuid4().hex[:10]}"
+        answer = self.control.call("register-device", {"deviceId": device_id})
+        key = answer.get("onboardingKey")
+        if not isinstance(key, str) or not key:
+            raise SutError(f"control verb register-device gave no onboardingKey: {answer}")
+        self.devices[role] = SimulatedDevice(device_id, key)
+        return self.devices[role]
+
+    def deploy(self, application: str) -> str:
+        request = {"deviceId": self.device().device_id, "application": application_request(application)}
+        deployment_id = self.control.call("deploy", request).get("deploymentId")
+        if not isinstance(deployment_id, str) or not deployment_id:
+            raise SutError(f"control verb deploy gave no deploymentId for {application!r}")
+        self.deployments[application] = deployment_id
+        return deployment_id
+
+    def remove(self, application: str) -> None:
+        deployment_id = self.deployment_id(application)
+        self.control.call("remove", {"deviceId": self.device().device_id, "deploymentId": deployment_id})
+
+    def deployment_id(self, application: str) -> str:
+        if application not in self.deployments:
+            raise StepOrderError(f"application {application!r} was not deployed in this scenario")
+        return self.deployments[application]
+
+    def shown_status(self, application: str) -> dict[str, Any]:
+        request = {"deviceId": self.device().device_id, "deploymentId": self.deployment_id(application)}
+        return self.control.call("deployment-status", request)
+
+    def held_capabilities(self) -> Any:
+        return self.control.call("device-capabilities", {"deviceId": self.device().device_id}).get("capabilities")
+
+    # -- the device (Margo interface) ---------------------------------------------------
+
+    def send(self, method: str, path: str, **kwargs: Any) -> Answer:
+        self.last_answer = self.client.request(method, path, **kwargs)
+        return self.last_answer
+
+    def download_root_certificate(self) -> Answer:
+        return self.send("GET", "/onboarding/certificate")
+
+    def onboard(self, role: str = "device", key: str | None = None) -> Answer:
+        device = self.device(role)
+        body = {"apiVersion": ONBOARDING_API_VERSION, "kind": "OnboardingRequest",
+                "deviceId": device.device_id, "onboardingKey": key if key is not None else device.onboarding_key}
+        answer = self.send("POST", "/onboarding/", json_body=body)
+        if answer.status == 201 and isinstance(answer.json(), dict):
+            device.onboarding = answer.json()
+        return answer
+
+    def request_token(self, role: str = "device", secret: str | None = None) -> Answer:
+        onboarding = self.device(role)._onboarded()
+        form = {"grant_type": "client_credentials", "client_id": str(onboarding.get("clientId")),
+                "client_secret": secret if secret is not None else str(onboarding.get("clientSecret"))}
+        answer = self.send("POST", str(onboarding.get("tokenEndpoint")), form=form)
+        body = answer.json()
+        if answer.status == 200 and isinstance(body, dict) and isinstance(body.get("access_token"), str):
+            self.device(role).access_token = body["access_token"]
+        return answer
+
+    def report_capabilities(self, document: Any, method: str = "POST", with_token: bool = True) -> Answer:
+        device = self.device()
+        self.sent_violations = validation_errors(document, "v24/device-capabilities")
+        token = device.access_token if with_token else None
+        return self.send(method, f"/device/{device.device_id}/capabilities", json_body=document, token=token)
+
+    def report_status(self, deployment_id: str, document: Any) -> Answer:
+        device = self.device()
+        self.sent_violations = validation_errors(document, "v24/deployment-status")
+        path = f"/device/{device.device_id}/deployment/{deployment_id}/status"
+        return self.send("POST", path, json_body=document, token=device.access_token)
+
+    def read_repository(self, role: str = "device", as_role: str | None = "device") -> GitRead:
+        """Clone `role`'s repository presenting the git token of `as_role` (None: no token)."""
+        token = self.device(as_role).git_token if as_role is not None else None
+        destination = self.workdir / f"read-{uuid.uuid4().hex[:6]}"
+        self.last_read = read_repository(self.device(role).repository_url, token, destination, self.evidence,
+                                         self.run.sut.timeouts.request)
+        return self.last_read
+
+
+# -- documents the device sends ------------------------------------------------------------
+
+
+def valid_capabilities(device_id: str, variant: int = 0) -> dict[str, Any]:
+    files = sorted((PAYLOADS / "device-capabilities" / "valid").glob("*.json"))
+    document = json.loads(files[variant % len(files)].read_text())
+    document["properties"]["id"] = device_id
+    return document
+
+
+def defective_capabilities(device_id: str, defect: str) -> dict[str, Any]:
+    if defect not in CAPABILITY_DEFECTS:
+        raise StepOrderError(f"unknown capabilities defect {defect!r}; known: {sorted(CAPABILITY_DEFECTS)}")
+    document = json.loads((PAYLOADS / "device-capabilities" / "invalid" / CAPABILITY_DEFECTS[defect]).read_text())
+    if isinstance(document.get("properties"), dict):
+        document["properties"]["id"] = device_id
+    return document
+
+
+def status_report(deployment_id: str, components: list[str], state: str) -> dict[str, Any]:
+    """A V24 DeploymentStatus with the deployment and every component in `state`."""
+    report: dict[str, Any] = {
+        "apiVersion": "deployment.margo/v1",
+        "kind": "DeploymentStatus",
+        "deploymentId": deployment_id,
+        "status": {"state": state},
+        "components": [{"name": name, "state": state} for name in components],
+    }
+    if state == "Failed":
+        report["status"]["error"] = {"code": "E1", "message": "failed on purpose"}
+    return report
+
+
+def application_request(name: str) -> dict[str, Any]:
+    """The `application` of the deploy verb: a deployment fixture minus what the WOS assigns."""
+    text = (APPLICATIONS / f"{name}.yaml").read_text()
+    document = yaml.safe_load(text.replace("${DEPLOYMENT_ID}", "unassigned").replace(
+        "${ARTIFACTS}", "http://artifacts.invalid"))
+    return {
+        "applicationId": document["metadata"]["annotations"]["applicationId"],
+        "name": document["metadata"]["name"],
+        "namespace": document["metadata"]["namespace"],
+        "deploymentProfile": copy.deepcopy(document["spec"]["deploymentProfile"]),
+        "parameters": copy.deepcopy(document["spec"]["parameters"]),
+    }
+
+
+def application_components(name: str) -> list[str]:
+    return [c["name"] for c in application_request(name)["deploymentProfile"]["components"]]

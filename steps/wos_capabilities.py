@@ -1,0 +1,56 @@
+"""WOS capabilities vocabulary: valid, changed and defective reports."""
+
+from __future__ import annotations
+
+from pytest_bdd import given, parsers, then, when
+
+from margo_conformance.roles.wos import WosUnderTest, defective_capabilities, valid_capabilities
+
+
+@given("the device has reported valid capabilities")
+def the_device_has_reported_valid_capabilities(wos: WosUnderTest) -> None:
+    document = valid_capabilities(wos.device().device_id)
+    answer = wos.report_capabilities(document)
+    assert answer.status == 201, f"CAP-002: valid capabilities were not accepted: {answer.describe()}"
+    wos.accepted_capabilities = document
+
+
+@when("the device reports valid capabilities")
+def the_device_reports_valid_capabilities(wos: WosUnderTest) -> None:
+    wos.accepted_capabilities = valid_capabilities(wos.device().device_id)
+    wos.report_capabilities(wos.accepted_capabilities)
+
+
+@when("the device reports changed capabilities as an update")
+def the_device_reports_changed_capabilities_as_an_update(wos: WosUnderTest) -> None:
+    wos.accepted_capabilities = valid_capabilities(wos.device().device_id, variant=1)
+    wos.report_capabilities(wos.accepted_capabilities, method="PUT")
+
+
+@when("the device reports valid capabilities without an access token")
+def the_device_reports_valid_capabilities_without_an_access_token(wos: WosUnderTest) -> None:
+    wos.report_capabilities(valid_capabilities(wos.device().device_id), with_token=False)
+
+
+@when(parsers.parse("the device reports capabilities {defect}"))
+def the_device_reports_capabilities_with_a_defect(wos: WosUnderTest, defect: str) -> None:
+    wos.report_capabilities(defective_capabilities(wos.device().device_id, defect), method="PUT")
+
+
+@then("the orchestrator holds the changed capabilities")
+@then("the orchestrator still holds the capabilities reported before")
+def the_orchestrator_holds_the_capabilities_last_accepted(wos: WosUnderTest) -> None:
+    held = wos.held_capabilities()
+    expected = wos.accepted_capabilities
+    assert held == expected, (
+        "CAP-003: the orchestrator must hold the last valid capabilities; it holds "
+        f"{_summary(held)} instead of {_summary(expected)}"
+    )
+
+
+def _summary(document: object) -> str:
+    if not isinstance(document, dict):
+        return repr(document)
+    properties = document.get("properties", {})
+    keys = ("id", "serialNumber", "modelNumber")
+    return "{" + ", ".join(f"{k}={properties.get(k)!r}" for k in keys if isinstance(properties, dict)) + ", ...}"

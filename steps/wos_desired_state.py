@@ -1,0 +1,92 @@
+"""WOS desired-state vocabulary: deploying, removing and reading the device's repository."""
+
+from __future__ import annotations
+
+from pytest_bdd import given, parsers, then, when
+
+from margo_conformance.roles.wos import WosUnderTest, application_request
+from margo_conformance.schemas import validation_errors
+
+
+@given(parsers.parse('the operator has deployed the application "{application}" to the device'))
+@when(parsers.parse('the operator deploys the application "{application}" to the device'))
+def the_operator_deploys_the_application_to_the_device(wos: WosUnderTest, application: str) -> None:
+    wos.deploy(application)
+
+
+@when("the operator removes that deployment")
+def the_operator_removes_that_deployment(wos: WosUnderTest) -> None:
+    (application,) = wos.deployments
+    wos.remove(application)
+
+
+@when("someone reads the device's repository without an access token")
+def someone_reads_the_devices_repository_without_an_access_token(wos: WosUnderTest) -> None:
+    wos.read_repository(as_role=None)
+
+
+@when("the other device reads the device's repository with its own access token")
+def the_other_device_reads_the_devices_repository_with_its_own_access_token(wos: WosUnderTest) -> None:
+    wos.read_repository(role="device", as_role="other")
+
+
+@then("the repository refuses to be read")
+def the_repository_refuses_to_be_read(wos: WosUnderTest) -> None:
+    read = wos.last_read
+    assert read is not None
+    assert not read.ok, (
+        "GIT-006: the device's repository was readable without the device's own access token; it held "
+        + (", ".join(sorted(read.documents)) or "no YAML files")
+    )
+
+
+def _documents_for(wos: WosUnderTest, deployment_id: str) -> dict[str, object]:
+    read = wos.read_repository()
+    assert read.ok, f"GIT-001: the device cannot read its repository with its token: {read.detail}"
+    return {path: doc for path, doc in read.documents.items() if _deployment_id(doc) == deployment_id}
+
+
+@then("the device's repository holds one ApplicationDeployment for that deployment")
+def the_devices_repository_holds_one_applicationdeployment_for_that_deployment(wos: WosUnderTest) -> None:
+    (application,) = wos.deployments
+    deployment_id = wos.deployment_id(application)
+    matching = _documents_for(wos, deployment_id)
+    files = sorted(wos.last_read.documents) if wos.last_read else []
+    assert len(matching) == 1, (
+        f"GIT-001/GIT-002: expected one document with id {deployment_id} in the device's repository, "
+        f"found {len(matching)}; files: {files}"
+    )
+
+
+@then("the deployment document is valid and carries the application as deployed")
+def the_deployment_document_is_valid_and_carries_the_application_as_deployed(wos: WosUnderTest) -> None:
+    (application,) = wos.deployments
+    (document,) = _documents_for(wos, wos.deployment_id(application)).values()
+    errors = validation_errors(document, "v24/application-deployment")
+    assert not errors, "GIT-008/GIT-009: the ApplicationDeployment violates the schema: " + "; ".join(errors)
+    requested = application_request(application)
+    assert isinstance(document, dict)
+    assert document["metadata"]["annotations"]["applicationId"] == requested["applicationId"], (
+        "GIT-009: applicationId differs from the application deployed"
+    )
+    assert document["spec"]["deploymentProfile"] == requested["deploymentProfile"], (
+        "GIT-008: the deployment profile differs from the application deployed"
+    )
+    assert document["spec"]["parameters"] == requested["parameters"], (
+        "GIT-008: the parameters differ from the application deployed"
+    )
+
+
+@then("the device's repository no longer holds that deployment")
+def the_devices_repository_no_longer_holds_that_deployment(wos: WosUnderTest) -> None:
+    (application,) = wos.deployments
+    remaining = _documents_for(wos, wos.deployment_id(application))
+    assert not remaining, f"GIT-002: the removed deployment is still in the repository: {sorted(remaining)}"
+
+
+def _deployment_id(document: object) -> object:
+    if not isinstance(document, dict):
+        return None
+    metadata = document.get("metadata")
+    annotations = metadata.get("annotations") if isinstance(metadata, dict) else None
+    return annotations.get("id") if isinstance(annotations, dict) else None

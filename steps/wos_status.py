@@ -1,0 +1,42 @@
+"""WOS status vocabulary: reports the device sends and what the orchestrator shows."""
+
+from __future__ import annotations
+
+import uuid
+
+from pytest_bdd import parsers, then, when
+
+from margo_conformance.roles.wos import WosUnderTest, application_components, status_report
+
+
+def _only_deployment(wos: WosUnderTest) -> tuple[str, str]:
+    (application,) = wos.deployments
+    return application, wos.deployment_id(application)
+
+
+@when(parsers.re(r"the device reports the deployment as (?P<state>Pending|Installing|Installed|Failed)$"))
+def the_device_reports_the_deployment_as(wos: WosUnderTest, state: str) -> None:
+    application, deployment_id = _only_deployment(wos)
+    wos.report_status(deployment_id, status_report(deployment_id, application_components(application), state))
+
+
+@when("the device reports the deployment with a state Margo does not define")
+def the_device_reports_the_deployment_with_a_state_margo_does_not_define(wos: WosUnderTest) -> None:
+    application, deployment_id = _only_deployment(wos)
+    wos.report_status(deployment_id, status_report(deployment_id, application_components(application), "Sleeping"))
+
+
+@when("the device reports the status of a deployment the orchestrator never assigned")
+def the_device_reports_the_status_of_a_deployment_the_orchestrator_never_assigned(wos: WosUnderTest) -> None:
+    application, _ = _only_deployment(wos)
+    unknown = str(uuid.uuid4())
+    wos.report_status(unknown, status_report(unknown, application_components(application), "Installed"))
+
+
+@then(parsers.parse("the orchestrator shows the deployment as {state}"))
+def the_orchestrator_shows_the_deployment_as(wos: WosUnderTest, state: str) -> None:
+    application, _ = _only_deployment(wos)
+    shown = wos.shown_status(application)
+    assert str(shown.get("state", "")).lower() == state.lower(), (
+        f"STS-002: after accepting a report of {state} the orchestrator shows {shown.get('state')!r}"
+    )
