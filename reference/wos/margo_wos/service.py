@@ -1,0 +1,32 @@
+"""The WOS as one object: configuration, state, repositories and root CA, shared by both servers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from margo_wos.config import Config
+from margo_wos.gitrepo import Repositories
+from margo_wos.rootca import load_or_create_root_ca
+from margo_wos.store import Store
+
+
+@dataclass
+class Wos:
+    config: Config
+    store: Store
+    repos: Repositories
+    root_ca_pem: bytes
+
+    def url(self, path: str) -> str:
+        """An absolute URL as devices reach this WOS (the configured public root + path)."""
+        return f"{self.config.public_url}{path}"
+
+
+def open_wos(config: Config) -> Wos:
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    return Wos(
+        config=config,
+        store=Store(config.data_dir),
+        repos=Repositories(config.data_dir),
+        root_ca_pem=load_or_create_root_ca(config.data_dir / "ca"),
+    )
