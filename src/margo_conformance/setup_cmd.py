@@ -14,13 +14,14 @@ from typing import Any
 import docker
 
 from margo_conformance.environment import engine_answers, ensure_engine
-from margo_conformance.images import build_if_stale, ensure_base_image
-from margo_conformance.paths import SUITE_ROOT
+from margo_conformance.config import SutConfig, load_sut_file, render
+from margo_conformance.images import BuildOutcome, build_if_stale, ensure_base_image
+from margo_conformance.paths import FIXTURES_DIR
 
 Log = Callable[[str], None]
 
-REFERENCE_AGENT_IMAGE = "margo-conformance/reference-agent:dev"
-REFERENCE_AGENT_DIR = SUITE_ROOT / "reference" / "agent"
+#: The bundled SUT files whose images setup prepares; their `build` sections say how.
+REFERENCE_SUT_FILES = (FIXTURES_DIR / "sut" / "reference-agent.yaml", FIXTURES_DIR / "sut" / "reference-wos.yaml")
 
 
 def run_setup(base_image: str | None, with_reference_images: bool, log: Log) -> dict[str, Any]:
@@ -30,14 +31,15 @@ def run_setup(base_image: str | None, with_reference_images: bool, log: Log) -> 
     if engine == "started":
         ensure_engine(log)
     client = docker.from_env()
+    built: list[str] = []
+    cached: list[str] = []
     try:
         base = ensure_base_image(client, base_image, log)
         log(f"base image: {base}")
-        built: list[str] = []
-        cached: list[str] = []
-        skipped: list[str] = []
         if with_reference_images:
-            _reference_agent(client, base, log, built, cached, skipped)
+            for sut_file in REFERENCE_SUT_FILES:
+                outcome = _build_reference(client, load_sut_file(sut_file), base, log)
+                (built if outcome.built else cached).append(outcome.tag)
     finally:
         client.close()
     return {
@@ -45,30 +47,14 @@ def run_setup(base_image: str | None, with_reference_images: bool, log: Log) -> 
         "base_image": base,
         "built": built,
         "cached": cached,
-        "skipped": skipped,
         "seconds": round(time.monotonic() - started, 2),
     }
 
 
-def _reference_agent(
-    client: docker.DockerClient,
-    base: str,
-    log: Log,
-    built: list[str],
-    cached: list[str],
-    skipped: list[str],
-) -> None:
-    if not (REFERENCE_AGENT_DIR / "Dockerfile").is_file():
-        log(f"{REFERENCE_AGENT_DIR}/Dockerfile not found; skipping {REFERENCE_AGENT_IMAGE}")
-        skipped.append(REFERENCE_AGENT_IMAGE)
-        return
-    outcome = build_if_stale(
-        client,
-        REFERENCE_AGENT_IMAGE,
-        REFERENCE_AGENT_DIR,
-        build_args={"BASE_IMAGE": base},
-        log=log,
-    )
-    (built if outcome.built else cached).append(outcome.tag)
+def _build_reference(client: docker.DockerClient, sut: SutConfig, base: str, log: Log) -> BuildOutcome:
+    assert sut.build is not None, f"{sut.path} names no build context"
+    args = {k: render(v, {"base_image": base}) for k, v in sut.build.args.items()}
+    outcome = build_if_stale(client, sut.image, sut.build.context, sut.build.dockerfile, args, log=log)
     if not outcome.built:
         log(f"{outcome.tag} is up to date")
+    return outcome

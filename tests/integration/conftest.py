@@ -13,10 +13,11 @@ import docker
 import pytest
 import yaml
 
-from margo_conformance.paths import DEFAULT_SUT_FILE
+from margo_conformance.paths import DEFAULT_SUT_FILE, FIXTURES_DIR
 from margo_conformance.sut import RUN_LABEL
 
 CLI_TIMEOUT_S = 600
+REFERENCE_WOS_FILE = FIXTURES_DIR / "sut" / "reference-wos.yaml"
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,16 @@ def reference_agent_variant(
 
 def with_faults(tmp_path: Path, *faults: str) -> Path:
     return reference_agent_variant(tmp_path, "-".join(faults), env={"MARGO_AGENT_FAULTS": ",".join(faults)})
+
+
+def reference_wos_with_faults(tmp_path: Path, *faults: str, **timeouts: float) -> Path:
+    document = yaml.safe_load(REFERENCE_WOS_FILE.read_text())
+    document["build"]["context"] = str((REFERENCE_WOS_FILE.parent / document["build"]["context"]).resolve())
+    document["env"]["MARGO_WOS_FAULTS"] = ",".join(faults)
+    document.setdefault("timeouts", {}).update(timeouts)
+    target = tmp_path / f"wos-{'-'.join(faults)}.yaml"
+    target.write_text(yaml.safe_dump(document, sort_keys=False))
+    return target
 
 
 def suite_containers() -> list[str]:
