@@ -43,6 +43,14 @@ MARKERS = {
     "gitops": "desired state through Git",
     "status": "deployment status reporting",
     "capabilities": "capabilities reports",
+    "update": "changed desired state is re-applied",
+    "removal": "removed desired state is undone",
+    "polling": "desired-state polling cadence",
+    "downtime": "the peer is unreachable for a while",
+    "tokens": "access tokens expire or are revoked",
+    "failure": "desired state that cannot be applied",
+    "robustness": "bad input is refused and the server keeps serving",
+    "isolation": "one device cannot see or change another's data",
 }
 
 
