@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,6 +11,34 @@ import pytest
 from margo_conformance.evidence import EvidenceLog
 from margo_conformance.paths import FIXTURES_DIR
 from margo_conformance.wos.server import EmulatedWos
+from tests.browser import Chromium, find_chromium
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    # CI sets CI=true; read once here so tests ask the `in_ci` fixture, not the environment.
+    parser.addoption(
+        "--ci",
+        action="store_true",
+        default=os.environ.get("CI", "").lower() == "true",
+        help="running in CI: a tool a test needs (Chromium) must be installed; no skipping",
+    )
+
+
+@pytest.fixture(scope="session")
+def in_ci(pytestconfig: pytest.Config) -> bool:
+    return bool(pytestconfig.getoption("--ci"))
+
+
+@pytest.fixture(scope="session")
+def chromium(in_ci: bool) -> Chromium:
+    """Headless Chromium; skipped when absent on a developer machine, a failure in CI."""
+    executable = find_chromium()
+    if executable is None:
+        message = "Chromium is not installed (apt-get install -y --no-install-recommends chromium)"
+        if in_ci:
+            pytest.fail(f"{message}; CI must install it")
+        pytest.skip(message)
+    return Chromium(executable)
 
 
 @pytest.fixture

@@ -1,11 +1,13 @@
-"""The `margo-conformance` command: setup, run, list, cleanup.
+"""The `margo-conformance` command: setup, run, list, report, verify, selftest, cleanup.
 
-Exit codes: 0 pass, 1 fail or partial, 2 usage or configuration error, 3 error.
+Exit codes: 0 pass; 1 fail or partial (for verify: the bundle does not verify); 2 usage or
+configuration error; 3 error (the SUT could not be brought up, or the suite broke).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,50 +16,173 @@ from margo_conformance import __version__
 from margo_conformance.config import load_sut_file
 from margo_conformance.errors import ConfigError, SuiteError
 from margo_conformance.paths import DEFAULT_SUT_FILE
-from margo_conformance.runner import EXIT_ERROR, EXIT_USAGE, RunRequest, execute, print_line
+from margo_conformance.runner import (
+    EXIT_ERROR,
+    EXIT_FAIL,
+    EXIT_USAGE,
+    RunRequest,
+    execute,
+    print_line,
+)
+
+EPILOG = """exit codes:
+  0  pass: every mandatory scenario of the SUT's role and claimed profiles ran and passed
+  1  fail (the SUT broke a requirement, or a waiver is stale) or partial (something was
+     skipped, waived or not selected); verify: the bundle does not verify
+  2  usage or configuration error (bad option, SUT file, waivers file or key); nothing ran
+  3  error: the SUT could not be brought up, or the suite or its infrastructure broke
+"""
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="margo-conformance", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="margo-conformance",
+        description=__doc__,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
+    _add_run(commands)
+    _add_list(commands)
+    _add_report(commands)
+    _add_verify(commands)
 
-    run = commands.add_parser("run", help="certify a SUT (default: the bundled reference agent)")
-    run.add_argument("--sut", type=Path, default=DEFAULT_SUT_FILE, help="SUT file (YAML)")
-    run.add_argument("--report-dir", type=Path, default=Path("reports/latest"))
-    run.add_argument("--base-image", default=None, help="base image for images the suite builds")
-    run.add_argument("-m", dest="select", default=None, help="tag expression, e.g. 'must and gitops'")
-    run.add_argument("-k", dest="keyword", default=None, help="scenario name expression")
-    run.add_argument("-v", "--verbose", action="store_true")
-
-    setup = commands.add_parser("setup", help="make sure a Docker engine and the suite's images exist")
+    setup = commands.add_parser(
+        "setup", help="make sure a Docker engine and the suite's images exist"
+    )
     setup.add_argument("--base-image", default=None)
     setup.add_argument("--no-reference-images", action="store_true")
 
     commands.add_parser("cleanup", help="remove containers left by interrupted runs")
+
+    selftest = commands.add_parser(
+        "selftest", help="certify the references and every mutant; print the kill matrix"
+    )
+    selftest.add_argument("--report-dir", type=Path, default=Path("reports/selftest"))
+    selftest.add_argument("--role", choices=("agent", "wos"), action="append", default=None,
+                          help="limit to one role (repeatable); default: both")
     return parser
+
+
+def _add_run(commands: argparse._SubParsersAction) -> None:
+    run = commands.add_parser(
+        "run",
+        help="certify a SUT (default: the bundled reference agent)",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    run.add_argument("--sut", type=Path, default=DEFAULT_SUT_FILE, help="SUT file (YAML)")
+    run.add_argument("--report-dir", type=Path, default=Path("reports/latest"))
+    run.add_argument("--base-image", default=None, help="base image for images the suite builds")
+    run.add_argument(
+        "-m", dest="select", default=None, help="tag expression, e.g. 'must and gitops'"
+    )
+    run.add_argument("-k", dest="keyword", default=None, help="scenario name expression")
+    run.add_argument(
+        "--rerun-failed",
+        type=Path,
+        metavar="RESULTS_JSON",
+        default=None,
+        help="run only the scenarios that failed or errored in that results.json",
+    )
+    run.add_argument(
+        "--waivers",
+        type=Path,
+        metavar="FILE",
+        default=None,
+        help="expected failures (YAML list of {scenario, reason, requirement?})",
+    )
+    run.add_argument(
+        "--certification",
+        action="store_true",
+        help="certification run: no waivers, no selection, and a signed bundle",
+    )
+    run.add_argument(
+        "--bundle", action="store_true", help="also write the signed REPORT_DIR/bundle.tar.gz"
+    )
+    run.add_argument(
+        "--signing-key",
+        type=Path,
+        metavar="PEM",
+        default=None,
+        help="Ed25519 private key (PEM) to sign the bundle with (default: a fresh key)",
+    )
+    run.add_argument(
+        "--allure",
+        action="store_true",
+        help="also render the Allure 3 single-file HTML (needs Node.js/npx)",
+    )
+    run.add_argument(
+        "-v", "--verbose", action="store_true", help="pytest's own verbose output as well"
+    )
+
+
+def _add_list(commands: argparse._SubParsersAction) -> None:
+    listing = commands.add_parser("list", help="list requirements or scenarios (no Docker needed)")
+    listing.add_argument("what", choices=("scenarios", "requirements"))
+    listing.add_argument(
+        "--sut", type=Path, default=None, help="take role and profiles from this SUT file"
+    )
+    listing.add_argument("--role", choices=("agent", "wos"), default=None)
+    listing.add_argument(
+        "--profile", action="append", default=None, help="claimed profile (repeatable)"
+    )
+    listing.add_argument("-m", dest="select", default=None, help="tag expression (scenarios)")
+    listing.add_argument("-k", dest="keyword", default=None, help="name expression (scenarios)")
+
+
+def _add_report(commands: argparse._SubParsersAction) -> None:
+    report = commands.add_parser(
+        "report", help="(re)render report.html, Allure HTML or the bundle of a run"
+    )
+    report.add_argument("report_dir", type=Path, metavar="REPORT_DIR")
+    report.add_argument(
+        "--allure", action="store_true", help="render allure-report.html (needs Node.js/npx)"
+    )
+    report.add_argument("--bundle", action="store_true", help="write the signed bundle.tar.gz")
+    report.add_argument("--signing-key", type=Path, metavar="PEM", default=None)
+
+
+def _add_verify(commands: argparse._SubParsersAction) -> None:
+    verify = commands.add_parser("verify", help="check a bundle's files and signature")
+    verify.add_argument("bundle", type=Path, metavar="BUNDLE")
+    verify.add_argument(
+        "--trusted-key",
+        type=Path,
+        metavar="PUBKEY",
+        default=None,
+        help="require the bundle to be signed by this Ed25519 public key (PEM)",
+    )
+    verify.add_argument("-v", "--verbose", action="store_true", help="list matching files too")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    handlers = {
+        "run": _run,
+        "list": _list,
+        "report": _report,
+        "verify": _verify,
+        "setup": _setup,
+        "cleanup": lambda _args: _cleanup(),
+        "selftest": _selftest,
+    }
     try:
-        if args.command == "run":
-            return _run(args)
-        if args.command == "setup":
-            return _setup(args)
-        if args.command == "cleanup":
-            return _cleanup()
+        return handlers[args.command](args)
     except ConfigError as exc:
         print_line(f"error: {exc}")
         return EXIT_USAGE
     except SuiteError as exc:
         print_line(f"error: {exc}")
         return EXIT_ERROR
-    return EXIT_USAGE
 
 
 def _run(args: argparse.Namespace) -> int:
+    from margo_conformance.report.waivers import load_waivers
+
     sut = load_sut_file(args.sut.resolve())
+    waivers = load_waivers(args.waivers) if args.waivers else ()
     request = RunRequest(
         sut=sut,
         report_dir=args.report_dir.resolve(),
@@ -65,17 +190,100 @@ def _run(args: argparse.Namespace) -> int:
         select=args.select,
         keyword=args.keyword,
         verbose=args.verbose,
+        waivers=waivers,
+        waivers_file=args.waivers.resolve() if args.waivers else None,
+        certification=args.certification,
+        rerun_failed=args.rerun_failed.resolve() if args.rerun_failed else None,
+        bundle=args.bundle,
+        signing_key=args.signing_key.resolve() if args.signing_key else None,
+        allure=args.allure,
     )
-    print_line(f"certifying {sut.name} ({sut.role}, {', '.join(sut.profiles)}) from {sut.path}")
+    mode = "certification run" if args.certification else "run"
+    print_line(f"{mode}: {sut.name} ({sut.role}, {', '.join(sut.profiles)}) from {sut.path}")
     return execute(request, print_line)
+
+
+def _list(args: argparse.Namespace) -> int:
+    from margo_conformance.listing import requirement_lines, scenario_lines
+
+    role, profiles = args.role, list(args.profile or [])
+    if args.sut is not None:
+        sut = load_sut_file(args.sut.resolve())
+        role, profiles = role or sut.role, profiles or list(sut.profiles)
+    if args.what == "scenarios":
+        lines = scenario_lines(role, profiles, args.select, args.keyword)
+        legend = f"* mandatory for {role} {', '.join(profiles) or '(any profile)'}" if role else ""
+    else:
+        lines = requirement_lines(role, profiles)
+        legend = ""
+    for line in lines:
+        print(line)
+    print_line(f"{len(lines)} {args.what}" + (f"; {legend}" if legend else ""))
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from margo_conformance.report.html import write_report
+
+    report_dir = args.report_dir.resolve()
+    results = report_dir / "results.json"
+    try:
+        tree = json.loads(results.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{results}: not a readable results.json ({exc})") from exc
+    print_line(f"report: {write_report(report_dir, tree)}")
+    if args.allure:
+        from margo_conformance.report.allure import generate_allure_html
+
+        generate_allure_html(report_dir, print_line)
+    if args.bundle or args.signing_key:
+        from margo_conformance.report.bundle import BundleError, create_bundle
+
+        try:
+            bundle = create_bundle(report_dir, signing_key=args.signing_key)
+        except BundleError as exc:
+            raise ConfigError(str(exc)) from exc
+        print_line(
+            f"bundle: {bundle.path} "
+            f"(signed by Ed25519 key {bundle.fingerprint}, {bundle.key_source})"
+        )
+    return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from margo_conformance.report.bundle import verify_bundle
+
+    if not args.bundle.is_file():
+        raise ConfigError(f"{args.bundle}: no such file")
+    verification = verify_bundle(args.bundle, args.trusted_key)
+    for line in verification.lines(verbose=args.verbose):
+        print(line)
+    return 0 if verification.ok else EXIT_FAIL
 
 
 def _setup(args: argparse.Namespace) -> int:
     from margo_conformance.setup_cmd import run_setup
 
     summary = run_setup(args.base_image, not args.no_reference_images, print_line)
-    print_line(f"ready in {summary['seconds']} s: engine {summary['engine']}, base image {summary['base_image']}")
+    print_line(
+        f"ready in {summary['seconds']} s: engine {summary['engine']}, "
+        f"base image {summary['base_image']}"
+    )
     return 0
+
+
+def _selftest(args: argparse.Namespace) -> int:
+    from margo_conformance.selftest import run_selftest
+
+    report_dir = args.report_dir.resolve()
+    rows = run_selftest(report_dir, args.role, print_line)
+    mutants = [r for r in rows if r.mutant != "reference"]
+    print_line(
+        f"kill matrix: {sum(r.ok for r in mutants)}/{len(mutants)} mutants killed, "
+        f"{sum(r.ok for r in rows if r.mutant == 'reference')} reference(s) passing; "
+        f"{report_dir / 'kill-matrix.md'}"
+    )
+    return 0 if all(r.ok for r in rows) else EXIT_FAIL
 
 
 def _cleanup() -> int:

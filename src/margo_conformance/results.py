@@ -1,9 +1,17 @@
 """The results tree of a run: one entry per scenario, requirement outcomes and the verdict.
 
-`ResultsCollector` listens to pytest and pytest-bdd hooks and builds the tree; writers (for
-now `write_results_json`) serialise it. Outcomes: pass, fail (the SUT broke a requirement:
-an assertion), error (the SUT could not be brought up, or the suite broke), skip (always
-with a reason).
+`ResultsCollector` listens to pytest and pytest-bdd hooks and builds the tree; writers
+(`write_results_json` here, HTML and the bundle in `margo_conformance.report`) serialise it.
+The tree's shape is `schemas/results.schema.json`.
+
+Scenario outcomes: pass; fail (the SUT broke a requirement: an assertion); error (the SUT
+could not be brought up, or the suite or its infrastructure broke); skip (always with a
+reason). A failing scenario may be *waived* (an expected failure, with its reason); a waived
+scenario that passes is a *stale waiver*.
+
+Run verdict, worst first: fail (an unwaived failure or a stale waiver); error (a scenario
+errored, nothing ran, or the run was interrupted); partial (something was skipped or
+waived, or a mandatory scenario of the SUT's role and profiles was not executed); pass.
 """
 
 from __future__ import annotations
@@ -11,19 +19,69 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from margo_conformance import SUITE_NAME, __version__
+from margo_conformance.report.coverage import (
+    SKIPPED,
+    NotRun,
+    PlannedScenario,
+    applies_to_profile,
+    mandatory_scenarios,
+    not_run,
+)
+from margo_conformance.report.identity import suite_identity
+from margo_conformance.report.waivers import (
+    STALE,
+    UNUSED,
+    WAIVED,
+    Waiver,
+    first_match,
+    waiver_status,
+)
 from margo_conformance.requirements import load_catalogue, tag_to_id
 
 PASS, FAIL, ERROR, SKIP = "pass", "fail", "error", "skip"
+PARTIAL = "partial"
+NOT_RUN = "not_run"  # a requirement whose scenarios were all left out of the run
+OUTCOMES = (PASS, FAIL, ERROR, SKIP)
+RESULTS_FORMAT = "margo-conformance-results/2"
 _SEVERITY = {PASS: 0, SKIP: 1, ERROR: 2, FAIL: 3}
 SCENARIO_KEY = pytest.StashKey[dict[str, Any]]()
 EVIDENCE_KEY = pytest.StashKey[Any]()
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What the command line adds to a run beyond the SUT file; `runner` stashes it.
+
+    The collector reads it from `config.stash[RUN_CONTEXT_KEY]` when the run ends; a plain
+    `pytest -c conformance.ini` run has none and gets the defaults.
+    """
+
+    waivers: tuple[Waiver, ...] = ()
+    waivers_file: str | None = None
+    certification: bool = False
+    select: str | None = None
+    keyword: str | None = None
+    rerun_of: str | None = None
+    image: Mapping[str, Any] = field(default_factory=dict)
+
+    def selection_json(self) -> dict[str, Any]:
+        return {"markers": self.select, "keyword": self.keyword, "rerun_of": self.rerun_of}
+
+
+RUN_CONTEXT_KEY = pytest.StashKey[RunContext]()
+
+
+@dataclass(frozen=True)
+class Verdict:
+    verdict: str
+    reasons: tuple[str, ...] = ()
 
 
 @dataclass
@@ -36,10 +94,20 @@ class ScenarioResult:
     message: str = ""
     duration_s: float = 0.0
     evidence_file: str | None = None
+    waiver: Waiver | None = None
+    waiver_status: str | None = None  # waived | stale, when a waiver matched
 
     @property
     def requirements(self) -> list[str]:
         return sorted(tag_to_id(t) for t in self.tags if t.startswith("req_"))
+
+    @property
+    def waived(self) -> bool:
+        return self.waiver_status == WAIVED
+
+    @property
+    def stale_waiver(self) -> bool:
+        return self.waiver_status == STALE
 
     def to_json(self) -> dict[str, Any]:
         entry: dict[str, Any] = {
@@ -51,7 +119,10 @@ class ScenarioResult:
             "duration_s": round(self.duration_s, 3),
             "message": self.message,
             "nodeid": self.nodeid,
+            "waived": self.waived,
         }
+        if self.waiver is not None and self.waiver_status is not None:
+            entry["waiver"] = {"status": self.waiver_status, "reason": self.waiver.reason}
         if self.evidence_file:
             entry["evidence"] = self.evidence_file
         return entry
@@ -62,30 +133,133 @@ def run_verdict(outcomes: list[str]) -> str:
     if not outcomes:
         return ERROR
     if FAIL in outcomes:
-        return "fail"
+        return FAIL
     if ERROR in outcomes:
         return ERROR
     if SKIP in outcomes:
-        return "partial"
+        return PARTIAL
     return PASS
 
 
-def requirement_outcomes(scenarios: list[ScenarioResult]) -> list[dict[str, Any]]:
+def _names(scenarios: Sequence[ScenarioResult], limit: int = 5) -> str:
+    shown = "; ".join(s.name for s in scenarios[:limit])
+    return shown + (f"; and {len(scenarios) - limit} more" if len(scenarios) > limit else "")
+
+
+def decide_verdict(
+    scenarios: Sequence[ScenarioResult], missing: Sequence[NotRun] = (), interrupted: bool = False
+) -> Verdict:
+    """The run verdict and, unless it is pass, the reasons a reader needs, worst first.
+
+    Waived failures do not fail the run but keep it from passing; a stale waiver fails it.
+    Any mandatory scenario not executed (`missing`) keeps the run from passing.
+    """
+    failed = [s for s in scenarios if s.outcome == FAIL and not s.waived]
+    stale = [s for s in scenarios if s.stale_waiver]
+    errored = [s for s in scenarios if s.outcome == ERROR]
+    waived = [s for s in scenarios if s.waived]
+    mandatory_ids = {m.nodeid for m in missing}
+    skipped = [s for s in scenarios if s.outcome == SKIP and s.nodeid not in mandatory_ids]
+    reasons: list[str] = []
+    if interrupted:
+        reasons.append("the run was interrupted before it finished")
+    if not scenarios:
+        reasons.append("no scenario ran: the selection matched none of the SUT's role")
+    if failed:
+        reasons.append(f"{len(failed)} scenario(s) failed: {_names(failed)}")
+    for scenario in stale:
+        reason = scenario.waiver.reason if scenario.waiver else ""
+        reasons.append(
+            f"stale waiver: {scenario.name!r} passed, so its waiver must be removed "
+            f"(it said: {reason})"
+        )
+    if errored:
+        reasons.append(
+            f"{len(errored)} scenario(s) ended in error (the SUT could not be brought up, or the "
+            f"suite broke): {_names(errored)}"
+        )
+    if missing:
+        listed = "; ".join(
+            f"{m.name} ({m.why}{': ' + m.detail if m.why == SKIPPED and m.detail else ''})"
+            for m in missing[:8]
+        )
+        more = f"; and {len(missing) - 8} more" if len(missing) > 8 else ""
+        reasons.append(f"{len(missing)} mandatory scenario(s) were not run: {listed}{more}")
+    if skipped:
+        reasons.append(f"{len(skipped)} scenario(s) skipped: {_names(skipped)}")
+    for scenario in waived:
+        reason = scenario.waiver.reason if scenario.waiver else ""
+        reasons.append(f"waived failure: {scenario.name} (waiver: {reason})")
+    if interrupted or not scenarios:
+        return Verdict(ERROR, tuple(reasons))
+    if failed or stale:
+        return Verdict(FAIL, tuple(reasons))
+    if errored:
+        return Verdict(ERROR, tuple(reasons))
+    if missing or skipped or waived:
+        return Verdict(PARTIAL, tuple(reasons))
+    return Verdict(PASS, ())
+
+
+def apply_waivers(
+    scenarios: Sequence[ScenarioResult], waivers: Sequence[Waiver]
+) -> list[dict[str, Any]]:
+    """Mark each scenario a waiver covers; one row per waiver with its status and matches.
+
+    A waiver's status is the worst of what it did: stale (a covered scenario passed) beats
+    waived (a covered scenario failed) beats unused (nothing it covers reached a verdict).
+    """
+    matched: dict[int, list[ScenarioResult]] = {i: [] for i in range(len(waivers))}
+    for scenario in scenarios:
+        waiver = first_match(waivers, scenario.name, scenario.nodeid, scenario.requirements)
+        status = waiver_status(scenario.outcome) if waiver is not None else None
+        scenario.waiver, scenario.waiver_status = (waiver, status) if status else (None, None)
+        if waiver is not None and status is not None:
+            matched[waivers.index(waiver)].append(scenario)
+    rows = []
+    for index, waiver in enumerate(waivers):
+        statuses = {s.waiver_status for s in matched[index]}
+        status = STALE if STALE in statuses else WAIVED if WAIVED in statuses else UNUSED
+        rows.append(
+            {**waiver.to_json(), "status": status, "matched": [s.name for s in matched[index]]}
+        )
+    return rows
+
+
+def requirement_outcomes(
+    scenarios: list[ScenarioResult], not_run_scenarios: Sequence[PlannedScenario] = ()
+) -> list[dict[str, Any]]:
+    """One traceability row per requirement a reported or left-out scenario traces to."""
     catalogue = load_catalogue()
     by_requirement: dict[str, list[ScenarioResult]] = {}
     for scenario in scenarios:
         for requirement in scenario.requirements:
             by_requirement.setdefault(requirement, []).append(scenario)
+    reported = {s.nodeid for s in scenarios}
+    left_out: dict[str, list[str]] = {}
+    for planned in not_run_scenarios:
+        if planned.nodeid in reported:
+            continue
+        for tag in planned.tags:
+            if tag.startswith("req_"):
+                left_out.setdefault(tag_to_id(tag), []).append(planned.name)
     rows = []
-    for requirement, covering in sorted(by_requirement.items()):
-        worst = max((s.outcome for s in covering), key=_SEVERITY.__getitem__)
+    for requirement in sorted(set(by_requirement) | set(left_out)):
+        covering = by_requirement.get(requirement, [])
+        worst = (
+            max((s.outcome for s in covering), key=_SEVERITY.__getitem__) if covering else NOT_RUN
+        )
+        failing = [s for s in covering if s.outcome == FAIL]
         entry = catalogue.get(requirement)
         rows.append(
             {
                 "id": requirement,
                 "level": entry.level if entry else "unknown",
+                "summary": entry.summary if entry else "",
                 "outcome": worst,
+                "waived": bool(failing) and all(s.waived for s in failing),
                 "scenarios": [s.name for s in covering],
+                "not_run": left_out.get(requirement, []),
             }
         )
     return rows
@@ -98,12 +272,19 @@ def _outcome_of(report: pytest.TestReport, call: pytest.CallInfo[Any] | None) ->
     if report.passed:
         return PASS, ""
     excinfo = call.excinfo if call is not None else None
-    message = str(excinfo.value) if excinfo is not None else str(report.longrepr)
+    message = _without_rewritten_assert(str(excinfo.value)) if excinfo is not None else str(report.longrepr)
     if excinfo is not None and report.when == "call" and excinfo.errisinstance(AssertionError):
         return FAIL, message
     prefix = "" if report.when == "call" else f"[{report.when}] "
-    kind = f"{excinfo.typename}: " if excinfo is not None and not _is_own_error(excinfo.value) else ""
+    kind = (
+        f"{excinfo.typename}: " if excinfo is not None and not _is_own_error(excinfo.value) else ""
+    )
     return ERROR, f"{prefix}{kind}{message}"
+
+
+def _without_rewritten_assert(message: str) -> str:
+    """Drop pytest's `assert ...` explanation: the step's own message already says what was seen."""
+    return re.split(r"\n(?:assert |where |\+  where )", message, maxsplit=1)[0].rstrip()
 
 
 def _is_own_error(exc: BaseException) -> bool:
@@ -115,6 +296,22 @@ def _display_name(item: pytest.Item, scenario_name: str) -> str:
     return f"{scenario_name} [{example.group(1)}]" if example else scenario_name
 
 
+def _marker_tags(item: pytest.Item) -> list[str]:
+    return sorted(
+        {m.name for m in item.iter_markers() if m.name not in ("parametrize", "usefixtures")}
+    )
+
+
+def _planned(item: pytest.Item) -> PlannedScenario:
+    """The scenario an item will run, named as the report names it, from collection alone."""
+    from pytest_bdd.scenario import scenario_wrapper_template_registry
+
+    function = getattr(item, "function", None)
+    template = scenario_wrapper_template_registry.get(function) if function is not None else None
+    name = _display_name(item, template.name) if template is not None else item.name
+    return PlannedScenario(nodeid=item.nodeid, name=name, tags=frozenset(_marker_tags(item)))
+
+
 @dataclass
 class ResultsCollector:
     report_dir: Path
@@ -122,10 +319,24 @@ class ResultsCollector:
     run_id: str
     started: float = field(default_factory=time.time)
     scenarios: list[ScenarioResult] = field(default_factory=list)
+    planned: list[PlannedScenario] = field(default_factory=list)
+    selected: frozenset[str] = frozenset()
     _current: dict[str, ScenarioResult] = field(default_factory=dict)
 
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        # tryfirst: see every scenario before the role filter, -m, -k or --rerun-failed
+        # deselect any, so the mandatory set does not shrink with the selection.
+        self.planned = [_planned(item) for item in items]
+
     @pytest.hookimpl
-    def pytest_bdd_before_scenario(self, request: pytest.FixtureRequest, feature: Any, scenario: Any) -> None:
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self.selected = frozenset(item.nodeid for item in session.items)
+
+    @pytest.hookimpl
+    def pytest_bdd_before_scenario(
+        self, request: pytest.FixtureRequest, feature: Any, scenario: Any
+    ) -> None:
         request.node.stash[SCENARIO_KEY] = {
             "name": scenario.name,
             "feature": feature.name,
@@ -142,44 +353,147 @@ class ResultsCollector:
             result.feature, result.tags = info["feature"], info["tags"]
         result.duration_s += report.duration
         outcome, message = _outcome_of(report, call)
-        if _SEVERITY[outcome] > _SEVERITY[result.outcome] or (outcome == SKIP and result.outcome == PASS):
+        if _SEVERITY[outcome] > _SEVERITY[result.outcome] or (
+            outcome == SKIP and result.outcome == PASS
+        ):
             result.outcome, result.message = outcome, message
         if report.when == "teardown":
             self._finish(item, result)
         return report
 
     def _new_result(self, item: pytest.Item) -> ScenarioResult:
-        tags = sorted(m.name for m in item.iter_markers() if m.name not in ("parametrize", "usefixtures"))
-        return ScenarioResult(name=item.name, feature=str(item.path.name), tags=tags, nodeid=item.nodeid)
+        planned = _planned(item)
+        return ScenarioResult(
+            name=planned.name,
+            feature=str(item.path.name),
+            tags=_marker_tags(item),
+            nodeid=item.nodeid,
+        )
 
     def _finish(self, item: pytest.Item, result: ScenarioResult) -> None:
         evidence = item.stash.get(EVIDENCE_KEY, None)
         if evidence is not None:
-            result.evidence_file = write_evidence(self.report_dir, len(self.scenarios) + 1, result, evidence)
+            result.evidence_file = write_evidence(
+                self.report_dir, len(self.scenarios) + 1, result, evidence
+            )
         self.scenarios.append(result)
         del self._current[item.nodeid]
 
-    def results_tree(self) -> dict[str, Any]:
-        outcomes = [s.outcome for s in self.scenarios]
-        counts = {o: outcomes.count(o) for o in (PASS, FAIL, ERROR, SKIP)}
+    def last_finished(self, nodeid: str) -> ScenarioResult | None:
+        """The result of `nodeid` if it is the scenario that finished last (for live progress)."""
+        if self.scenarios and self.scenarios[-1].nodeid == nodeid:
+            return self.scenarios[-1]
+        return None
+
+    def results_tree(
+        self, context: RunContext | None = None, interrupted: bool = False
+    ) -> dict[str, Any]:
+        context = context or RunContext()
+        waiver_rows = apply_waivers(self.scenarios, context.waivers)
+        role = str(self.sut_description.get("role", ""))
+        profiles = list(self.sut_description.get("profiles", []))
+        mandatory = mandatory_scenarios(self.planned, role, profiles)
+        reported = {s.nodeid: (s.outcome, s.message) for s in self.scenarios}
+        missing = not_run(mandatory, self.selected, reported)
+        verdict = decide_verdict(self.scenarios, missing, interrupted)
+        finished = time.time()
         return {
-            "suite": {"name": SUITE_NAME, "version": __version__},
+            "format": RESULTS_FORMAT,
+            "suite": suite_identity(),
             "run": {
                 "id": self.run_id,
                 "started": _iso(self.started),
-                "finished": _iso(time.time()),
-                "duration_s": round(time.time() - self.started, 3),
+                "finished": _iso(finished),
+                "duration_s": round(finished - self.started, 3),
+                "mode": "certification" if context.certification else "development",
+                "selection": context.selection_json(),
+                "waivers_file": context.waivers_file,
             },
-            "sut": self.sut_description,
-            "verdict": run_verdict(outcomes),
-            "counts": counts,
+            "sut": {**self.sut_description, **context.image},
+            "verdict": verdict.verdict,
+            "verdict_reasons": list(verdict.reasons),
+            "counts": outcome_counts(self.scenarios),
+            "profiles": self._profile_verdicts(role, profiles, reported, interrupted),
+            "coverage": {
+                "mandatory": len(mandatory),
+                "executed": len(mandatory) - len(missing),
+                "not_run": [m.to_json() for m in missing],
+            },
+            "waivers": waiver_rows,
             "scenarios": [s.to_json() for s in self.scenarios],
-            "requirements": requirement_outcomes(self.scenarios),
+            "requirements": requirement_outcomes(
+                self.scenarios, [p for p in mandatory if p.nodeid in {m.nodeid for m in missing}]
+            ),
         }
+
+    def _profile_verdicts(
+        self,
+        role: str,
+        profiles: list[str],
+        reported: dict[str, tuple[str, str]],
+        interrupted: bool,
+    ) -> list[dict[str, Any]]:
+        """The verdict rules applied to each claimed profile's scenarios on their own."""
+        rows = []
+        for profile in profiles:
+            mine = [s for s in self.scenarios if applies_to_profile(s.tags, profile)]
+            missing = not_run(
+                mandatory_scenarios(self.planned, role, [profile]), self.selected, reported
+            )
+            verdict = decide_verdict(mine, missing, interrupted)
+            rows.append(
+                {
+                    "profile": profile,
+                    "verdict": verdict.verdict,
+                    "counts": outcome_counts(mine),
+                    "not_run": len(missing),
+                }
+            )
+        return rows
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        write_results_json(self.report_dir, self.results_tree())
+        if session.config.option.collectonly:
+            return
+        context = session.config.stash.get(RUN_CONTEXT_KEY, None)
+        interrupted = exitstatus in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR)
+        write_results_json(self.report_dir, self.results_tree(context, interrupted))
+
+
+def outcome_counts(scenarios: Sequence[ScenarioResult]) -> dict[str, int]:
+    outcomes = [s.outcome for s in scenarios]
+    return {o: outcomes.count(o) for o in OUTCOMES}
+
+
+def preflight_tree(
+    sut_description: Mapping[str, Any], run_id: str, message: str, context: RunContext | None = None
+) -> dict[str, Any]:
+    """results.json for a run that stopped before any scenario: verdict error, reason kept."""
+    context = context or RunContext()
+    now = _iso(time.time())
+    return {
+        "format": RESULTS_FORMAT,
+        "suite": suite_identity(),
+        "run": {
+            "id": run_id,
+            "started": now,
+            "finished": now,
+            "duration_s": 0.0,
+            "mode": "certification" if context.certification else "development",
+            "selection": context.selection_json(),
+            "waivers_file": context.waivers_file,
+        },
+        "sut": {**sut_description, **context.image},
+        "verdict": ERROR,
+        "verdict_reasons": [message],
+        "message": message,
+        "counts": outcome_counts([]),
+        "profiles": [],
+        "coverage": {"mandatory": 0, "executed": 0, "not_run": []},
+        "waivers": [{**w.to_json(), "status": UNUSED, "matched": []} for w in context.waivers],
+        "scenarios": [],
+        "requirements": [],
+    }
 
 
 def write_evidence(report_dir: Path, index: int, result: ScenarioResult, evidence: Any) -> str:

@@ -1,34 +1,66 @@
 """One conformance run: preflight the SUT's image, run the features under pytest, read the verdict.
 
-Exit codes: 0 pass, 1 fail or partial, 2 usage or configuration error, 3 error (the SUT could
-not be brought up, or the suite or its infrastructure broke). Whatever happens after the SUT
-file has been read, `results.json` is written.
+Exit codes:
+
+    0  pass     every mandatory scenario of the claimed role and profiles ran and passed
+    1  fail     the SUT broke a requirement, or a waiver went stale; also partial: something
+                was skipped, waived or left out, so the run cannot certify
+    2  usage    a bad command line, SUT file, waivers file or signing key; nothing ran
+    3  error    the SUT could not be brought up, or the suite or its infrastructure broke
+
+Whatever happens once the command line has been accepted, the report directory gets
+`results.json`, `report.html` and `run.log` (the progress lines); a run that reached pytest
+also has `junit.xml`, `allure-results/` and `evidence/`.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO, Any
 
 import docker
 import pytest
 
-from margo_conformance import SUITE_NAME, __version__
 from margo_conformance.config import SutConfig, render
 from margo_conformance.environment import engine_answers
-from margo_conformance.errors import SuiteError, SutError
+from margo_conformance.errors import ConfigError, SuiteError, SutError
 from margo_conformance.images import ensure_base_image, ensure_built_image, image_exists
 from margo_conformance.paths import CONFORMANCE_INI, STEPS_DIR, SUITE_ROOT
-from margo_conformance.results import ERROR, write_results_json
+from margo_conformance.report.identity import image_identity
+from margo_conformance.report.progress import LiveProgress
+from margo_conformance.report.waivers import Waiver
+from margo_conformance.results import (
+    ERROR,
+    FAIL,
+    RUN_CONTEXT_KEY,
+    RunContext,
+    preflight_tree,
+    write_results_json,
+)
 
 Log = Callable[[str], None]
-EXIT_CODES = {"pass": 0, "fail": 1, "partial": 1, "error": 3}
+EXIT_PASS = 0
+EXIT_FAIL = 1
 EXIT_USAGE = 2
 EXIT_ERROR = 3
+EXIT_CODES = {"pass": EXIT_PASS, "fail": EXIT_FAIL, "partial": EXIT_FAIL, "error": EXIT_ERROR}
+RUN_LOG = "run.log"
+# What a run writes; removed first so a reused report directory never mixes two runs.
+PREVIOUS_OUTPUTS = (
+    "results.json",
+    "report.html",
+    "junit.xml",
+    RUN_LOG,
+    "bundle.tar.gz",
+    "allure-report.html",
+)
+PREVIOUS_OUTPUT_DIRS = ("evidence",)
 
 
 @dataclass(frozen=True)
@@ -39,12 +71,120 @@ class RunRequest:
     select: str | None = None  # pytest -m expression
     keyword: str | None = None  # pytest -k expression
     verbose: bool = False
+    waivers: tuple[Waiver, ...] = ()
+    waivers_file: Path | None = None
+    certification: bool = False
+    rerun_failed: Path | None = None  # a previous results.json
+    bundle: bool = False
+    signing_key: Path | None = None
+    allure: bool = False
+
+    @property
+    def wants_bundle(self) -> bool:
+        return self.bundle or self.certification or self.signing_key is not None
 
 
 @dataclass(frozen=True)
 class PreparedImages:
     base_image: str
     sut_image: str
+    sut_identity: Mapping[str, Any] = field(default_factory=dict)
+
+
+def check_request(request: RunRequest) -> None:
+    """Refuse what a run must not do before anything starts (ConfigError: exit 2)."""
+    if request.certification:
+        if request.waivers_file is not None:
+            raise ConfigError("a certification run accepts no waivers: drop --waivers")
+        chosen = [
+            o
+            for o, v in (
+                ("-m", request.select),
+                ("-k", request.keyword),
+                ("--rerun-failed", request.rerun_failed),
+            )
+            if v
+        ]
+        if chosen:
+            raise ConfigError(
+                f"a certification run executes every scenario: drop {', '.join(chosen)}"
+            )
+    if request.signing_key is not None:
+        from margo_conformance.report.bundle import load_signing_key
+
+        load_signing_key(request.signing_key)
+
+
+def failed_nodeids(results_path: Path) -> tuple[str, ...]:
+    """Node ids of the scenarios that failed or errored in a previous results.json."""
+    try:
+        tree = json.loads(results_path.read_text(encoding="utf-8"))
+        scenarios = tree["scenarios"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(
+            f"--rerun-failed {results_path}: not a readable results.json ({exc})"
+        ) from exc
+    chosen = tuple(
+        s["nodeid"] for s in scenarios if s.get("outcome") in (FAIL, ERROR) and s.get("nodeid")
+    )
+    if not chosen:
+        raise ConfigError(
+            f"--rerun-failed {results_path}: no scenario failed or errored there; nothing to rerun"
+        )
+    return chosen
+
+
+class RunLog:
+    """Progress and runner messages to stderr and to the report directory's run.log."""
+
+    def __init__(self, path: Path, stream: IO[str] | None = None) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.stream = stream or sys.stderr
+        self._file = path.open("w", encoding="utf-8")
+
+    def __call__(self, line: str) -> None:
+        print(line, file=self.stream, flush=True)
+        self.record(line)
+
+    def record(self, line: str) -> None:
+        """Into run.log only (for lines the caller already showed)."""
+        self._file.write(line + "\n")
+        self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()
+
+
+class RunnerPlugin:
+    """Hands the run's context to the results collector and applies --rerun-failed."""
+
+    def __init__(self, context: RunContext, rerun: tuple[str, ...], log: Log) -> None:
+        self.context = context
+        self.rerun = frozenset(rerun)
+        self.log = log
+
+    @pytest.hookimpl
+    def pytest_configure(self, config: pytest.Config) -> None:
+        config.stash[RUN_CONTEXT_KEY] = self.context
+
+    @pytest.hookimpl
+    def pytest_collection_modifyitems(
+        self, config: pytest.Config, items: list[pytest.Item]
+    ) -> None:
+        if not self.rerun:
+            return
+        kept = [i for i in items if i.nodeid in self.rerun]
+        gone = self.rerun - {i.nodeid for i in items}
+        if gone:
+            self.log(
+                f"margo-conformance: {len(gone)} scenario(s) to rerun no longer exist: "
+                + ", ".join(sorted(gone))
+            )
+        dropped = [i for i in items if i.nodeid not in self.rerun]
+        if dropped:
+            config.hook.pytest_deselected(items=dropped)
+            items[:] = kept
 
 
 def prepare_images(sut: SutConfig, base_image: str | None, log: Log) -> PreparedImages:
@@ -56,29 +196,47 @@ def prepare_images(sut: SutConfig, base_image: str | None, log: Log) -> Prepared
         base = ensure_base_image(client, base_image, log)
         if sut.build is not None:
             args = {k: render(v, {"base_image": base}) for k, v in sut.build.args.items()}
-            ensure_built_image(client, sut.image, sut.build.context, sut.build.dockerfile, args, log)
+            ensure_built_image(
+                client, sut.image, sut.build.context, sut.build.dockerfile, args, log
+            )
         elif not image_exists(client, sut.image):
-            raise SutError(f"SUT image {sut.image!r} is not on the Docker engine (and the SUT file has no build)")
+            raise SutError(
+                f"SUT image {sut.image!r} is not on the Docker engine "
+                "(and the SUT file has no build)"
+            )
+        identity = image_identity(client, sut.image)
     finally:
         client.close()
-    return PreparedImages(base_image=base, sut_image=sut.image)
+    return PreparedImages(base_image=base, sut_image=sut.image, sut_identity=identity)
 
 
 def pytest_arguments(request: RunRequest, images: PreparedImages, run_id: str) -> list[str]:
     report_dir = request.report_dir
     args = [
-        "-c", str(CONFORMANCE_INI),
-        "--rootdir", str(SUITE_ROOT),
+        "-c",
+        str(CONFORMANCE_INI),
+        "--rootdir",
+        str(SUITE_ROOT),
         str(STEPS_DIR / "scenarios.py"),
-        "--sut", str(request.sut.path),
-        "--report-dir", str(report_dir),
-        "--run-id", run_id,
-        "--base-image", images.base_image,
-        "--junitxml", str(report_dir / "junit.xml"),
-        "--alluredir", str(report_dir / "allure-results"),
+        "--sut",
+        str(request.sut.path),
+        "--report-dir",
+        str(report_dir),
+        "--run-id",
+        run_id,
+        "--base-image",
+        images.base_image,
+        "--junitxml",
+        str(report_dir / "junit.xml"),
+        "--alluredir",
+        str(report_dir / "allure-results"),
         "--clean-alluredir",
-        "-v" if request.verbose else "-q",
     ]
+    if request.verbose:
+        args += ["-v"]
+    else:
+        # The live progress lines are the output; keep only pytest's final summary line.
+        args += ["-q", "--tb=no", "-rN", "-o", "console_output_style=classic"]
     if request.select:
         args += ["-m", request.select]
     if request.keyword:
@@ -86,18 +244,122 @@ def pytest_arguments(request: RunRequest, images: PreparedImages, run_id: str) -
     return args
 
 
+def run_context(request: RunRequest, sut_identity: Mapping[str, Any] | None = None) -> RunContext:
+    return RunContext(
+        waivers=request.waivers,
+        waivers_file=str(request.waivers_file) if request.waivers_file else None,
+        certification=request.certification,
+        select=request.select,
+        keyword=request.keyword,
+        rerun_of=str(request.rerun_failed) if request.rerun_failed else None,
+        image=dict(sut_identity or {}),
+    )
+
+
+def sut_description(sut: SutConfig) -> dict[str, Any]:
+    """The SUT as a preflight results.json shows it (the plugin describes it the same way)."""
+    return {
+        "name": sut.name,
+        "vendor": sut.vendor,
+        "version": sut.version,
+        "role": sut.role,
+        "profiles": list(sut.profiles),
+        "image": sut.image,
+        "sut_file": json.loads(json.dumps(sut.redacted(), default=str)),
+    }
+
+
 def execute(request: RunRequest, log: Log) -> int:
     """Run the suite for one SUT; returns the process exit code."""
+    check_request(request)
+    rerun = failed_nodeids(request.rerun_failed) if request.rerun_failed else ()
     run_id = f"run-{uuid.uuid4().hex[:12]}"
     request.report_dir.mkdir(parents=True, exist_ok=True)
+    clear_previous_outputs(request.report_dir)
+    run_log = RunLog(request.report_dir / RUN_LOG)
+
+    def both(message: str) -> None:  # runner messages go to the caller's log and run.log
+        log(message)
+        run_log.record(f"margo-conformance: {message}")
+
+    try:
+        return _execute(request, run_id, rerun, both, run_log)
+    finally:
+        run_log.close()
+
+
+def clear_previous_outputs(report_dir: Path) -> None:
+    for name in PREVIOUS_OUTPUTS:
+        (report_dir / name).unlink(missing_ok=True)
+    for name in PREVIOUS_OUTPUT_DIRS:
+        shutil.rmtree(report_dir / name, ignore_errors=True)
+
+
+def _execute(
+    request: RunRequest, run_id: str, rerun: tuple[str, ...], log: Log, progress: Log
+) -> int:
     try:
         images = prepare_images(request.sut, request.base_image, log)
     except (SutError, SuiteError) as exc:
-        write_results_json(request.report_dir, preflight_failure(request.sut, run_id, str(exc)))
+        tree = preflight_tree(sut_description(request.sut), run_id, str(exc), run_context(request))
+        write_results_json(request.report_dir, tree)
         log(f"error: {exc}")
+        return finish(request, EXIT_ERROR, log)
+    if rerun:
+        log(f"rerunning {len(rerun)} failed scenario(s) from {request.rerun_failed}")
+    plugins = [
+        RunnerPlugin(run_context(request, images.sut_identity), rerun, progress),
+        LiveProgress(progress, request.waivers, quiet=not request.verbose),
+    ]
+    code = pytest.main(pytest_arguments(request, images, run_id), plugins=plugins)
+    results_path = request.report_dir / "results.json"
+    if code != pytest.ExitCode.USAGE_ERROR and not results_path.is_file():
+        message = f"the run ended (pytest exit {int(code)}) without writing results.json"
+        write_results_json(
+            request.report_dir,
+            preflight_tree(
+                sut_description(request.sut),
+                run_id,
+                message,
+                run_context(request, images.sut_identity),
+            ),
+        )
+    exit_code = exit_code_for(code, results_path, log)
+    if code == pytest.ExitCode.NO_TESTS_COLLECTED and (request.select or request.keyword):
+        log(f"error: the selection (-m/-k) matched no scenario of role {request.sut.role}")
+        exit_code = EXIT_USAGE
+    return finish(request, exit_code, log)
+
+
+def finish(request: RunRequest, code: int, log: Log) -> int:
+    """Write report.html (and the Allure page and bundle when asked); the final exit code."""
+    if not (request.report_dir / "results.json").is_file():
+        return code  # a usage error stopped pytest before the collector could write anything
+    from margo_conformance.report.html import write_report
+
+    try:
+        report = write_report(request.report_dir)
+    except Exception as exc:  # a broken writer is the suite's error (exit 3), not a crash
+        log(f"error: could not write report.html: {type(exc).__name__}: {exc}")
         return EXIT_ERROR
-    code = pytest.main(pytest_arguments(request, images, run_id))
-    return exit_code_for(code, request.report_dir / "results.json", log)
+    log(f"report: {report}")
+    if request.allure:
+        from margo_conformance.report.allure import generate_allure_html
+
+        generate_allure_html(request.report_dir, log)
+    if request.wants_bundle:
+        from margo_conformance.report.bundle import BundleError, create_bundle
+
+        try:
+            bundle = create_bundle(request.report_dir, signing_key=request.signing_key)
+        except BundleError as exc:
+            log(f"error: could not write the bundle: {exc}")
+            return EXIT_ERROR
+        log(
+            f"bundle: {bundle.path} "
+            f"(signed by Ed25519 key {bundle.fingerprint}, {bundle.key_source})"
+        )
+    return code
 
 
 def exit_code_for(pytest_code: int | pytest.ExitCode, results_path: Path, log: Log) -> int:
@@ -106,32 +368,28 @@ def exit_code_for(pytest_code: int | pytest.ExitCode, results_path: Path, log: L
     try:
         tree = json.loads(results_path.read_text())
     except (OSError, json.JSONDecodeError):
-        log(f"error: the run ended (pytest exit {int(pytest_code)}) without writing {results_path}")
+        log(
+            f"error: the run ended (pytest exit {int(pytest_code)}) "
+            f"without a readable {results_path}"
+        )
         return EXIT_ERROR
     verdict = tree["verdict"]
     counts = tree.get("counts", {})
     log(
         f"verdict: {verdict.upper()}  ("
-        + ", ".join(f"{n} {k}" for k, n in counts.items() if n)
+        + (", ".join(f"{n} {k}" for k, n in counts.items() if n) or "nothing ran")
         + f")  results: {results_path}"
     )
+    for reason in tree.get("verdict_reasons", []):
+        log(f"  - {reason}")
     if pytest_code == pytest.ExitCode.INTERRUPTED:
         return EXIT_ERROR
     return EXIT_CODES.get(verdict, EXIT_ERROR)
 
 
-def preflight_failure(sut: SutConfig, run_id: str, message: str) -> dict[str, object]:
+def preflight_failure(sut: SutConfig, run_id: str, message: str) -> dict[str, Any]:
     """results.json for a run that stopped before any scenario: verdict error, reason kept."""
-    return {
-        "suite": {"name": SUITE_NAME, "version": __version__},
-        "run": {"id": run_id},
-        "sut": {"name": sut.name, "role": sut.role, "image": sut.image, "sut_file": sut.redacted()},
-        "verdict": ERROR,
-        "message": message,
-        "counts": {"pass": 0, "fail": 0, "error": 0, "skip": 0},
-        "scenarios": [],
-        "requirements": [],
-    }
+    return preflight_tree(sut_description(sut), run_id, message)
 
 
 def print_line(message: str) -> None:

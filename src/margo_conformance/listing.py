@@ -1,0 +1,142 @@
+"""`margo-conformance list`: the requirements and scenarios of the suite, without running anything.
+
+Scenarios come straight from the Gherkin features (no Docker, no SUT); tags are the
+feature's and the scenario's, so `-m` selects exactly what `run -m` would (same expression
+language as pytest's). A scenario marked `*` is mandatory for the given role and profiles:
+a run that leaves it out cannot pass.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from margo_conformance.errors import ConfigError
+from margo_conformance.paths import FEATURES_DIR
+from margo_conformance.report.coverage import is_mandatory, known_profiles
+from margo_conformance.requirements import load_catalogue, tag_to_id
+
+ROLE_ACTORS = {"agent": ("CLIENT", "BOTH"), "wos": ("WFM", "BOTH")}
+
+
+@dataclass(frozen=True)
+class ListedScenario:
+    feature_file: str
+    feature: str
+    name: str
+    tags: frozenset[str]
+    examples: int  # rows of a Scenario Outline (each is one scenario run); 0 for a Scenario
+
+    @property
+    def requirements(self) -> list[str]:
+        return sorted(tag_to_id(t) for t in self.tags if t.startswith("req_"))
+
+    @property
+    def test_name(self) -> str:
+        """The pytest function name pytest-bdd gives the scenario (what -k sees)."""
+        return "test_" + re.sub(r"\W+", "_", self.name.lower()).strip("_")
+
+
+def feature_scenarios(features_dir: Path = FEATURES_DIR) -> list[ListedScenario]:
+    from pytest_bdd.parser import FeatureParser
+
+    listed = []
+    for path in sorted(features_dir.rglob("*.feature")):
+        feature = FeatureParser(str(features_dir), str(path.relative_to(features_dir))).parse()
+        for template in feature.scenarios.values():
+            rows = sum(len(e.examples) for e in template.examples)
+            listed.append(
+                ListedScenario(
+                    feature_file=path.relative_to(features_dir.parent).as_posix(),
+                    feature=feature.name,
+                    name=template.name,
+                    tags=frozenset(feature.tags | template.tags),
+                    examples=rows,
+                )
+            )
+    return listed
+
+
+def _compile(option: str, expression: str) -> Any:
+    # pytest's own expression parser, so `list -m/-k` and `run -m/-k` cannot disagree.
+    from _pytest.mark.expression import Expression
+
+    try:
+        return Expression.compile(expression)
+    except SyntaxError as exc:
+        raise ConfigError(f"{option} {expression!r}: {exc}") from exc
+
+
+def matches(expression: str | None, tags: Iterable[str]) -> bool:
+    """pytest's -m language (and, or, not, parentheses) over a scenario's tags."""
+    if not expression:
+        return True
+    tag_set = set(tags)
+    return bool(_compile("-m", expression).evaluate(lambda name, **kwargs: name in tag_set))
+
+
+def matches_keyword(expression: str | None, scenario: ListedScenario) -> bool:
+    """pytest's -k: case-insensitive substrings of the test's name, or its tags."""
+    if not expression:
+        return True
+    words = {scenario.test_name.lower(), scenario.name.lower(), *(t.lower() for t in scenario.tags)}
+    return bool(
+        _compile("-k", expression).evaluate(
+            lambda name, **kwargs: any(name.lower() in w for w in words)
+        )
+    )
+
+
+def scenario_lines(
+    role: str | None, profiles: Sequence[str], select: str | None, keyword: str | None
+) -> list[str]:
+    lines = []
+    for scenario in feature_scenarios():
+        if role and role not in scenario.tags:
+            continue
+        if not matches(select, scenario.tags):
+            continue
+        if not matches_keyword(keyword, scenario):
+            continue
+        claimed = list(profiles) or sorted(known_profiles())  # no profile given: any profile
+        mark = "*" if role and is_mandatory(scenario.tags, role, claimed) else " "
+        outline = f" [{scenario.examples} examples]" if scenario.examples else ""
+        tags = " ".join(sorted(t for t in scenario.tags if not t.startswith("req_")))
+        lines.append(
+            f"{mark} {scenario.name}{outline}\n"
+            f"    {scenario.feature_file}  tags: {tags}  "
+            f"requirements: {', '.join(scenario.requirements) or '-'}"
+        )
+    return lines
+
+
+def requirement_lines(role: str | None, profiles: Sequence[str]) -> list[str]:
+    """Catalogue rows for the role (by actor) and profiles, with the scenarios tracing to each."""
+    tracing: dict[str, list[str]] = {}
+    for scenario in feature_scenarios():
+        if role and role not in scenario.tags:
+            continue
+        for requirement_id in scenario.requirements:
+            tracing.setdefault(requirement_id, []).append(scenario.name)
+    actors = ROLE_ACTORS.get(role or "", ())
+    lines = []
+    for requirement in load_catalogue().values():
+        if (
+            actors
+            and not any(a in requirement.actor for a in actors)
+            and requirement.id not in tracing
+        ):
+            continue
+        if profiles and not set(profiles) & set(requirement.profiles):
+            continue
+        covered = tracing.get(requirement.id, [])
+        status = f"{len(covered)} scenario(s)" if covered else "not covered by a scenario"
+        lines.append(
+            f"{requirement.id}  {requirement.level:<8} "
+            f"{','.join(requirement.profiles):<12} {status}\n"
+            f"    {requirement.summary}"
+        )
+    return lines

@@ -1,0 +1,638 @@
+"""report.html: the conformance report a person reads, rendered from the results tree.
+
+One self-contained file that opens from disk: the CSS is inlined, there is no script and no
+external resource, and every value from the run goes through `html.escape`. The page opens
+with the verdict, says why it is not a pass, and shows each failure with its evidence (HTTP
+exchanges, Git operations, the SUT's log, the timeline), collapsed in <details> so the page
+stays short. The markup lives in `templates/` (string.Template); this module only fills it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from functools import cache
+from pathlib import Path
+from string import Template
+from typing import Any
+
+import yaml
+
+from margo_conformance import SUITE_NAME, __version__
+
+TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
+REPORT_FILE = "report.html"
+LOG_EXCERPT_LINES = 60
+BODY_LIMIT = 6000  # characters of an HTTP body shown before it is cut
+
+VERDICT_MEANING = {
+    "pass": "every mandatory scenario for the claimed profiles ran and passed",
+    "partial": "nothing failed, but not every scenario ran or a failure was waived",
+    "fail": "the system under test broke at least one requirement",
+    "error": "no verdict on the SUT: it could not be brought up, or the suite itself broke",
+}
+OUTCOME_WORD = {
+    "pass": "pass",
+    "fail": "fail",
+    "error": "error",
+    "skip": "skip",
+    "not_run": "not run",
+    "waived": "waived",
+    "stale": "stale waiver",
+    "unused": "unused",
+}
+PROFILE_TRANSPORTS = {
+    "V24": "HTTP device API with OAuth2 bearer tokens; desired state over Git smart HTTP",
+    "PR1": "Margo 1.0 REST API (OpenAPI)",
+    "PR2": "Margo 1.0 REST API over mutual TLS",
+}
+SECTIONS = (
+    ("summary", "Summary"),
+    ("failures", "Failures and errors"),
+    ("not-run", "Skipped and not run"),
+    ("requirements", "Requirement traceability"),
+    ("scenarios", "All scenarios"),
+    ("waivers", "Waivers"),
+    ("identity", "System under test and suite"),
+)
+
+
+# -- small helpers ---------------------------------------------------------------------------
+
+
+def esc(value: Any) -> str:
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+@cache
+def _template(name: str) -> Template:
+    return Template((TEMPLATE_DIR / name).read_text(encoding="utf-8"))
+
+
+def _fill(template_name: str, **values: str) -> str:
+    return _template(template_name).substitute(values)
+
+
+def _badge(outcome: str, text: str | None = None) -> str:
+    word = text or OUTCOME_WORD.get(outcome, outcome)
+    return f'<span class="badge badge-{esc(outcome)}">{esc(word)}</span>'
+
+
+def _table(headers: Sequence[str], rows: Iterable[Sequence[str]], css: str = "data") -> str:
+    """A table whose cells are already HTML (callers escape what they put in)."""
+    head = "".join(f"<th>{esc(h)}</th>" for h in headers)
+    body = "\n".join("<tr>" + "".join(cells) + "</tr>" for cells in rows)
+    return f'<table class="{css}"><thead><tr>{head}</tr></thead><tbody>\n{body}\n</tbody></table>'
+
+
+def _td(content_html: str, css: str = "") -> str:
+    return f'<td class="{css}">{content_html}</td>' if css else f"<td>{content_html}</td>"
+
+
+def _kv(caption: str, pairs: Sequence[tuple[str, str]]) -> str:
+    rows = "".join(f"<tr><th>{esc(k)}</th><td>{v}</td></tr>" for k, v in pairs)
+    return f'<table class="kv"><caption>{esc(caption)}</caption><tbody>{rows}</tbody></table>'
+
+
+def _details(summary: str, inner_html: str, open_: bool = False) -> str:
+    opened = " open" if open_ else ""
+    return (
+        f"<details{opened}><summary>{esc(summary)}</summary>"
+        f'<div class="inner">{inner_html}</div></details>'
+    )
+
+
+def _section(anchor: str, heading: str, body: str, intro: str = "") -> str:
+    intro_html = f'<p class="intro">{intro}</p>' if intro else ""
+    return _fill("section.html", anchor=anchor, heading=esc(heading), intro=intro_html, body=body)
+
+
+def _none(text: str) -> str:
+    return f'<p class="none">{esc(text)}</p>'
+
+
+def _seconds(value: Any) -> str:
+    try:
+        return f"{float(value):.2f} s"
+    except (TypeError, ValueError):
+        return ""
+
+
+def _anchor(index: int) -> str:
+    return f"scenario-{index}"
+
+
+def _is_problem(scenario: Mapping[str, Any]) -> bool:
+    return scenario.get("outcome") in ("fail", "error") or bool(scenario.get("waiver"))
+
+
+# -- banner -----------------------------------------------------------------------------------
+
+
+def _banner_values(tree: Mapping[str, Any]) -> dict[str, str]:
+    verdict = str(tree.get("verdict", "error"))
+    sut = tree.get("sut", {})
+    suite = tree.get("suite", {})
+    run = tree.get("run", {})
+    title = f"{sut.get('name', 'unnamed SUT')} {sut.get('version', '') or ''}".strip()
+    claimed = ", ".join(sut.get("profiles", []) or []) or "no profile"
+    meta = [
+        f"role {sut.get('role', '?')}",
+        f"profiles {claimed}",
+        f"image {sut.get('image', '?')}",
+        f"run {run.get('id', '?')}",
+        f"started {run.get('started', '?')}",
+    ]
+    if run.get("duration_s") is not None:
+        meta.append(f"took {_seconds(run.get('duration_s'))}")
+    meta.append(f"{run.get('mode', 'development')} run")
+    meta.append(f"{suite.get('name', SUITE_NAME)} {suite.get('version', '')}".strip())
+    reasons = tree.get("verdict_reasons") or []
+    reasons_html = (
+        '<ul class="reasons">' + "".join(f"<li>{esc(r)}</li>" for r in reasons) + "</ul>"
+        if reasons
+        else ""
+    )
+    return {
+        "verdict": esc(verdict),
+        "verdict_word": esc(verdict.upper()),
+        "verdict_meaning": esc(VERDICT_MEANING.get(verdict, "")),
+        "sut_title": esc(title),
+        "banner_meta": " &middot; ".join(esc(m) for m in meta),
+        "reasons": reasons_html,
+    }
+
+
+# -- sections ---------------------------------------------------------------------------------
+
+
+def _summary(tree: Mapping[str, Any]) -> str:
+    counts = tree.get("counts", {})
+    coverage = tree.get("coverage", {})
+    waived = sum(1 for s in tree.get("scenarios", []) if s.get("waived"))
+    mandatory, executed = coverage.get("mandatory", 0), coverage.get("executed", 0)
+    tiles = [
+        ("pass", counts.get("pass", 0), "passed"),
+        ("fail", counts.get("fail", 0), "failed" + (f" ({waived} waived)" if waived else "")),
+        ("error", counts.get("error", 0), "errors"),
+        ("skip", counts.get("skip", 0), "skipped"),
+        (
+            "coverage" + ("-short" if executed < mandatory else ""),
+            f"{executed}/{mandatory}",
+            "mandatory scenarios executed",
+        ),
+    ]
+    tiles_html = (
+        '<div class="tiles">'
+        + "".join(
+            f'<div class="tile {esc(css)}"><div class="n">{esc(n)}</div>'
+            f'<div class="label">{esc(label)}</div></div>'
+            for css, n, label in tiles
+        )
+        + "</div>"
+    )
+    profiles = tree.get("profiles", [])
+    if profiles:
+        rows = [
+            [
+                _td(esc(p.get("profile")), "id"),
+                _td(_badge(str(p.get("verdict")))),
+                _td(esc(PROFILE_TRANSPORTS.get(str(p.get("profile")), ""))),
+                _td(
+                    esc(
+                        ", ".join(f"{n} {k}" for k, n in p.get("counts", {}).items() if n)
+                        or "nothing ran"
+                    )
+                ),
+                _td(esc(p.get("not_run", 0)), "num"),
+            ]
+            for p in profiles
+        ]
+        profile_html = '<h3 class="sub">Per-profile verdicts</h3>' + _table(
+            ["profile", "verdict", "transports", "scenarios", "mandatory not run"], rows
+        )
+    else:
+        profile_html = ""
+    return _section("summary", "Summary", tiles_html + profile_html)
+
+
+def _failures(tree: Mapping[str, Any], evidence_root: Path | None) -> str:
+    problems = [(i, s) for i, s in enumerate(tree.get("scenarios", []), 1) if _is_problem(s)]
+    if not problems:
+        message = tree.get("message")
+        body = (
+            _none(f"No scenario ran: {message}")
+            if message
+            else _none("No scenario failed or ended in error.")
+        )
+        return _section("failures", "Failures and errors", body)
+    body = "\n".join(_failure(i, s, evidence_root) for i, s in problems)
+    intro = (
+        "Each failure with the message the suite recorded; open the evidence to see what was "
+        "exchanged."
+    )
+    return _section("failures", "Failures and errors", body, esc(intro))
+
+
+def _failure(index: int, scenario: Mapping[str, Any], evidence_root: Path | None) -> str:
+    outcome = str(scenario.get("outcome"))
+    waiver = scenario.get("waiver") or {}
+    status = waiver.get("status")
+    shown_outcome = "waived" if status == "waived" else outcome
+    word = {"waived": "fail · waived", "stale": "pass · stale waiver"}.get(
+        status or "", OUTCOME_WORD.get(outcome, outcome)
+    )
+    waiver_html = ""
+    if status == "waived":
+        waiver_html = (
+            f'<p class="waiver-note"><strong>Waived:</strong> {esc(waiver.get("reason"))}</p>'
+        )
+    elif status == "stale":
+        waiver_html = (
+            '<p class="waiver-note"><strong>Stale waiver:</strong> this scenario passed '
+            f"although a waiver expects it to fail ({esc(waiver.get('reason'))}). "
+            "Remove the waiver.</p>"
+        )
+    message = scenario.get("message") or ("(passed)" if outcome == "pass" else "(no message)")
+    return _fill(
+        "failure.html",
+        outcome=esc(shown_outcome if status != "stale" else "stale"),
+        anchor=_anchor(index),
+        outcome_word=esc(word),
+        name=esc(scenario.get("name")),
+        feature=esc(scenario.get("feature")),
+        requirements=esc(", ".join(scenario.get("requirements", [])) or "none"),
+        duration=esc(_seconds(scenario.get("duration_s"))),
+        nodeid=esc(scenario.get("nodeid")),
+        waiver=waiver_html,
+        message=esc(message),
+        evidence=_evidence(scenario, evidence_root),
+    )
+
+
+def _not_run(tree: Mapping[str, Any]) -> str:
+    rows = []
+    for scenario in tree.get("scenarios", []):
+        if scenario.get("outcome") == "skip":
+            rows.append(
+                [
+                    _td(_badge("skip")),
+                    _td(esc(scenario.get("name"))),
+                    _td(esc(scenario.get("message") or "no reason given")),
+                ]
+            )
+    reported = {s.get("nodeid") for s in tree.get("scenarios", [])}
+    for missing in tree.get("coverage", {}).get("not_run", []):
+        if missing.get("nodeid") in reported:
+            continue  # a skipped mandatory scenario is listed above with its reason
+        rows.append(
+            [
+                _td(_badge("not_run")),
+                _td(esc(missing.get("name"))),
+                _td(
+                    esc(
+                        f"mandatory; {missing.get('why')}: {missing.get('detail', '')}".rstrip(": ")
+                    )
+                ),
+            ]
+        )
+    if not rows:
+        return _section(
+            "not-run",
+            "Skipped and not run",
+            _none("Every selected and every mandatory scenario ran."),
+        )
+    intro = (
+        "A run that leaves out a mandatory scenario of the claimed role and profiles cannot pass."
+    )
+    return _section(
+        "not-run", "Skipped and not run", _table(["", "scenario", "reason"], rows), esc(intro)
+    )
+
+
+def _requirements(tree: Mapping[str, Any]) -> str:
+    outcome_of = {str(s.get("name")): str(s.get("outcome")) for s in tree.get("scenarios", [])}
+    rows = []
+    for row in tree.get("requirements", []):
+        outcome = str(row.get("outcome"))
+        badge = _badge(outcome) + (" " + _badge("waived") if row.get("waived") else "")
+        items = [(outcome_of.get(str(n), "skip"), str(n)) for n in row.get("scenarios", [])]
+        items += [("not_run", str(n)) for n in row.get("not_run", [])]
+        listed = "".join(
+            f'<li><span class="dot dot-{esc(o)}" title="{esc(OUTCOME_WORD.get(o, o))}"></span>'
+            f"{esc(n)}</li>"
+            for o, n in items
+        )
+        rows.append(
+            [
+                _td(esc(row.get("id")), "id"),
+                _td(_badge("level", str(row.get("level")))),
+                _td(esc(row.get("summary", "")), "summary-cell"),
+                _td(f'<ul class="plain">{listed}</ul>'),
+                _td(badge),
+            ]
+        )
+    if not rows:
+        return _section(
+            "requirements", "Requirement traceability", _none("No requirement was exercised.")
+        )
+    intro = (
+        "Each requirement the run exercised, the scenarios that verify it (a dot shows each one's "
+        "outcome), and the worst of their outcomes."
+    )
+    return _section(
+        "requirements",
+        "Requirement traceability",
+        _table(["requirement", "level", "summary", "scenarios", "outcome"], rows, "data trace"),
+        esc(intro),
+    )
+
+
+def _scenarios(tree: Mapping[str, Any]) -> str:
+    rows = []
+    for i, scenario in enumerate(tree.get("scenarios", []), 1):
+        name = esc(scenario.get("name"))
+        if _is_problem(scenario):
+            name = f'<a href="#{_anchor(i)}">{name}</a>'
+        status = (scenario.get("waiver") or {}).get("status")
+        badge = _badge(str(scenario.get("outcome"))) + (f" {_badge(status)}" if status else "")
+        rows.append(
+            [
+                _td(esc(i), "num"),
+                _td(badge),
+                _td(name),
+                _td(esc(scenario.get("feature"))),
+                _td(esc(", ".join(scenario.get("requirements", []))), "id"),
+                _td(esc(_seconds(scenario.get("duration_s"))), "num"),
+            ]
+        )
+    if not rows:
+        return _section("scenarios", "All scenarios", _none("No scenario ran."))
+    return _section(
+        "scenarios",
+        "All scenarios",
+        _table(["#", "outcome", "scenario", "feature", "requirements", "duration"], rows),
+    )
+
+
+def _waivers(tree: Mapping[str, Any]) -> str:
+    waivers = tree.get("waivers", [])
+    run = tree.get("run", {})
+    if not waivers:
+        note = (
+            "Certification run: waivers are not accepted."
+            if run.get("mode") == "certification"
+            else "No waivers."
+        )
+        return _section("waivers", "Waivers", _none(note))
+    rows = [
+        [
+            _td(esc(w.get("scenario"))),
+            _td(esc(w.get("requirement") or ""), "id"),
+            _td(esc(w.get("reason"))),
+            _td(_badge(str(w.get("status")))),
+            _td(esc("; ".join(w.get("matched", [])) or "nothing")),
+        ]
+        for w in waivers
+    ]
+    source = esc(run.get("waivers_file") or "the waivers file")
+    intro = f"Expected failures from {source}. A waived scenario that passes fails the run."
+    return _section(
+        "waivers",
+        "Waivers",
+        _table(["scenario", "requirement", "reason", "status", "matched"], rows),
+        intro,
+    )
+
+
+def _identity(tree: Mapping[str, Any]) -> str:
+    sut = tree.get("sut", {})
+    suite = tree.get("suite", {})
+    run = tree.get("run", {})
+    profiles = list(sut.get("profiles", []) or [])
+    transports = "; ".join(
+        f"{p}: {PROFILE_TRANSPORTS[p]}" for p in profiles if p in PROFILE_TRANSPORTS
+    )
+    digests = sut.get("repo_digests") or []
+    sut_pairs = [
+        ("Name", esc(sut.get("name"))),
+        ("Vendor", esc(sut.get("vendor"))),
+        ("Version", esc(sut.get("version"))),
+        ("Claimed role", esc(sut.get("role"))),
+        ("Claimed profiles", esc(", ".join(profiles))),
+        ("Transports", esc(transports or "n/a")),
+        ("Image", f"<code>{esc(sut.get('image'))}</code>"),
+        ("Image id", f'<span class="digest">{esc(sut.get("image_id") or "not recorded")}</span>'),
+        (
+            "Registry digests",
+            f'<span class="digest">{esc(", ".join(digests) or "none (local image)")}</span>',
+        ),
+    ]
+    commit = suite.get("commit") or "unknown (not a Git checkout)"
+    dirty = " <em>with uncommitted changes</em>" if suite.get("dirty") else ""
+    selection = run.get("selection") or {}
+    chosen = ", ".join(f"{k} {v}" for k, v in selection.items() if v) or "everything applicable"
+    suite_pairs = [
+        ("Suite", esc(f"{suite.get('name', SUITE_NAME)} {suite.get('version', '')}")),
+        ("Commit", f'<span class="digest">{esc(commit)}</span>{dirty}'),
+        (
+            f"SHA-256 of {', '.join(suite.get('content_paths', ['features', 'schemas']))}",
+            f'<span class="digest">{esc(suite.get("content_sha256") or "not recorded")}</span>',
+        ),
+        ("Run id", f"<code>{esc(run.get('id'))}</code>"),
+        ("Mode", esc(run.get("mode", "development"))),
+        ("Started / finished", esc(f"{run.get('started', '?')} / {run.get('finished', '?')}")),
+        ("Selection", esc(chosen)),
+    ]
+    sut_file = sut.get("sut_file")
+    sut_file_html = ""
+    if sut_file:
+        shown = yaml.safe_dump(sut_file, sort_keys=False, allow_unicode=True)
+        sut_file_html = _details(
+            "SUT file (secrets redacted)", f'<pre class="block">{esc(shown)}</pre>'
+        )
+    tables = _kv("System under test", sut_pairs) + _kv("Suite and run", suite_pairs)
+    body = f'<div class="identity">{tables}</div>{sut_file_html}'
+    return _section("identity", "System under test and suite", body)
+
+
+# -- evidence ---------------------------------------------------------------------------------
+
+
+def load_evidence(
+    evidence_root: Path | None, relative: str | None
+) -> tuple[list[dict[str, Any]], str]:
+    """(events, problem): the scenario's evidence events, or why there are none."""
+    if not relative:
+        return [], "no evidence was recorded for this scenario"
+    if evidence_root is None:
+        return [], f"evidence file {relative} was not available when the report was written"
+    try:
+        document = json.loads((evidence_root / relative).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        return [], f"evidence file {relative} could not be read: {exc}"
+    return list(document.get("events", [])), ""
+
+
+def _evidence(scenario: Mapping[str, Any], evidence_root: Path | None) -> str:
+    events, problem = load_evidence(evidence_root, scenario.get("evidence"))
+    if problem:
+        return _none(problem)
+    by_kind: dict[str, list[dict[str, Any]]] = {}
+    for event in events:
+        by_kind.setdefault(str(event.get("kind")), []).append(event)
+    parts = [
+        _http_exchanges(by_kind.get("http", [])),
+        _git_operations(by_kind.get("git", []), by_kind.get("commit", [])),
+        _log_excerpt(by_kind.get("log", [])),
+        _timeline(events),
+    ]
+    return "\n".join(p for p in parts if p)
+
+
+def _body(text: Any) -> str:
+    if text in (None, ""):
+        return '<span class="none">(empty)</span>'
+    shown = str(text)
+    with contextlib.suppress(TypeError, ValueError):  # not JSON: show it as it came
+        shown = json.dumps(json.loads(shown), indent=2, ensure_ascii=False)
+    if len(shown) > BODY_LIMIT:
+        shown = (
+            shown[:BODY_LIMIT]
+            + f"\n... ({len(shown) - BODY_LIMIT} more characters in the evidence file)"
+        )
+    return f'<pre class="block">{esc(shown)}</pre>'
+
+
+def _headers(headers: Any) -> str:
+    if not isinstance(headers, Mapping) or not headers:
+        return ""
+    return f'<pre class="block">{esc(chr(10).join(f"{k}: {v}" for k, v in headers.items()))}</pre>'
+
+
+def _http_exchanges(events: list[dict[str, Any]]) -> str:
+    if not events:
+        return ""
+    items = []
+    for event in events:
+        data = event.get("data", {})
+        status = data.get("status")
+        took = f" ({data['duration_ms']} ms)" if data.get("duration_ms") is not None else ""
+        request = f"{data.get('method', '')} {data.get('path', '')}"
+        line = f"+{event.get('t', 0):.3f}s  {request} -> {status}{took}"
+        inner = (
+            f"<h4>Request: {esc(data.get('method', ''))} {esc(data.get('path', ''))}</h4>"
+            + _headers(data.get("request_headers"))
+            + _body(data.get("request_body"))
+            + f"<h4>Response {esc(status)}</h4>"
+            + _headers(data.get("response_headers"))
+            + _body(data.get("response_body"))
+        )
+        items.append(_details(line, inner))
+    return _details(f"HTTP exchanges ({len(events)})", "\n".join(items))
+
+
+def _git_operations(git: list[dict[str, Any]], commits: list[dict[str, Any]]) -> str:
+    if not git and not commits:
+        return ""
+    rows = []
+    for event in sorted(git + commits, key=lambda e: e.get("t", 0)):
+        data = event.get("data", {})
+        status = data.get("status")
+        bad = isinstance(status, int) and status >= 400
+        rows.append(
+            [
+                _td(esc(f"+{event.get('t', 0):.3f}s"), "num"),
+                _td(f'<span class="kind">{esc(event.get("kind"))}</span>'),
+                _td(esc(event.get("summary"))),
+                _td(esc(data.get("auth", "")) if event.get("kind") == "git" else ""),
+                _td(
+                    f'<span class="{"status-bad" if bad else ""}">'
+                    f"{esc(status if status is not None else '')}</span>",
+                    "num",
+                ),
+            ]
+        )
+    return _details(
+        f"Git operations and commits ({len(rows)})",
+        _table(["t", "kind", "operation", "auth", "status"], rows, "data events"),
+    )
+
+
+def _log_excerpt(events: list[dict[str, Any]]) -> str:
+    if not events:
+        return ""
+    shown = events[-LOG_EXCERPT_LINES:]
+    note = (
+        f"last {len(shown)} of {len(events)} lines"
+        if len(events) > len(shown)
+        else f"{len(events)} lines"
+    )
+    text = "\n".join(f"+{e.get('t', 0):7.3f}s  {e.get('summary', '')}" for e in shown)
+    return _details(f"SUT container log ({note})", f'<pre class="block">{esc(text)}</pre>')
+
+
+def _timeline(events: list[dict[str, Any]]) -> str:
+    if not events:
+        return ""
+    rows = [
+        [
+            _td(esc(f"+{e.get('t', 0):.3f}s"), "num"),
+            _td(f'<span class="kind">{esc(e.get("kind"))}</span>'),
+            _td(esc(e.get("summary"))),
+        ]
+        for e in events
+    ]
+    return _details(
+        f"Timeline, all events ({len(events)})", _table(["t", "kind", "event"], rows, "data events")
+    )
+
+
+# -- page -------------------------------------------------------------------------------------
+
+
+@cache
+def _css() -> str:
+    return (TEMPLATE_DIR / "report.css").read_text(encoding="utf-8")
+
+
+def render_report(tree: Mapping[str, Any], evidence_root: Path | None = None) -> str:
+    """The whole page for one results tree; `evidence_root` is where evidence/ files live."""
+    sections = [
+        _summary(tree),
+        _failures(tree, evidence_root),
+        _not_run(tree),
+        _requirements(tree),
+        _scenarios(tree),
+        _waivers(tree),
+        _identity(tree),
+    ]
+    banner = _banner_values(tree)
+    sut = tree.get("sut", {})
+    return _fill(
+        "report.html",
+        generator=esc(f"{SUITE_NAME} {__version__}"),
+        title=esc(
+            f"{banner['verdict_word']} · {sut.get('name', 'SUT')} · Margo conformance report"
+        ),
+        css=_css(),
+        toc=" ".join(f'<a href="#{a}">{esc(h)}</a>' for a, h in SECTIONS),
+        sections="\n".join(sections),
+        footer=esc(
+            f"Generated by {SUITE_NAME} {__version__} from results.json of run "
+            f"{tree.get('run', {}).get('id', '?')}. The machine-readable results, JUnit XML and "
+            "evidence files sit next to this page."
+        ),
+        **banner,
+    )
+
+
+def write_report(report_dir: Path, tree: Mapping[str, Any] | None = None) -> Path:
+    """Render report.html next to results.json (read from there unless `tree` is given)."""
+    if tree is None:
+        tree = json.loads((report_dir / "results.json").read_text(encoding="utf-8"))
+    target = report_dir / REPORT_FILE
+    target.write_text(render_report(tree, report_dir), encoding="utf-8")
+    return target

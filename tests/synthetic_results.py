@@ -1,0 +1,140 @@
+"""Synthetic results trees for the report, bundle and verdict tests: no Docker, no SUT.
+
+The tree is built by the real collector from hand-made scenario results, so every writer is
+tested on exactly the shape a run produces.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from margo_conformance.evidence import COMMIT, CONTAINER, GIT, HTTP, LOG, EvidenceLog
+from margo_conformance.report.coverage import PlannedScenario
+from margo_conformance.report.waivers import Waiver
+from margo_conformance.results import (
+    ResultsCollector,
+    RunContext,
+    ScenarioResult,
+    write_evidence,
+    write_results_json,
+)
+
+RUN_ID = "run-0123456789ab"
+FAILING_MESSAGE = "GIT-003/CFG-003: commit 1a2b3c4 (hello-compose) was not fetched within 3s"
+SECRET = "s3cr3t-onboarding-key"
+
+
+def sut_description(role: str = "agent", profiles: Sequence[str] = ("V24",)) -> dict[str, Any]:
+    return {
+        "name": "Acme Edge Agent",
+        "vendor": "Acme <Industrial> & Co",
+        "version": "2.3.1",
+        "role": role,
+        "profiles": list(profiles),
+        "image": "acme/edge-agent:2.3.1",
+        "sut_file": {
+            "name": "Acme Edge Agent",
+            "role": role,
+            "env": {"MARGO_ONBOARDING_KEY": "***", "MARGO_WOS_URL": "{wos_url}"},
+            "secrets": ["MARGO_ONBOARDING_KEY"],
+        },
+    }
+
+
+def scenario(
+    name: str,
+    outcome: str = "pass",
+    tags: Sequence[str] = ("agent", "V24", "must"),
+    message: str = "",
+    nodeid: str | None = None,
+) -> ScenarioResult:
+    return ScenarioResult(
+        name=name,
+        feature="Desired state pulled from the device's Git repository",
+        tags=list(tags),
+        nodeid=nodeid or f"steps/scenarios.py::test_{name.lower().replace(' ', '_')}",
+        outcome=outcome,
+        message=message,
+        duration_s=1.25,
+    )
+
+
+def planned(result: ScenarioResult) -> PlannedScenario:
+    return PlannedScenario(nodeid=result.nodeid, name=result.name, tags=frozenset(result.tags))
+
+
+def collector_for(
+    report_dir: Path,
+    results: Sequence[ScenarioResult],
+    extra_planned: Sequence[ScenarioResult] = (),
+    selected: Sequence[ScenarioResult] | None = None,
+    role: str = "agent",
+    profiles: Sequence[str] = ("V24",),
+) -> ResultsCollector:
+    """A collector that 'collected' results + extra_planned and 'selected' `selected`."""
+    collector = ResultsCollector(
+        report_dir, sut_description(role, profiles), RUN_ID, started=time.time() - 5
+    )
+    collector.scenarios = list(results)
+    everything = list(results) + list(extra_planned)
+    collector.planned = [planned(r) for r in everything]
+    chosen = everything if selected is None else list(selected) + list(results)
+    collector.selected = frozenset(r.nodeid for r in chosen)
+    return collector
+
+
+def failing_evidence() -> EvidenceLog:
+    log = EvidenceLog()
+    log.record(
+        COMMIT,
+        "1a2b3c4 deploy hello-compose",
+        sha="1a2b3c4" + "0" * 33,
+        message="deploy hello-compose",
+    )
+    log.record(CONTAINER, "starting acme/edge-agent:2.3.1", image="acme/edge-agent:2.3.1")
+    log.record(
+        HTTP,
+        "POST /onboarding/ -> 201",
+        method="POST",
+        path="/onboarding/",
+        status=201,
+        duration_ms=0.4,
+        request_headers={"content-type": "application/json"},
+        request_body='{"deviceId": "dev-1", "note": "<b>not bold</b>"}',
+        response_body='{"clientId": "client-1"}',
+    )
+    log.record(GIT, "advertise dev-1 auth=none -> 401", phase="advertise", auth="none", status=401)
+    for n in range(3):
+        log.record(LOG, f"2026-01-01 00:00:0{n} WARNING fetch: giving up attempt {n}")
+    return log
+
+
+def write_failing_run(
+    report_dir: Path, waivers: Sequence[Waiver] = (), certification: bool = False
+) -> dict[str, Any]:
+    """A run with one failing scenario (with evidence), one pass and one skip; returns the tree."""
+    passing = scenario(
+        "The agent onboards with the orchestrator", tags=("agent", "V24", "must", "req_ONB_001")
+    )
+    failing = scenario(
+        "A newly published deployment is fetched within the polling interval",
+        outcome="fail",
+        tags=("agent", "V24", "must", "gitops", "req_CFG_003", "req_GIT_003"),
+        message=FAILING_MESSAGE + "\n  Git operations seen:\n    +0.50s git advertise -> 401",
+    )
+    skipped = scenario(
+        "The agent reports a removed deployment",
+        outcome="skip",
+        tags=("agent", "V24", "should", "req_STS_001"),
+        message="the SUT file claims no removal support",
+    )
+    failing.evidence_file = write_evidence(report_dir, 2, failing, failing_evidence())
+    collector = collector_for(report_dir, [passing, failing, skipped])
+    tree = collector.results_tree(RunContext(waivers=tuple(waivers), certification=certification))
+    write_results_json(report_dir, tree)
+    (report_dir / "junit.xml").write_text("<testsuites/>\n")
+    (report_dir / "run.log").write_text("[1/3 +1.0s] PASS ...\n")
+    return tree
