@@ -312,6 +312,16 @@ def ensure_built_image(
     return build_if_stale(client, tag, context, dockerfile, build_args, log).tag
 
 
+def content_tag(tag: str, context_digest: str) -> str:
+    """The tag that names exactly one build input: `name:dev` -> `name:dev-<hash12>`.
+
+    Runs use it, so two checkouts (or a run and a rebuild) on one engine never pull an image
+    out from under each other by re-tagging the shared name.
+    """
+    name, _, version = tag.rpartition(":") if ":" in tag.rsplit("/", 1)[-1] else (tag, "", "latest")
+    return f"{name}:{version}-{context_digest.rpartition(':')[2][:12]}"
+
+
 def build_if_stale(
     client: docker.DockerClient,
     tag: str,
@@ -320,27 +330,32 @@ def build_if_stale(
     build_args: dict[str, str] | None = None,
     log: Log = _silent,
 ) -> BuildOutcome:
-    """`ensure_built_image`, also telling whether it built and how long it took."""
+    """`ensure_built_image`, also telling whether it built and how long it took.
+
+    The returned tag is the content tag; the plain `tag` is moved to the same image for people
+    who run it by hand. Superseded images are left alone: another run may still be using them.
+    """
     started = time.monotonic()
     args = dict(build_args or {})
     wanted = context_hash(context, dockerfile, args, _parent_image_ids(client, args))
-    if _label_of(client, tag, CONTEXT_HASH_LABEL) == wanted:
-        return BuildOutcome(tag, built=False, seconds=time.monotonic() - started)
+    stable = content_tag(tag, wanted)
+    if _label_of(client, stable, CONTEXT_HASH_LABEL) == wanted:
+        if _image_id(client, tag) != _image_id(client, stable):
+            client.images.get(stable).tag(tag)
+        return BuildOutcome(stable, built=False, seconds=time.monotonic() - started)
     log(f"building {tag} from {context}")
     labels = {CONTEXT_HASH_LABEL: wanted, CACHE_LABEL: "true"}
-    previous_id = _image_id(client, tag)
     if (context / REQUIREMENTS).is_file():
         with tempfile.TemporaryDirectory(prefix="margo-context-") as tmp:
             staged = Path(tmp) / "context"
             stage_context_with_wheelhouse(context, staged, log)
-            _docker_build(client, tag, staged, dockerfile, args, labels)
+            _docker_build(client, stable, staged, dockerfile, args, labels)
     else:
-        _docker_build(client, tag, context, dockerfile, args, labels)
-    if previous_id and previous_id != _image_id(client, tag):
-        _remove_quietly(client, previous_id)
+        _docker_build(client, stable, context, dockerfile, args, labels)
+    client.images.get(stable).tag(tag)
     seconds = time.monotonic() - started
-    log(f"built {tag} in {seconds:.1f} s")
-    return BuildOutcome(tag, built=True, seconds=seconds)
+    log(f"built {stable} in {seconds:.1f} s")
+    return BuildOutcome(stable, built=True, seconds=seconds)
 
 
 def context_hash(
@@ -438,13 +453,6 @@ def _image_id(client: docker.DockerClient, ref: str) -> str | None:
         return str(client.images.get(ref).id)
     except docker.errors.ImageNotFound:
         return None
-
-
-def _remove_quietly(client: docker.DockerClient, image_id: str) -> None:
-    # Each rebuild would otherwise leave the superseded image dangling (hundreds of MB).
-    # An image a container still uses stays; that is not worth failing a build over.
-    with contextlib.suppress(docker.errors.APIError):
-        client.images.remove(image_id)
 
 
 def _label_of(client: docker.DockerClient, ref: str, label: str) -> str | None:

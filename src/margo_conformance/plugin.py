@@ -8,6 +8,7 @@ and on SIGINT/SIGTERM.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import signal
 import tempfile
@@ -60,6 +61,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--report-dir", type=Path, default=Path("reports/latest"), help="where results go")
     group.addoption("--run-id", default=None, help="label for containers of this run")
     group.addoption("--base-image", default=None, help="base image the suite's images were built from")
+    group.addoption("--sut-image", default=None, help="image to run instead of the SUT file's (a content tag)")
     group.addoption("--workload-image", default=None, help="image workloads may use (present locally)")
 
 
@@ -74,6 +76,8 @@ def pytest_configure(config: pytest.Config) -> None:
         sut = load_sut_file(config.getoption("--sut"))
     except ConfigError as exc:
         raise pytest.UsageError(str(exc)) from exc
+    if config.getoption("--sut-image"):
+        sut = dataclasses.replace(sut, image=config.getoption("--sut-image"))
     run = RunConfig(
         sut=sut,
         report_dir=config.getoption("--report-dir").resolve(),

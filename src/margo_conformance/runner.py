@@ -194,9 +194,11 @@ def prepare_images(sut: SutConfig, base_image: str | None, log: Log) -> Prepared
     client = docker.from_env()
     try:
         base = ensure_base_image(client, base_image, log)
+        image = sut.image
         if sut.build is not None:
             args = {k: render(v, {"base_image": base}) for k, v in sut.build.args.items()}
-            ensure_built_image(
+            # The content tag, so a concurrent rebuild of the shared name cannot swap the image.
+            image = ensure_built_image(
                 client, sut.image, sut.build.context, sut.build.dockerfile, args, log
             )
         elif not image_exists(client, sut.image):
@@ -204,10 +206,10 @@ def prepare_images(sut: SutConfig, base_image: str | None, log: Log) -> Prepared
                 f"SUT image {sut.image!r} is not on the Docker engine "
                 "(and the SUT file has no build)"
             )
-        identity = image_identity(client, sut.image)
+        identity = image_identity(client, image)
     finally:
         client.close()
-    return PreparedImages(base_image=base, sut_image=sut.image, sut_identity=identity)
+    return PreparedImages(base_image=base, sut_image=image, sut_identity=identity)
 
 
 def pytest_arguments(request: RunRequest, images: PreparedImages, run_id: str) -> list[str]:
@@ -226,6 +228,8 @@ def pytest_arguments(request: RunRequest, images: PreparedImages, run_id: str) -
         run_id,
         "--base-image",
         images.base_image,
+        "--sut-image",
+        images.sut_image,
         "--junitxml",
         str(report_dir / "junit.xml"),
         "--alluredir",

@@ -37,6 +37,10 @@ class CliRun:
         return matches[0]
 
 
+#: Report directories of the runs made by the current test, checked for leftovers afterwards.
+_RUNS: list[Path] = []
+
+
 def run_cli(*args: str, report_dir: Path) -> CliRun:
     completed = subprocess.run(
         [sys.executable, "-m", "margo_conformance.cli", "run", "--report-dir", str(report_dir), *args],
@@ -44,7 +48,13 @@ def run_cli(*args: str, report_dir: Path) -> CliRun:
         text=True,
         timeout=CLI_TIMEOUT_S,
     )
+    _RUNS.append(report_dir)
     return CliRun(completed.returncode, completed.stdout, completed.stderr, report_dir)
+
+
+def track_run(report_dir: Path) -> None:
+    """Check this run's containers too (for runs not started through run_cli)."""
+    _RUNS.append(report_dir)
 
 
 def reference_agent_variant(
@@ -77,17 +87,30 @@ def reference_wos_with_faults(tmp_path: Path, *faults: str, **timeouts: float) -
     return target
 
 
-def suite_containers() -> list[str]:
+def suite_containers(run_id: str | None = None) -> list[str]:
+    """Containers labelled by the suite: by one run, or by any run."""
+    selector = f"{RUN_LABEL}={run_id}" if run_id else RUN_LABEL
     client = docker.from_env()
     try:
-        return [c.name for c in client.containers.list(all=True, filters={"label": RUN_LABEL})]
+        return [c.name for c in client.containers.list(all=True, filters={"label": selector})]
     finally:
         client.close()
 
 
+def _run_id(report_dir: Path) -> str | None:
+    try:
+        return json.loads((report_dir / "results.json").read_text())["run"]["id"]
+    except (OSError, KeyError, json.JSONDecodeError):
+        return None
+
+
 @pytest.fixture
 def no_leftover_containers() -> Any:
-    before = set(suite_containers())
+    """Every run the test made left no container behind (scoped by run id: other runs may be live)."""
+    _RUNS.clear()
     yield
-    leaked = set(suite_containers()) - before
-    assert not leaked, f"containers left behind by the run: {sorted(leaked)}"
+    for report_dir in _RUNS:
+        run_id = _run_id(report_dir)
+        assert run_id, f"no run id in {report_dir}/results.json"
+        leaked = suite_containers(run_id)
+        assert not leaked, f"containers left behind by run {run_id}: {sorted(leaked)}"

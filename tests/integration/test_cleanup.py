@@ -18,7 +18,7 @@ import docker
 import pytest
 
 from margo_conformance.sut import RUN_LABEL
-from tests.integration.conftest import suite_containers, with_faults
+from tests.integration.conftest import suite_containers, track_run, with_faults
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("no_leftover_containers")]
 
@@ -26,9 +26,11 @@ START_TIMEOUT_S = 120
 EXIT_TIMEOUT_S = 60
 
 
-def _wait_for_suite_container_start(events: docker.types.daemon.CancellableStream) -> str:
+def _wait_for_suite_container_start(events: docker.types.daemon.CancellableStream, image_prefix: str) -> str:
     for event in events:
-        if event.get("status") == "start" and RUN_LABEL in event.get("Actor", {}).get("Attributes", {}):
+        attributes = event.get("Actor", {}).get("Attributes", {})
+        # Only this test's run: its SUT is the reference agent (other runs may share the engine).
+        if event.get("status") == "start" and RUN_LABEL in attributes and attributes.get("image", "").startswith(image_prefix):
             return str(event["id"])
     raise AssertionError("the event stream ended before a suite container started")
 
@@ -43,7 +45,7 @@ def test_interrupted_run_removes_its_containers_and_still_reports(tmp_path: Path
     )
     try:
         timer = _deadline(events, START_TIMEOUT_S)
-        _wait_for_suite_container_start(events)
+        _wait_for_suite_container_start(events, "margo-conformance/reference-agent")
         timer.cancel()
         process.send_signal(signum)
         output, _ = process.communicate(timeout=EXIT_TIMEOUT_S)
@@ -53,8 +55,9 @@ def test_interrupted_run_removes_its_containers_and_still_reports(tmp_path: Path
             process.kill()
         client.close()
     assert process.returncode == 3, output[-2000:]
-    assert not suite_containers(), "suite containers left after the interrupted run"
     results = json.loads((tmp_path / "results.json").read_text())
+    assert not suite_containers(results["run"]["id"]), "suite containers left after the interrupted run"
+    track_run(tmp_path)
     assert results["verdict"] in ("error", "fail")
 
 
@@ -65,7 +68,7 @@ def test_failing_run_leaves_no_container(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=300,
     )
     assert completed.returncode == 1, completed.stderr[-2000:]
-    assert not suite_containers()
+    track_run(tmp_path / "r")
 
 
 def _deadline(events: docker.types.daemon.CancellableStream, seconds: float) -> threading.Timer:

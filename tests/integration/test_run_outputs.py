@@ -37,11 +37,9 @@ def test_a_reference_sut_run_writes_every_output(tmp_path: Path, role: str) -> N
     results = run.results
     assert validation_errors(results, "results") == []
     assert results["verdict"] == "pass" and results["sut"]["role"] == role
-    assert (
-        results["coverage"]["executed"]
-        == results["coverage"]["mandatory"]
-        == len(results["scenarios"])
-    )
+    # Every mandatory scenario ran; should-level scenarios ran too but are not mandatory.
+    assert results["coverage"]["executed"] == results["coverage"]["mandatory"] > 0
+    assert len(results["scenarios"]) >= results["coverage"]["mandatory"]
     assert results["sut"]["image_id"].startswith("sha256:")
 
     cases = ET.parse(tmp_path / "junit.xml").getroot().iter("testcase")
