@@ -23,10 +23,10 @@ def _final_reports(agent: AgentUnderTest, published: Published) -> list[Received
     deployment_id = published.deployment.deployment_id
     polling = agent.run.sut.polling
     # No fetch, no status: say so after one polling interval instead of the deployment timeout.
-    if agent.wait_for_fetch_of(published.commit, polling.interval + polling.tolerance) is None:
+    if agent.wait_for_pickup(published.commit, polling.interval + polling.tolerance) is None:
         raise AssertionError(
-            f"GIT-004: the agent did not fetch deployment {published.deployment.name} (commit "
-            f"{published.commit.sha[:7]}) within {polling.interval + polling.tolerance:g}s, so it cannot "
+            f"GIT-004/DSA-030: the agent did not fetch deployment {published.deployment.name} ("
+            f"{published.commit.sha[:11]}) within {polling.interval + polling.tolerance:g}s, so it cannot "
             f"apply or report it.{agent.exit_note()}\n{agent.evidence.excerpt(('git', 'commit'))}"
         )
     timeout = agent.run.sut.timeouts.deployment

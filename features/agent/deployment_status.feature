@@ -1,4 +1,4 @@
-@agent @V24 @status
+@agent @V24 @PR1 @status
 Feature: Deployment status reporting
   While the agent applies new desired state it tells the orchestrator how far it got, for
   the deployment as a whole and for each of its components.

@@ -37,6 +37,7 @@ PLACEHOLDERS: Mapping[str, str] = MappingProxyType(
         "poll_interval_ms": "desired-state polling interval in milliseconds",
         "workload_labels": "comma-separated k=v labels to put on workload containers",
         "run_id": "identifier of this conformance run",
+        "profile": "the spec profile this scenario speaks (V24 or PR1)",
         "base_image": "the base image the suite's own images are built from",
         "workload_image": "an image present on the engine that workloads may use",
     }

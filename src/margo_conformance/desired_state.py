@@ -1,30 +1,51 @@
-"""Desired state as the WOS publishes it: ApplicationDeployment documents committed to Git.
+"""Desired state as the WOS publishes it, over either transport.
 
-The suite plays the WOS here (GIT-001, GIT-002): one bare repository per device, served by
-`wos.git_http`, and a private working clone from which deployments are committed and pushed
-with GitPython. Deployment fixtures are templates: the WOS assigns each deployment a fresh
-UUID (GIT-009) and points component packages at the emulated WOS's artifact route.
+V24 (GIT-001, GIT-002): one bare repository per device, served by `wos.git_http`, and a private
+working clone from which deployments are committed and pushed with GitPython. PR1 (DSA-007,
+DSA-036): the device's state manifest, whose version increases with every change. Deployment
+fixtures are templates per profile (fixtures/deployments/ for V24, fixtures/deployments/pr1/
+for PR1): the WOS assigns each deployment a fresh UUID and points component packages at the
+emulated WOS's artifact route.
 """
 
 from __future__ import annotations
 
+import os
 import string
+import threading
 import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import git
 import yaml
 
 from margo_conformance.errors import SuiteError
 from margo_conformance.evidence import COMMIT, EvidenceLog
+from margo_conformance.manifest import ClientDesiredState
 from margo_conformance.schemas import validation_errors
 
 BRANCH = "main"
 AUTHOR = git.Actor("margo-conformance WOS", "wos@margo-conformance.invalid")
+
+# How many commits were published to each bare repository (by absolute path). The Git
+# server's poll cache keys its answers on this count, so a publication invalidates them.
+_publications: dict[str, int] = {}
+_publications_lock = threading.Lock()
+
+
+def publication_count(bare_path: Path) -> int:
+    """Commits published to the repository at `bare_path` by this process so far."""
+    return _publications.get(os.path.abspath(bare_path), 0)
+
+
+def _count_publication(bare_path: Path) -> None:
+    key = os.path.abspath(bare_path)
+    with _publications_lock:
+        _publications[key] = _publications.get(key, 0) + 1
 
 
 @dataclass(frozen=True)
@@ -43,23 +64,57 @@ class Deployment:
 
 @dataclass(frozen=True)
 class Commit:
+    """One publication of desired state: a Git commit (sha) or a manifest version (`manifest-vN`)."""
+
     sha: str
     at: float
     message: str
+    manifest_version: int | None = None
 
 
-def render_deployment(template_path: Path, values: Mapping[str, str]) -> Deployment:
+def render_deployment(template_path: Path, values: Mapping[str, str], profile: str = "V24") -> Deployment:
     """Instantiate a deployment fixture with a fresh WOS-assigned id; it must be schema-valid."""
     deployment_id = str(uuid.uuid4())
     text = string.Template(template_path.read_text()).substitute(
         {**values, "DEPLOYMENT_ID": deployment_id}
     )
     document = yaml.safe_load(text)
-    errors = validation_errors(document, "v24/application-deployment")
+    errors = validation_errors(document, f"{profile.lower()}/application-deployment")
     if errors:
         raise SuiteError(f"fixture {template_path.name} is not a valid ApplicationDeployment: {errors[0]}")
     name = template_path.name.removesuffix(".yaml")
     return Deployment(name, deployment_id, f"deployments/{name}.yaml", document)
+
+
+class Publisher(Protocol):
+    """How the suite, as the WOS, changes a device's desired state."""
+
+    def publish(self, deployment: Deployment) -> Commit: ...
+
+    def remove(self, deployment: Deployment) -> Commit: ...
+
+
+class ManifestPublisher:
+    """PR1: deployments served through the device's state manifest (one version per change)."""
+
+    def __init__(self, desired: ClientDesiredState, evidence: EvidenceLog) -> None:
+        self.desired = desired
+        self.evidence = evidence
+
+    def publish(self, deployment: Deployment) -> Commit:
+        body = yaml.safe_dump(dict(deployment.document), sort_keys=False).encode()
+        self.desired.deployments[deployment.deployment_id] = body
+        return self._changed(f"deploy {deployment.name}")
+
+    def remove(self, deployment: Deployment) -> Commit:
+        self.desired.deployments.pop(deployment.deployment_id, None)
+        return self._changed(f"remove {deployment.name}")
+
+    def _changed(self, message: str) -> Commit:
+        self.desired.change()
+        version = self.desired.version
+        self.evidence.record(COMMIT, f"manifest v{version}: {message}", manifest_version=version, message=message)
+        return Commit(sha=f"manifest-v{version}", at=time.time(), message=message, manifest_version=version)
 
 
 class DeviceRepository:
@@ -98,6 +153,7 @@ class DeviceRepository:
     def _finish_commit(self, message: str) -> Commit:
         commit = self.clone.index.commit(message, author=AUTHOR, committer=AUTHOR)
         self.clone.git.push("origin", f"HEAD:refs/heads/{BRANCH}")
+        _count_publication(self.bare_path)  # after the push: cached ref answers are now stale
         pushed = Commit(sha=commit.hexsha, at=time.time(), message=message)
         self.evidence.record(COMMIT, f"{commit.hexsha[:7]} {message}", sha=commit.hexsha, message=message)
         return pushed

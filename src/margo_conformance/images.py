@@ -341,7 +341,7 @@ def build_if_stale(
     stable = content_tag(tag, wanted)
     if _label_of(client, stable, CONTEXT_HASH_LABEL) == wanted:
         if _image_id(client, tag) != _image_id(client, stable):
-            client.images.get(stable).tag(tag)
+            _retag(client, stable, tag)
         return BuildOutcome(stable, built=False, seconds=time.monotonic() - started)
     log(f"building {tag} from {context}")
     labels = {CONTEXT_HASH_LABEL: wanted, CACHE_LABEL: "true"}
@@ -352,10 +352,15 @@ def build_if_stale(
             _docker_build(client, stable, staged, dockerfile, args, labels)
     else:
         _docker_build(client, stable, context, dockerfile, args, labels)
-    client.images.get(stable).tag(tag)
+    _retag(client, stable, tag)
     seconds = time.monotonic() - started
     log(f"built {stable} in {seconds:.1f} s")
     return BuildOutcome(stable, built=True, seconds=seconds)
+
+
+def _retag(client: docker.DockerClient, source: str, target: str) -> None:
+    repository, _, version = target.rpartition(":") if ":" in target.rsplit("/", 1)[-1] else (target, "", "latest")
+    client.api.tag(source, repository, version, force=True)
 
 
 def context_hash(

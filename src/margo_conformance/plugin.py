@@ -25,13 +25,14 @@ from margo_conformance.errors import ConfigError
 from margo_conformance.evidence import EvidenceLog
 from margo_conformance.paths import DEFAULT_SUT_FILE, FIXTURES_DIR
 from margo_conformance.requirements import id_to_tag, load_catalogue
-from margo_conformance.results import EVIDENCE_KEY, ResultsCollector
+from margo_conformance.results import EVIDENCE_KEY, NOT_CLAIMED, ResultsCollector
 from margo_conformance.roles.agent import AgentUnderTest
 from margo_conformance.roles.wos import WosUnderTest
 from margo_conformance.sut import remove_run_resources
 from margo_conformance.wos.server import EmulatedWos
 
 RUN_CONFIG_KEY = pytest.StashKey[RunConfig]()
+PROFILES = ("V24", "PR1", "PR2")
 MARKERS = {
     "agent": "scenario certifies a device agent (the suite plays the WOS)",
     "wos": "scenario certifies a WOS (the suite plays the device)",
@@ -113,8 +114,32 @@ def _stop_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, interrupt)
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A scenario tagged with several profiles runs once per profile (transport-neutral Gherkin)."""
+    if "profile" not in metafunc.fixturenames:
+        return
+    tagged = scenario_profiles(metafunc.definition)
+    if len(tagged) > 1:
+        metafunc.parametrize("profile", tagged, ids=tagged)
+
+
+def scenario_profiles(node: pytest.Item | pytest.Function | Any) -> list[str]:
+    return [p for p in PROFILES if node.get_closest_marker(p) is not None]
+
+
+def item_profile(item: pytest.Item) -> str | None:
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None and "profile" in callspec.params:
+        return str(callspec.params["profile"])
+    tagged = scenario_profiles(item)
+    return tagged[0] if len(tagged) == 1 else None
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Keep only the scenarios of the SUT's role: the other role's are not applicable, not skipped."""
+    """Keep only the scenarios of the SUT's role: the other role's are not applicable, not skipped.
+
+    Scenarios of a profile the SUT does not claim stay visible as skipped, with that reason.
+    """
     run = config.stash.get(RUN_CONFIG_KEY, None)
     if run is None:
         return
@@ -124,11 +149,25 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept
+    for item in items:
+        profile = item_profile(item)
+        if profile is not None and profile not in run.sut.profiles:
+            claimed = ", ".join(run.sut.profiles)
+            item.add_marker(pytest.mark.skip(
+                reason=f"{NOT_CLAIMED} the SUT claims {claimed}, not {profile}"))
+
+
+@pytest.fixture
+def profile(request: pytest.FixtureRequest) -> str:
+    """The profile a scenario speaks: its parameter, else its only profile tag, else V24."""
+    return item_profile(request.node) or "V24"
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     run = config.stash.get(RUN_CONFIG_KEY, None)
-    if run is not None:
+    # A pytest-xdist worker that finishes first must not remove its siblings' containers:
+    # the controller, which ends last, removes everything labelled with the run.
+    if run is not None and not hasattr(config, "workerinput"):
         remove_run_resources(run.run_id)
 
 
@@ -163,10 +202,10 @@ def agent(
     emulated_wos: EmulatedWos,
     evidence: EvidenceLog,
     run_workdir: Path,
-    request: pytest.FixtureRequest,
+    profile: str,
 ) -> Iterator[AgentUnderTest]:
     scenario_dir = Path(tempfile.mkdtemp(prefix="scenario-", dir=run_workdir))
-    under_test = AgentUnderTest(run_config, emulated_wos, evidence, scenario_dir)
+    under_test = AgentUnderTest(run_config, emulated_wos, evidence, scenario_dir, profile=profile)
     yield under_test
     under_test.stop()
     if under_test._device is not None:

@@ -12,6 +12,12 @@ scenario that passes is a *stale waiver*.
 Run verdict, worst first: fail (an unwaived failure or a stale waiver); error (a scenario
 errored, nothing ran, or the run was interrupted); partial (something was skipped or
 waived, or a mandatory scenario of the SUT's role and profiles was not executed); pass.
+
+Parallel runs (pytest-xdist, `margo-conformance run --workers N`): every worker runs its own
+collector, which judges its scenarios, writes their evidence files (named by collection
+position, so workers never collide) and hands each finished scenario to the controller in
+the teardown report's `user_properties`; what the worker collected travels in its
+`workeroutput`. Only the controller's collector builds the tree and writes results.json.
 """
 
 from __future__ import annotations
@@ -45,6 +51,9 @@ from margo_conformance.report.waivers import (
 )
 from margo_conformance.requirements import load_catalogue, tag_to_id
 
+#: Skip reasons of scenarios for a profile the SUT does not claim: shown, but not held against it.
+NOT_CLAIMED = "not claimed:"
+ALL_PROFILES = frozenset({"V24", "PR1", "PR2"})
 PASS, FAIL, ERROR, SKIP = "pass", "fail", "error", "skip"
 PARTIAL = "partial"
 NOT_RUN = "not_run"  # a requirement whose scenarios were all left out of the run
@@ -53,6 +62,11 @@ RESULTS_FORMAT = "margo-conformance-results/2"
 _SEVERITY = {PASS: 0, SKIP: 1, ERROR: 2, FAIL: 3}
 SCENARIO_KEY = pytest.StashKey[dict[str, Any]]()
 EVIDENCE_KEY = pytest.StashKey[Any]()
+#: user_properties key of a scenario result a pytest-xdist worker hands to the controller.
+SCENARIO_PROPERTY = "margo.scenario"
+#: workeroutput key of what a pytest-xdist worker collected (before any deselection).
+PLANNED_OUTPUT = "margo.planned"
+SINGLE, WORKER, CONTROLLER = "single", "worker", "controller"
 
 
 @dataclass(frozen=True)
@@ -96,6 +110,8 @@ class ScenarioResult:
     evidence_file: str | None = None
     waiver: Waiver | None = None
     waiver_status: str | None = None  # waived | stale, when a waiver matched
+    waiting_s: float | None = None  # time spent waiting on the SUT (benchmarks/)
+    wake_delays_ms: list[float] = field(default_factory=list)  # event -> wake-up, per wait
 
     @property
     def requirements(self) -> list[str]:
@@ -125,7 +141,27 @@ class ScenarioResult:
             entry["waiver"] = {"status": self.waiver_status, "reason": self.waiver.reason}
         if self.evidence_file:
             entry["evidence"] = self.evidence_file
+        if self.waiting_s is not None:
+            entry["waiting_s"] = round(self.waiting_s, 3)
+            entry["wake_delays_ms"] = [round(d, 1) for d in self.wake_delays_ms]
         return entry
+
+    @classmethod
+    def from_json(cls, entry: Mapping[str, Any]) -> ScenarioResult:
+        """A scenario judged elsewhere (a pytest-xdist worker), waivers not yet applied."""
+        waiting = entry.get("waiting_s")
+        return cls(
+            name=str(entry["name"]),
+            feature=str(entry["feature"]),
+            tags=list(entry["tags"]),
+            nodeid=str(entry["nodeid"]),
+            outcome=str(entry["outcome"]),
+            message=str(entry.get("message", "")),
+            duration_s=float(entry.get("duration_s", 0.0)),
+            evidence_file=entry.get("evidence"),
+            waiting_s=float(waiting) if waiting is not None else None,
+            wake_delays_ms=[float(d) for d in entry.get("wake_delays_ms", [])],
+        )
 
 
 def run_verdict(outcomes: list[str]) -> str:
@@ -159,7 +195,11 @@ def decide_verdict(
     errored = [s for s in scenarios if s.outcome == ERROR]
     waived = [s for s in scenarios if s.waived]
     mandatory_ids = {m.nodeid for m in missing}
-    skipped = [s for s in scenarios if s.outcome == SKIP and s.nodeid not in mandatory_ids]
+    skipped = [
+        s
+        for s in scenarios
+        if s.outcome == SKIP and s.nodeid not in mandatory_ids and not s.message.startswith(NOT_CLAIMED)
+    ]
     reasons: list[str] = []
     if interrupted:
         reasons.append("the run was interrupted before it finished")
@@ -297,9 +337,18 @@ def _display_name(item: pytest.Item, scenario_name: str) -> str:
 
 
 def _marker_tags(item: pytest.Item) -> list[str]:
-    return sorted(
-        {m.name for m in item.iter_markers() if m.name not in ("parametrize", "usefixtures")}
+    return narrow_to_item_profile(
+        item, {m.name for m in item.iter_markers() if m.name not in ("parametrize", "usefixtures")}
     )
+
+
+def narrow_to_item_profile(item: pytest.Item, tags: set[str]) -> list[str]:
+    """A scenario run once per profile carries only the profile of this run among its tags."""
+    callspec = getattr(item, "callspec", None)
+    profile = callspec.params.get("profile") if callspec is not None else None
+    if profile is not None:
+        tags = {t for t in tags if t not in ALL_PROFILES} | {profile}
+    return sorted(tags)
 
 
 def _planned(item: pytest.Item) -> PlannedScenario:
@@ -322,6 +371,13 @@ class ResultsCollector:
     planned: list[PlannedScenario] = field(default_factory=list)
     selected: frozenset[str] = frozenset()
     _current: dict[str, ScenarioResult] = field(default_factory=dict)
+    _positions: dict[str, int] = field(default_factory=dict)  # nodeid -> 1-based, as collected
+    mode: str = SINGLE  # single | worker | controller (pytest-xdist)
+
+    @pytest.hookimpl
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        # Decided here, not at configure: xdist registers its controller plugin after us.
+        self.mode = xdist_mode(session.config)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
@@ -332,6 +388,33 @@ class ResultsCollector:
     @pytest.hookimpl
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         self.selected = frozenset(item.nodeid for item in session.items)
+        self._positions = {item.nodeid: i for i, item in enumerate(session.items, 1)}
+        workeroutput = getattr(session.config, "workeroutput", None)
+        if workeroutput is not None:
+            workeroutput[PLANNED_OUTPUT] = [planned_to_json(p) for p in self.planned]
+
+    # -- pytest-xdist: the controller assembles what the workers judged ----------------------
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: Sequence[str]) -> None:
+        self.selected = frozenset(ids)  # every worker collects the same items
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        planned = getattr(node, "workeroutput", {}).get(PLANNED_OUTPUT)
+        if planned and not self.planned:
+            self.planned = [planned_from_json(p) for p in planned]
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if self.mode != CONTROLLER:
+            return
+        entry = take_scenario_property(report)
+        if entry is not None:
+            self.scenarios.append(ScenarioResult.from_json(entry))
+        elif report.failed and report.when not in ("setup", "call", "teardown"):
+            # xdist reports a worker that died mid-scenario with a report of its own.
+            self.scenarios.append(crashed_worker_result(report))
 
     @pytest.hookimpl
     def pytest_bdd_before_scenario(
@@ -340,7 +423,7 @@ class ResultsCollector:
         request.node.stash[SCENARIO_KEY] = {
             "name": scenario.name,
             "feature": feature.name,
-            "tags": sorted(set(feature.tags) | set(scenario.tags)),
+            "tags": narrow_to_item_profile(request.node, set(feature.tags) | set(scenario.tags)),
         }
 
     @pytest.hookimpl(wrapper=True)
@@ -359,6 +442,8 @@ class ResultsCollector:
             result.outcome, result.message = outcome, message
         if report.when == "teardown":
             self._finish(item, result)
+            if self.mode == WORKER:
+                report.user_properties.append((SCENARIO_PROPERTY, result.to_json()))
         return report
 
     def _new_result(self, item: pytest.Item) -> ScenarioResult:
@@ -373,9 +458,11 @@ class ResultsCollector:
     def _finish(self, item: pytest.Item, result: ScenarioResult) -> None:
         evidence = item.stash.get(EVIDENCE_KEY, None)
         if evidence is not None:
-            result.evidence_file = write_evidence(
-                self.report_dir, len(self.scenarios) + 1, result, evidence
-            )
+            # By collection position: the same in every pytest-xdist worker, so never shared.
+            index = self._positions.get(item.nodeid, len(self.scenarios) + 1)
+            result.evidence_file = write_evidence(self.report_dir, index, result, evidence)
+            result.waiting_s = evidence.waiting_s
+            result.wake_delays_ms = evidence.wake_delays_ms
         self.scenarios.append(result)
         del self._current[item.nodeid]
 
@@ -453,11 +540,51 @@ class ResultsCollector:
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        if session.config.option.collectonly:
-            return
+        if session.config.option.collectonly or self.mode == WORKER:
+            return  # a worker's scenarios reach the controller in their reports
         context = session.config.stash.get(RUN_CONTEXT_KEY, None)
         interrupted = exitstatus in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR)
         write_results_json(self.report_dir, self.results_tree(context, interrupted))
+
+
+def xdist_mode(config: pytest.Config) -> str:
+    """single (no pytest-xdist), worker, or controller (runs no scenario, assembles results)."""
+    if hasattr(config, "workerinput"):
+        return WORKER
+    if config.pluginmanager.hasplugin("dsession"):
+        return CONTROLLER
+    return SINGLE
+
+
+def take_scenario_property(report: pytest.TestReport) -> dict[str, Any] | None:
+    """Remove and return the scenario a worker attached (junit.xml must not show it)."""
+    for index, (name, value) in enumerate(report.user_properties):
+        if name == SCENARIO_PROPERTY and isinstance(value, dict):
+            del report.user_properties[index]
+            return value
+    return None
+
+
+def crashed_worker_result(report: pytest.TestReport) -> ScenarioResult:
+    message = str(report.longrepr).strip().splitlines()
+    return ScenarioResult(
+        name=report.nodeid.rsplit("::", 1)[-1],
+        feature=report.nodeid.split("::", 1)[0],
+        tags=[],
+        nodeid=report.nodeid,
+        outcome=ERROR,
+        message=f"the worker running this scenario died: {message[0] if message else 'no detail'}",
+    )
+
+
+def planned_to_json(planned: PlannedScenario) -> dict[str, Any]:
+    return {"nodeid": planned.nodeid, "name": planned.name, "tags": sorted(planned.tags)}
+
+
+def planned_from_json(entry: Mapping[str, Any]) -> PlannedScenario:
+    return PlannedScenario(
+        nodeid=str(entry["nodeid"]), name=str(entry["name"]), tags=frozenset(entry["tags"])
+    )
 
 
 def outcome_counts(scenarios: Sequence[ScenarioResult]) -> dict[str, int]:

@@ -21,7 +21,10 @@ def test_reference_agent_is_certified_with_real_git_fetches(tmp_path: Path) -> N
     assert run.code == 0, run.stderr[-3000:]
     results = run.results
     assert results["verdict"] == "pass"
-    assert results["counts"]["pass"] == len(results["scenarios"]) >= 9
+    ran = [s for s in results["scenarios"] if s["outcome"] != "skip"]
+    assert results["counts"]["pass"] == len(ran) >= 9
+    # The reference agent claims V24 only: PR1 runs of transport-neutral scenarios say so.
+    assert all(s["message"].startswith("not claimed:") for s in results["scenarios"] if s["outcome"] == "skip")
     assert {r["outcome"] for r in results["requirements"]} == {"pass"}
     assert (tmp_path / "junit.xml").is_file()
     assert any((tmp_path / "allure-results").glob("*-result.json"))
@@ -61,7 +64,7 @@ def test_agent_that_exits_at_start_is_an_error_with_its_last_words(tmp_path: Pat
     assert run.code == 3, run.stderr[-3000:]
     results = run.results
     assert results["verdict"] == "error"
-    for scenario in results["scenarios"]:
+    for scenario in (s for s in results["scenarios"] if s["outcome"] != "skip"):
         assert scenario["outcome"] == "error"
         assert "SUT did not become ready" in scenario["message"]
         assert "exit code: 3" in scenario["message"] or "exited" in scenario["message"]

@@ -212,20 +212,24 @@ def test_build_failure_is_one_line_with_tag_and_last_error(tmp_path: Path) -> No
         images.ensure_built_image(client, "t:1", context)
     message = str(caught.value)
     assert "\n" not in message
-    assert message.startswith("t:1: The command")
+    assert message.startswith("t:1-") and ": The command" in message  # the content tag
     assert message.endswith("(last output: ERROR: No matching distribution found for foo)")
 
 
-def test_rebuild_removes_the_superseded_image(tmp_path: Path) -> None:
+def test_build_tags_the_content_tag_and_moves_the_plain_tag_but_keeps_old_images(tmp_path: Path) -> None:
     context = _context(tmp_path)
-    client = mock.Mock()
-    old = mock.Mock(id="sha256:old", labels={images.CONTEXT_HASH_LABEL: "sha256:stale"})
-    new = mock.Mock(id="sha256:new", labels={})
-    current = [old]
-    client.images.get.side_effect = lambda ref: current[0]
-    client.images.build.side_effect = lambda **_: current.__setitem__(0, new)
-    images.build_if_stale(client, "t:1", context)
-    client.images.remove.assert_called_once_with("sha256:old")
+    client = _client_with_image(None)
+    outcome = images.build_if_stale(client, "t:1", context)
+    assert outcome.built and outcome.tag.startswith("t:1-") and len(outcome.tag) == len("t:1-") + 12
+    assert client.images.build.call_args.kwargs["tag"] == outcome.tag
+    client.api.tag.assert_called_once_with(outcome.tag, "t", "1", force=True)
+    # Another run may still be using the superseded image: nothing is removed.
+    client.images.remove.assert_not_called()
+
+
+def test_content_tag_names_one_build_input() -> None:
+    assert images.content_tag("reg:5000/a/b:dev", "sha256:0123456789abcdef") == "reg:5000/a/b:dev-0123456789ab"
+    assert images.content_tag("a/b", "sha256:0123456789abcdef") == "a/b:latest-0123456789ab"
 
 
 # --------------------------------------------------------------------------- base image order

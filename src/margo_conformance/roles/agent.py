@@ -8,6 +8,7 @@ file's timeouts; a container that exits ends them early with its exit recorded.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Callable
@@ -16,7 +17,14 @@ from pathlib import Path
 from typing import TypeVar
 
 from margo_conformance.config import RunConfig
-from margo_conformance.desired_state import Commit, Deployment, DeviceRepository, render_deployment
+from margo_conformance.desired_state import (
+    Commit,
+    Deployment,
+    DeviceRepository,
+    ManifestPublisher,
+    Publisher,
+    render_deployment,
+)
 from margo_conformance.errors import StepOrderError, SutError
 from margo_conformance.evidence import CONTAINER, GIT, HTTP, Event, EvidenceLog
 from margo_conformance.paths import FIXTURES_DIR
@@ -44,7 +52,9 @@ class AgentUnderTest:
     evidence: EvidenceLog
     workdir: Path
     _device: DeviceRecord | None = None
+    profile: str = "V24"
     _repo: DeviceRepository | None = None
+    _publisher: Publisher | None = None
     _sut: SutContainer | None = None
     published: dict[str, Published] = field(default_factory=dict)
     refused_since: float | None = None
@@ -76,9 +86,19 @@ class AgentUnderTest:
 
     # -- acting as the WOS -------------------------------------------------------------
 
+    @property
+    def publisher(self) -> Publisher:
+        if self._publisher is None:
+            raise StepOrderError("no device registered: start with 'Given the orchestrator expects a new device'")
+        return self._publisher
+
     def expect_device(self) -> DeviceRecord:
         self._device = self.wos.state.register_device(self.evidence)
-        self._repo = DeviceRepository(self._device.repo_path, self.workdir / "wos-clone", self.evidence)
+        if self.profile == "PR1":
+            self._publisher = ManifestPublisher(self._device.desired_state(), self.evidence)
+        else:
+            self._repo = DeviceRepository(self._device.repo_path, self.workdir / "wos-clone", self.evidence)
+            self._publisher = self._repo
         return self._device
 
     def placeholder_values(self) -> dict[str, str]:
@@ -92,6 +112,7 @@ class AgentUnderTest:
             "poll_interval_ms": str(int(interval * 1000)),
             "workload_labels": workload_label_string(self.run.run_id),
             "run_id": self.run.run_id,
+            "profile": self.profile,
             "base_image": self.run.base_image or "",
             "workload_image": self.run.workload_image or "",
         }
@@ -102,8 +123,9 @@ class AgentUnderTest:
 
     def publish(self, name: str) -> Published:
         values = {"ARTIFACTS": f"{self.wos.url_for_containers}/artifacts"}
-        deployment = render_deployment(DEPLOYMENT_FIXTURES / f"{name}.yaml", values)
-        published = Published(deployment, self.repo.publish(deployment))
+        folder = DEPLOYMENT_FIXTURES / "pr1" if self.profile == "PR1" else DEPLOYMENT_FIXTURES
+        deployment = render_deployment(folder / f"{name}.yaml", values, self.profile)
+        published = Published(deployment, self.publisher.publish(deployment))
         self.published[name] = published
         return published
 
@@ -185,6 +207,23 @@ class AgentUnderTest:
 
         return self.wait(fetched, timeout)
 
+    def wait_for_pickup(self, commit: Commit, timeout: float) -> Event | None:
+        """The agent fetched this publication: the commit over Git (V24) or a manifest at least
+        as new over HTTP (PR1)."""
+        if commit.manifest_version is None:
+            return self.wait_for_fetch_of(commit, timeout)
+        wanted = commit.manifest_version
+
+        def fetched(events: list[Event]) -> Event | None:
+            return next(
+                (e for e in events if e.kind == HTTP and e.at >= commit.at and e.data.get("status") == 200
+                 and _MANIFEST.fullmatch(str(e.data.get("path", "")).split("?")[0])
+                 and _manifest_version(e.data.get("response_body")) >= wanted),
+                None,
+            )
+
+        return self.wait(fetched, timeout)
+
     def wait_for_refused_read(self, since: float, timeout: float) -> Event | None:
         def refused(events: list[Event]) -> Event | None:
             return next(
@@ -212,6 +251,15 @@ class AgentUnderTest:
 
 
 _EXITED = object()
+_MANIFEST = re.compile(r"/api/v1/clients/[^/]+/deployments")
+
+
+def _manifest_version(body: object) -> int:
+    try:
+        version = json.loads(str(body)).get("manifestVersion")
+    except (ValueError, AttributeError):
+        return 0
+    return version if isinstance(version, int) else 0
 
 
 def _container_exited(events: list[Event]) -> bool:

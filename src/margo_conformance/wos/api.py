@@ -211,6 +211,8 @@ def _client_credentials(form: dict[str, str], authorization: str | None) -> tupl
 
 
 def build_app(api: WosApi) -> RecordingMiddleware:
+    from margo_conformance.wos.manifest_api import manifest_routes  # PR1 routes build on this module
+
     routes = [
         Route("/onboarding/certificate", api.root_certificate, methods=["GET"]),
         Route("/onboarding/", api.onboard, methods=["POST"]),
@@ -224,6 +226,7 @@ def build_app(api: WosApi) -> RecordingMiddleware:
         ),
         Route("/artifacts/{name}", api.artifact, methods=["GET"]),
         Route("/git/{repo}.git/{rest:path}", api.git, methods=["GET", "POST"]),
+        *manifest_routes(api),
     ]
     async def http_error(request: Request, exc: Exception) -> Response:
         status = getattr(exc, "status_code", 500)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from margo_conformance.evidence import EvidenceLog
+from margo_conformance.manifest import ClientDesiredState
 
 TOKEN_LIFETIME_S = 3600
 
@@ -45,6 +46,14 @@ class DeviceRecord:
     access_tokens: dict[str, float] = field(default_factory=dict)  # token -> expiry (epoch s)
     capabilities: list[ReceivedDocument] = field(default_factory=list)
     statuses: dict[str, list[ReceivedDocument]] = field(default_factory=dict)
+    client_certificate: str | None = None  # PR1: what the client onboarded with
+    _desired: ClientDesiredState | None = None
+
+    def desired_state(self) -> ClientDesiredState:
+        """PR1: the deployments the WOS serves this client through its state manifest."""
+        if self._desired is None:
+            self._desired = ClientDesiredState(self.client_id)
+        return self._desired
 
     def issue_access_token(self) -> str:
         token = secrets.token_urlsafe(32)
@@ -67,6 +76,10 @@ class WosState:
         # Scenarios run one at a time per process, so a request that names no device (the
         # root-certificate download) belongs to the scenario whose device registered last.
         self._active: DeviceRecord | None = None
+
+    def active_device(self) -> DeviceRecord | None:
+        with self._lock:
+            return self._active
 
     def evidence_for_unattributed(self) -> EvidenceLog:
         with self._lock:
