@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 
 from pytest_bdd import parsers, then, when
 
-from margo_conformance.roles.wos import WosUnderTest, application_components, status_report
+from margo_conformance.roles.wos import (
+    UNDEFINED_STATES,
+    WosUnderTest,
+    application_components,
+    status_report,
+    status_report_with_undefined_state,
+)
 
 
 def _only_deployment(wos: WosUnderTest) -> tuple[str, str]:
@@ -20,10 +27,14 @@ def the_device_reports_the_deployment_as(wos: WosUnderTest, state: str) -> None:
     wos.report_status(deployment_id, status_report(deployment_id, application_components(application), state))
 
 
-@when("the device reports the deployment with a state Margo does not define")
-def the_device_reports_the_deployment_with_a_state_margo_does_not_define(wos: WosUnderTest) -> None:
+_UNDEFINED = "|".join(map(re.escape, UNDEFINED_STATES))
+
+
+@when(parsers.re(rf"the device reports the deployment with (?P<undefined>{_UNDEFINED})$"))
+def the_device_reports_the_deployment_with_an_undefined_state(wos: WosUnderTest, undefined: str) -> None:
     application, deployment_id = _only_deployment(wos)
-    wos.report_status(deployment_id, status_report(deployment_id, application_components(application), "Sleeping"))
+    report = status_report_with_undefined_state(deployment_id, application_components(application), undefined)
+    wos.report_status(deployment_id, report)
 
 
 @when("the device reports the status of a deployment the orchestrator never assigned")

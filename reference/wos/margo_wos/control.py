@@ -25,7 +25,7 @@ from margo_wos import validate
 from margo_wos.gitrepo import GitError
 from margo_wos.service import Wos
 from margo_wos.store import Deployment, Device
-from margo_wos.web import NotJson, RequestLog, json_body, log, problem
+from margo_wos.web import NotJson, RequestLog, TooLarge, json_body, log, problem
 
 DEPLOYMENT_API_VERSION = "application.margo.org/v1alpha1"
 Verb = Callable[[Wos, dict[str, Any]], Awaitable[dict[str, Any]]]
@@ -203,6 +203,8 @@ async def run_verb(wos: Wos, request: Request) -> Response:
         body = await json_body(request)
     except NotJson as exc:
         return problem(400, f"the request is not JSON: {exc}")
+    except TooLarge as exc:
+        return problem(413, str(exc))
     if not isinstance(body, dict):
         return problem(400, "the request must be a JSON object")
     try:

@@ -2,17 +2,19 @@
 
 Authentication and validation run in a fixed order, so a request gets the status of its
 first problem: 401 no or bad token, 404 unknown device or deployment, 403 another device's
-token, 400 not JSON, 422 schema violations. An invalid document never replaces what the
-WOS already holds.
+token, 413 a body over MAX_BODY_BYTES, 400 not JSON, 422 schema violations. An invalid
+document never replaces what the WOS already holds.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import traceback
 from collections.abc import Awaitable, Callable
 from http import HTTPStatus
+from typing import Any
 from urllib.parse import parse_qs
 
 from starlette.applications import Starlette
@@ -20,17 +22,28 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from margo_wos import validate
 from margo_wos.githttp import serve_git
 from margo_wos.service import Wos
 from margo_wos.store import Device, same_secret
-from margo_wos.web import NotJson, RequestLog, json_body, log, problem
+from margo_wos.web import (
+    MAX_BODY_BYTES,
+    NotJson,
+    RequestLog,
+    TooLarge,
+    json_body,
+    log,
+    problem,
+    read_body,
+)
 
 ONBOARDING_API_VERSION = "onboarding.margo/v1"
 FORM = "application/x-www-form-urlencoded"
 API_REALM = 'Bearer realm="margo-wos"'
+#: How long a report waits in the shared slot under the status-crosstalk fault (a slow store).
+CROSSTALK_WINDOW_S = 0.05
 
 Handler = Callable[[Wos, Request], Awaitable[Response]]
 
@@ -42,11 +55,30 @@ async def root_certificate(wos: Wos, request: Request) -> Response:
     return JSONResponse({"certificate": base64.b64encode(wos.root_ca_pem).decode("ascii")})
 
 
-async def onboard(wos: Wos, request: Request) -> Response:
+async def document_or_refusal(wos: Wos, request: Request) -> Any:
+    """The JSON body, or the Response refusing it: 413 too large, 400 not JSON."""
     try:
-        document = await json_body(request)
+        return await json_body(request)
+    except TooLarge as exc:
+        if "oversized-500" in wos.config.faults:
+            return _fault_500("oversized-500", request, exc)
+        return problem(413, f"{exc}; no Margo document needs that much")
     except NotJson as exc:
+        if "crash-on-malformed-json" in wos.config.faults:
+            return _fault_500("crash-on-malformed-json", request, exc)
         return problem(400, f"the body is not JSON: {exc}")
+
+
+def _fault_500(fault: str, request: Request, exc: Exception) -> Response:
+    """What an unhandled parser error would give, without dropping the connection."""
+    log("fault", f"{fault}: {request.method} {request.url.path}: {type(exc).__name__}: {exc}")
+    return problem(500, "internal error; see the WOS log")
+
+
+async def onboard(wos: Wos, request: Request) -> Response:
+    document = await document_or_refusal(wos, request)
+    if isinstance(document, Response):
+        return document
     violations = validate.onboarding_request(document)
     if violations:
         return problem(400, "the body is not an OnboardingRequest", violations)
@@ -100,10 +132,14 @@ async def issue_token(wos: Wos, request: Request) -> Response:
     if request.headers.get("content-type", "").split(";")[0].strip().lower() != FORM:
         return oauth_error(400, "invalid_request", f"the body must be {FORM}")
     try:
-        form = {
-            k: v[0]
-            for k, v in parse_qs((await request.body()).decode(), keep_blank_values=True).items()
-        }
+        raw = await read_body(request)
+    except TooLarge as exc:
+        if "oversized-500" in wos.config.faults:
+            return _fault_500("oversized-500", request, exc)
+        too_large = f"the body is larger than {MAX_BODY_BYTES} bytes"
+        return oauth_error(413, "invalid_request", too_large)
+    try:
+        form = {k: v[0] for k, v in parse_qs(raw.decode(), keep_blank_values=True).items()}
     except UnicodeDecodeError:
         return oauth_error(400, "invalid_request", "the body is not UTF-8")
     if "grant_type" not in form:
@@ -139,8 +175,11 @@ def _client_credentials(form: dict[str, str], authorization: str) -> tuple[str, 
 # -- reports from the device ---------------------------------------------------------------
 
 
-def authenticate(wos: Wos, request: Request) -> Device | Response:
-    """The device of the route, if the bearer token was issued to it (TOK-005)."""
+def authenticate(wos: Wos, request: Request, any_device: bool = False) -> Device | Response:
+    """The device of the route, if the bearer token was issued to it (TOK-005).
+
+    `any_device` is the capabilities-cross-device fault: any device's token will do.
+    """
     scheme, _, token = request.headers.get("authorization", "").strip().partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return problem(401, "a bearer token is required", headers={"WWW-Authenticate": API_REALM})
@@ -154,19 +193,37 @@ def authenticate(wos: Wos, request: Request) -> Device | Response:
     device = wos.store.device(request.path_params["device_id"])
     if device is None:
         return problem(404, f"no device {request.path_params['device_id']!r}")
-    if holder != device.device_id:
+    if holder != device.device_id and not any_device:
         return problem(403, "the token belongs to another device")
     return device
 
 
+def lock(wos: Wos, device: Device) -> Response | None:
+    """The refusal-locks-device fault: a report marks its device busy until it succeeds, and
+    the refusals forget to clear the mark, so every later report of the device gets 503."""
+    if "refusal-locks-device" not in wos.config.faults:
+        return None
+    if device.device_id in wos.busy_devices:
+        return problem(503, f"device {device.device_id!r} is busy with an earlier report")
+    wos.busy_devices.add(device.device_id)
+    return None
+
+
+def unlock(wos: Wos, device: Device) -> None:
+    wos.busy_devices.discard(device.device_id)
+
+
 async def report_capabilities(wos: Wos, request: Request) -> Response:
-    device = authenticate(wos, request)
+    cross_device = "capabilities-cross-device" in wos.config.faults
+    device = authenticate(wos, request, any_device=cross_device)
     if isinstance(device, Response):
         return device
-    try:
-        document = await json_body(request)
-    except NotJson as exc:
-        return problem(400, f"the body is not JSON: {exc}")
+    busy = lock(wos, device)
+    if busy is not None:
+        return busy
+    document = await document_or_refusal(wos, request)
+    if isinstance(document, Response):
+        return document
     violations = validate.device_capabilities(document, device.device_id)
     if "accept-capabilities-without-serial" in wos.config.faults:
         violations = [v for v in violations if v.field != "properties.serialNumber"]
@@ -174,6 +231,7 @@ async def report_capabilities(wos: Wos, request: Request) -> Response:
         return problem(422, "the body is not a valid DeviceCapabilities document", violations)
     device.capabilities = document
     wos.store.save(device)
+    unlock(wos, device)
     return Response(status_code=201)
 
 
@@ -181,17 +239,21 @@ async def report_status(wos: Wos, request: Request) -> Response:
     device = authenticate(wos, request)
     if isinstance(device, Response):
         return device
+    busy = lock(wos, device)
+    if busy is not None:
+        return busy
     deployment_id = request.path_params["deployment_id"]
     deployment = device.deployments.get(deployment_id)
     if deployment is None:
         return problem(
             404, f"deployment {deployment_id!r} was never assigned to device {device.device_id!r}"
         )
-    try:
-        document = await json_body(request)
-    except NotJson as exc:
-        return problem(400, f"the body is not JSON: {exc}")
+    document = await document_or_refusal(wos, request)
+    if isinstance(document, Response):
+        return document
     violations = validate.deployment_status(document, deployment_id)
+    if "status-any-state" in wos.config.faults:
+        violations = [v for v in violations if not v.field.endswith("state")]
     if violations:
         return problem(422, "the body is not a valid DeploymentStatus document", violations)
     # The status faults hit only reports that would be accepted: refusing bad ones is a
@@ -200,8 +262,15 @@ async def report_status(wos: Wos, request: Request) -> Response:
         return problem(500, "fault switch status-500 is on")
     if "status-hang" in wos.config.faults:
         return await _never_answer(request)
+    if "status-crosstalk" in wos.config.faults:
+        # One slot shared by every request, read back after a slow step: a report arriving
+        # meanwhile takes the slot, and this device gets that one filed under its deployment.
+        wos.parked_report = document
+        await asyncio.sleep(CROSSTALK_WINDOW_S)
+        document = wos.parked_report
     deployment.status = document
     wos.store.save(device)
+    unlock(wos, device)
     log(
         "status",
         f"device {device.device_id} deployment {deployment_id}: {document['status']['state']}",
@@ -256,4 +325,42 @@ def device_app(wos: Wos) -> ASGIApp:
         Route("/git/{path:path}", _bind(wos, serve_git), methods=["GET", "POST"]),
     ]
     handlers = {HTTPException: _http_error, Exception: _crash}
-    return RequestLog(Starlette(routes=routes, exception_handlers=handlers), "api")
+    app: ASGIApp = Starlette(routes=routes, exception_handlers=handlers)
+    if "no-problem-body" in wos.config.faults:
+        app = BareErrors(app)
+    return RequestLog(app, "api")
+
+
+class BareErrors:
+    """The no-problem-body fault: every error answer of the device API (Git aside) loses its
+    body and says only its reason phrase, as text/plain."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith("/git/"):
+            await self.app(scope, receive, send)
+            return
+        replaced = False
+
+        async def bare_send(message: Message) -> None:
+            nonlocal replaced
+            if message["type"] == "http.response.start" and message["status"] >= 400:
+                replaced = True
+                text = HTTPStatus(message["status"]).phrase.encode()
+                headers = [
+                    (name, value)
+                    for name, value in message.get("headers", [])
+                    if name.lower() not in (b"content-type", b"content-length")
+                ]
+                headers += [
+                    (b"content-type", b"text/plain; charset=utf-8"),
+                    (b"content-length", str(len(text)).encode()),
+                ]
+                await send({**message, "headers": headers})
+                await send({"type": "http.response.body", "body": text})
+            elif not (replaced and message["type"] == "http.response.body"):
+                await send(message)
+
+        await self.app(scope, receive, bare_send)

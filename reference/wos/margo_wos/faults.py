@@ -10,8 +10,21 @@ from dataclasses import dataclass
 
 KNOWN_FAULTS: dict[str, str] = {
     "accept-capabilities-without-serial": "capabilities without serial number accepted (CAP-003)",
+    "capabilities-cross-device": (
+        "capabilities accepted with another device's access token (TOK-005)"
+    ),
+    "crash-on-malformed-json": "a body that is not JSON gets 500 instead of 400 (ERR-001)",
+    "no-problem-body": "device API refusals carry a bare text reason, no problem body (ERR-001)",
+    "oversized-500": "a body over the size limit gets 500 instead of 413 (ERR-001)",
+    "refusal-locks-device": (
+        "a refused report leaves the device busy: its next report gets 503 (CAP-002, STS-002)"
+    ),
     "shared-repositories": "any device's git token reads any device's repository (GIT-006)",
     "status-500": "the status endpoint answers 500 to every valid report (STS-002)",
+    "status-any-state": "status reports with states V24 does not define are accepted (STS-004)",
+    "status-crosstalk": (
+        "status reports arriving together are filed under the wrong device (STS-002)"
+    ),
     "status-hang": "the status endpoint never answers a valid report (STS-002)",
     "token-accepts-bad-secret": "the token endpoint ignores the client secret (TOK-003, TOK-005)",
 }

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from margo_wos.config import Config
 from margo_wos.gitrepo import Repositories
@@ -16,6 +17,10 @@ class Wos:
     store: Store
     repos: Repositories
     root_ca_pem: bytes
+    # Only the fault switches use these (margo_wos/faults.py): refusal-locks-device marks
+    # devices busy, status-crosstalk parks reports in one shared slot.
+    busy_devices: set[str] = field(default_factory=set)
+    parked_report: Any = None
 
     def url(self, path: str) -> str:
         """An absolute URL as devices reach this WOS (the configured public root + path)."""

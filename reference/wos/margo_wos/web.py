@@ -43,12 +43,46 @@ def problem(
     )
 
 
+#: The largest request body the WOS reads. No V24 document comes near it; a larger body is
+#: refused with 413 (docs/v24-wire-contract.md section 8).
+MAX_BODY_BYTES = 1024 * 1024
+#: How much of a too-large body is read and thrown away so the client sees the 413 instead of
+#: a connection reset while it is still sending; beyond this the connection is dropped.
+DISCARD_LIMIT_BYTES = 16 * MAX_BODY_BYTES
+
+
 class NotJson(ValueError):
     pass
 
 
+class TooLarge(ValueError):
+    """The request body is larger than MAX_BODY_BYTES."""
+
+
+async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
+    """The whole body, or TooLarge after reading (and discarding) what the client sends."""
+    declared = request.headers.get("content-length", "")
+    too_large = declared.isdigit() and int(declared) > limit
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            too_large = True
+            chunks.clear()
+        if too_large:
+            if size > DISCARD_LIMIT_BYTES:
+                break
+            continue
+        chunks.append(chunk)
+    if too_large:
+        raise TooLarge(f"the body is larger than {limit} bytes")
+    return b"".join(chunks)
+
+
 async def json_body(request: Request) -> Any:
-    raw = await request.body()
+    """The parsed JSON body; NotJson if it is not JSON, TooLarge if it is too large."""
+    raw = await read_body(request)
     try:
         # NaN and Infinity are Python's extensions, not JSON.
         return json.loads(raw, parse_constant=_refuse_constant)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -120,3 +121,150 @@ def test_token_accepts_bad_secret(make_harness, faults: str, status: int) -> Non
         "client_secret": "wrong",
     }
     assert harness.api.post("/oauth/token", data=unknown).status_code == 401
+
+
+def _capabilities(device_id: str) -> dict[str, object]:
+    document = json.loads(corpus("device-capabilities", "valid")[0].read_text())
+    document["properties"]["id"] = device_id
+    return document
+
+
+@pytest.mark.parametrize("faults,status", [("", 400), ("crash-on-malformed-json", 500)])
+def test_crash_on_malformed_json(make_harness, faults: str, status: int) -> None:  # type: ignore[no-untyped-def]
+    harness: Harness = make_harness(faults)
+    device = harness.onboard()
+    url = f"/device/{device.device_id}/capabilities"
+    headers = {**device.auth, "Content-Type": "application/json"}
+    assert harness.api.post(url, content=b"{not json", headers=headers).status_code == status
+    assert harness.api.post("/onboarding/", content=b"{not json", headers=headers).status_code == status
+    # Only bodies that are not JSON: schema violations and valid reports are untouched.
+    kind_wrong = {**_capabilities(device.device_id), "kind": "Other"}
+    assert harness.api.post(url, json=kind_wrong, headers=device.auth).status_code == 422
+    assert harness.api.post(url, json=_capabilities(device.device_id), headers=device.auth).status_code == 201
+
+
+@pytest.mark.parametrize("faults", ["", "no-problem-body"])
+def test_no_problem_body(make_harness, faults: str) -> None:  # type: ignore[no-untyped-def]
+    harness: Harness = make_harness(faults)
+    device = harness.onboard()
+    refused = harness.api.post(f"/device/{device.device_id}/capabilities", json={"kind": "x"},
+                               headers=device.auth)
+    token = harness.api.post("/oauth/token", data={"grant_type": "password"})
+    assert (refused.status_code, token.status_code) == (422, 400)  # statuses are kept
+    if faults:
+        assert refused.headers["content-type"].startswith("text/plain")
+        assert refused.text == "Unprocessable Entity"
+        assert token.text == "Bad Request"
+    else:
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert token.json()["error"] == "unsupported_grant_type"
+    # Successful answers and the Git endpoint are untouched.
+    ok = harness.api.post(f"/device/{device.device_id}/capabilities", json=_capabilities(device.device_id),
+                          headers=device.auth)
+    assert ok.status_code == 201
+    assert harness.api.get("/onboarding/certificate").json()["certificate"]
+    git = harness.api.get(f"/git/{device.device_id}.git/info/refs?service=git-upload-pack")
+    assert git.status_code == 401 and "margo-desired-state" in git.headers["www-authenticate"]
+
+
+@pytest.mark.parametrize("faults,status", [("", 413), ("oversized-500", 500)])
+def test_oversized_500(make_harness, faults: str, status: int) -> None:  # type: ignore[no-untyped-def]
+    harness: Harness = make_harness(faults)
+    device = harness.onboard()
+    url = f"/device/{device.device_id}/capabilities"
+    big = {**_capabilities(device.device_id), "padding": "x" * (2 * 1024 * 1024)}
+    assert harness.api.post(url, json=big, headers=device.auth).status_code == status
+    token = harness.api.post("/oauth/token", data={"grant_type": "x", "padding": "x" * (2 * 1024 * 1024)})
+    assert token.status_code == status
+    assert harness.api.post(url, json=_capabilities(device.device_id), headers=device.auth).status_code == 201
+
+
+@pytest.mark.parametrize("faults,second", [("", 201), ("refusal-locks-device", 503)])
+def test_refusal_locks_device(make_harness, faults: str, second: int) -> None:  # type: ignore[no-untyped-def]
+    harness: Harness = make_harness(faults)
+    device = harness.onboard()
+    deployment_id = harness.deploy(device.device_id)
+    url = f"/device/{device.device_id}/capabilities"
+    valid = _capabilities(device.device_id)
+    # Accepted reports leave nothing behind...
+    for _ in range(2):
+        assert harness.api.put(url, json=valid, headers=device.auth).status_code == 201
+    # ...a refused one leaves the device busy under the fault, for every kind of report.
+    assert harness.api.put(url, json={"kind": "x"}, headers=device.auth).status_code == 422
+    assert harness.api.put(url, json=valid, headers=device.auth).status_code == second
+    status_url = f"/device/{device.device_id}/deployment/{deployment_id}/status"
+    assert harness.api.post(status_url, json=status_report(deployment_id, "Installed"),
+                            headers=device.auth).status_code == second
+    # Another device is not affected.
+    other = harness.onboard("dev-2")
+    assert harness.api.put("/device/dev-2/capabilities", json=_capabilities("dev-2"),
+                           headers=other.auth).status_code == 201
+
+
+@pytest.mark.parametrize("faults,status", [("", 422), ("status-any-state", 201)])
+def test_status_any_state(make_harness, faults: str, status: int) -> None:  # type: ignore[no-untyped-def]
+    harness: Harness = make_harness(faults)
+    device = harness.onboard()
+    deployment_id = harness.deploy(device.device_id)
+    url = f"/device/{device.device_id}/deployment/{deployment_id}/status"
+    sleeping = status_report(deployment_id, "Installing")
+    sleeping["components"][0]["state"] = "Sleeping"
+    assert harness.api.post(url, json=sleeping, headers=device.auth).status_code == status
+    updating = status_report(deployment_id, "Updating")
+    assert harness.api.post(url, json=updating, headers=device.auth).status_code == status
+    shown = harness.verb("deployment-status", {"deviceId": device.device_id, "deploymentId": deployment_id})
+    assert shown["state"] == ("Updating" if faults else None)
+    # Only the states are let through: other defects are still refused.
+    wrong_kind = {**status_report(deployment_id, "Installed"), "kind": "DeploymentStatusManifest"}
+    assert harness.api.post(url, json=wrong_kind, headers=device.auth).status_code == 422
+
+
+@pytest.mark.parametrize("faults,status", [("", 403), ("capabilities-cross-device", 201)])
+def test_capabilities_cross_device(make_harness, faults: str, status: int) -> None:  # type: ignore[no-untyped-def]
+    harness: Harness = make_harness(faults)
+    harness.onboard("dev-1")
+    other = harness.onboard("dev-2")
+    deployment_id = harness.deploy("dev-1")
+    assert harness.api.post("/device/dev-1/capabilities", json=_capabilities("dev-1"),
+                            headers=other.auth).status_code == status
+    held = harness.verb("device-capabilities", {"deviceId": "dev-1"})["capabilities"]
+    assert held == (_capabilities("dev-1") if faults else None)
+    # Only capabilities: status reports and missing or forged tokens are still refused.
+    report = status_report(deployment_id, "Installed")
+    status_url = f"/device/dev-1/deployment/{deployment_id}/status"
+    assert harness.api.post(status_url, json=report, headers=other.auth).status_code == 403
+    forged = {"Authorization": "Bearer forged"}
+    assert harness.api.post("/device/dev-1/capabilities", json=_capabilities("dev-1"),
+                            headers=forged).status_code == 401
+
+
+@pytest.mark.parametrize("faults", ["", "status-crosstalk"])
+def test_status_crosstalk(make_harness, live, faults: str) -> None:  # type: ignore[no-untyped-def]
+    harness: Harness = make_harness(faults)
+    devices = [harness.onboard("dev-1"), harness.onboard("dev-2")]
+    deployments = [harness.deploy(d.device_id) for d in devices]
+    server = live(device_app(harness.wos))
+    states = ["Installing", "Failed"]
+
+    def report(index: int) -> int:
+        device, deployment_id = devices[index], deployments[index]
+        with httpx.Client(base_url=server.url, timeout=5) as client:
+            url = f"/device/{device.device_id}/deployment/{deployment_id}/status"
+            return client.post(url, json=status_report(deployment_id, states[index]),
+                               headers=device.auth).status_code
+
+    # One after the other, every report lands where it belongs, fault or not.
+    assert [report(0), report(1)] == [201, 201]
+    shown = [harness.verb("deployment-status", {"deviceId": d.device_id, "deploymentId": i})["state"]
+             for d, i in zip(devices, deployments, strict=True)]
+    assert shown == states
+    # At the same time, the fault files one device's report under the other.
+    states = ["Installed", "Pending"]
+    with ThreadPoolExecutor(2) as pool:
+        assert list(pool.map(report, [0, 1])) == [201, 201]
+    shown = [harness.verb("deployment-status", {"deviceId": d.device_id, "deploymentId": i})["state"]
+             for d, i in zip(devices, deployments, strict=True)]
+    if faults:
+        assert shown[0] == shown[1]  # both show the report that arrived last
+    else:
+        assert shown == states

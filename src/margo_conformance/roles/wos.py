@@ -12,7 +12,7 @@ import json
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -26,6 +26,10 @@ from margo_conformance.paths import FIXTURES_DIR
 from margo_conformance.schemas import validation_errors
 from margo_conformance.sut import SutContainer, docker_host_address, free_host_port
 
+if TYPE_CHECKING:
+    from margo_conformance.roles.wos_bad_requests import Walk
+    from margo_conformance.roles.wos_isolation import ReportsAtOnce
+
 PAYLOADS = FIXTURES_DIR / "payloads" / "v24"
 APPLICATIONS = FIXTURES_DIR / "deployments"
 ONBOARDING_API_VERSION = "onboarding.margo/v1"
@@ -38,6 +42,19 @@ CAPABILITY_DEFECTS = {
     "without a CPU architecture": "missing-cpuArchitecture.json",
     "with a role Margo does not define": "role-unknown.json",
     "with resources given as a list": "resources-as-array.json",
+}
+
+#: The V24 states in the table's spelling and the lowercase of the pre-draft's example (I-6).
+DEFINED_STATE_SPELLINGS = (
+    "Pending", "pending", "Installing", "installing", "Installed", "installed", "Failed", "failed"
+)
+#: Status reports with a state V24 does not define, named in the Gherkin -> (overall, component)
+#: states; the component state is given to the last component, the others are Installing.
+UNDEFINED_STATES = {
+    "a state Margo does not define": ("Sleeping", "Sleeping"),
+    "one component in a state Margo does not define": ("Installing", "Sleeping"),
+    # Margo 1.0.0 added update and removal states (I-6); V24 has none of them.
+    "a state from a later Margo version": ("Updating", "Updating"),
 }
 
 
@@ -64,6 +81,13 @@ class SimulatedDevice:
         return self.onboarding
 
 
+@dataclass(frozen=True)
+class StateReport:
+    state: str
+    answer: Answer
+    shown: dict[str, Any] | None  # None: not read, because the report was not accepted
+
+
 @dataclass
 class WosUnderTest:
     run: RunConfig
@@ -74,11 +98,20 @@ class WosUnderTest:
     _control: ControlAdapter | None = None
     devices: dict[str, SimulatedDevice] = field(default_factory=dict)
     deployments: dict[str, str] = field(default_factory=dict)  # application name -> deployment id
+    deployed_to: dict[str, str] = field(default_factory=dict)  # application name -> device role
     last_answer: Answer | None = None
     last_read: GitRead | None = None
     accepted_capabilities: dict[str, Any] | None = None
     #: Schema violations of the last document sent on purpose, for refusal messages.
     sent_violations: list[str] = field(default_factory=list)
+    #: Robustness: the walk through the device-facing requests with bad ones before each.
+    walk: Walk | None = None
+    #: Isolation: what the orchestrator held for the device before a refused report.
+    held_before: Any = None
+    #: Isolation: two devices reporting at the same time.
+    reports_at_once: ReportsAtOnce | None = None
+    #: Status states: each state reported, its answer, and what the orchestrator showed then.
+    state_reports: list[StateReport] = field(default_factory=list)
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -140,12 +173,14 @@ class WosUnderTest:
         self.devices[role] = SimulatedDevice(device_id, key)
         return self.devices[role]
 
-    def deploy(self, application: str) -> str:
-        request = {"deviceId": self.device().device_id, "application": application_request(application)}
+    def deploy(self, application: str, role: str = "device") -> str:
+        device_id = self.device(role).device_id
+        request = {"deviceId": device_id, "application": application_request(application)}
         deployment_id = self.control.call("deploy", request).get("deploymentId")
         if not isinstance(deployment_id, str) or not deployment_id:
             raise SutError(f"control verb deploy gave no deploymentId for {application!r}")
         self.deployments[application] = deployment_id
+        self.deployed_to[application] = role
         return deployment_id
 
     def remove(self, application: str) -> None:
@@ -158,11 +193,13 @@ class WosUnderTest:
         return self.deployments[application]
 
     def shown_status(self, application: str) -> dict[str, Any]:
-        request = {"deviceId": self.device().device_id, "deploymentId": self.deployment_id(application)}
+        device = self.device(self.deployed_to.get(application, "device"))
+        request = {"deviceId": device.device_id, "deploymentId": self.deployment_id(application)}
         return self.control.call("deployment-status", request)
 
-    def held_capabilities(self) -> Any:
-        return self.control.call("device-capabilities", {"deviceId": self.device().device_id}).get("capabilities")
+    def held_capabilities(self, role: str = "device") -> Any:
+        request = {"deviceId": self.device(role).device_id}
+        return self.control.call("device-capabilities", request).get("capabilities")
 
     # -- the device (Margo interface) ---------------------------------------------------
 
@@ -204,6 +241,20 @@ class WosUnderTest:
         path = f"/device/{device.device_id}/deployment/{deployment_id}/status"
         return self.send("POST", path, json_body=document, token=device.access_token)
 
+    def report_each_state(self, application: str) -> list[StateReport]:
+        """Report every V24 state in both spellings, reading what is shown after each; stop at
+        the first report that is not accepted."""
+        deployment_id = self.deployment_id(application)
+        components = application_components(application)
+        self.state_reports = []
+        for state in DEFINED_STATE_SPELLINGS:
+            answer = self.report_status(deployment_id, status_report(deployment_id, components, state))
+            shown = self.shown_status(application) if answer.status == 201 else None
+            self.state_reports.append(StateReport(state, answer, shown))
+            if shown is None:
+                break
+        return self.state_reports
+
     def read_repository(self, role: str = "device", as_role: str | None = "device") -> GitRead:
         """Clone `role`'s repository presenting the git token of `as_role` (None: no token)."""
         token = self.device(as_role).git_token if as_role is not None else None
@@ -241,8 +292,21 @@ def status_report(deployment_id: str, components: list[str], state: str) -> dict
         "status": {"state": state},
         "components": [{"name": name, "state": state} for name in components],
     }
-    if state == "Failed":
+    if state.lower() == "failed":
         report["status"]["error"] = {"code": "E1", "message": "failed on purpose"}
+    return report
+
+
+def status_report_with_undefined_state(
+    deployment_id: str, components: list[str], which: str
+) -> dict[str, Any]:
+    """A DeploymentStatus breaking only STS-004 the way `which` (a key of UNDEFINED_STATES) says."""
+    if which not in UNDEFINED_STATES:
+        raise StepOrderError(f"unknown undefined state {which!r}; known: {list(UNDEFINED_STATES)}")
+    overall, last_component = UNDEFINED_STATES[which]
+    report = status_report(deployment_id, components, "Installing")
+    report["status"]["state"] = overall
+    report["components"][-1]["state"] = last_component
     return report
 
 

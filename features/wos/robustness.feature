@@ -1,0 +1,44 @@
+@wos @V24 @robustness
+Feature: Bad requests are refused and the orchestrator keeps serving
+  A device may send the orchestrator a request it cannot accept: a body that is not JSON, a
+  document of the wrong kind or apiVersion, a field of the wrong type, a missing field, a
+  device or deployment the orchestrator does not know, a body far larger than any Margo
+  document. The orchestrator refuses each one as a client error, never as its own failure,
+  says what is wrong, and goes on serving: the valid request that follows succeeds.
+
+  Each scenario takes the device through every request it sends the orchestrator: its
+  onboarding request, its token request, a capabilities report and a status report, with
+  the bad request before the valid one at each. A kind of bad request that cannot apply to a
+  request is not sent there: a token request is a form, so it has no apiVersion and no
+  typed fields; a body that is not a form takes the place of a body that is not JSON, and a
+  grant of another kind the place of a document of another kind.
+
+  V24 says only that failures are answered with a 4xx or 5xx status, and defines no error
+  body. These are the suite's choices (docs/v24-wire-contract.md, section 8): a bad request
+  is the device's fault, so it gets a 4xx and never a 5xx; a body larger than a megabyte is
+  refused (413 fits, any 4xx will do), since no V24 document comes near that size; and every
+  refusal carries an RFC 9457 problem body, or at the token endpoint an OAuth error body.
+
+  Background:
+    Given the orchestrator has a device registered by its owner
+
+  @must @req_ERR_001 @req_ONB_003 @req_TOK_003 @req_CAP_002 @req_CAP_003 @req_STS_002 @req_STS_003
+  Scenario Outline: A bad request is refused as a client error and the orchestrator keeps serving
+    When the device sends <bad request> before each of its requests
+    Then the orchestrator refuses every bad request as a client error
+    And the valid request after each refusal succeeds
+
+    Examples:
+      | bad request                                                         |
+      | a body that is not JSON                                             |
+      | a document of the wrong kind                                        |
+      | a document of the wrong apiVersion                                  |
+      | a document with a field of the wrong type                           |
+      | a document without a required field                                 |
+      | a request for a device or deployment the orchestrator does not know |
+      | a body larger than a megabyte                                       |
+
+  @should @req_ERR_001
+  Scenario: Every refusal says what is wrong in a problem body
+    When the device sends every kind of bad request before each of its requests
+    Then every refusal carries a problem body that matches its status

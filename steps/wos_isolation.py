@@ -1,0 +1,108 @@
+"""WOS isolation vocabulary: reports with the wrong credentials, two devices reporting at once."""
+
+from __future__ import annotations
+
+from pytest_bdd import given, parsers, then, when
+
+from margo_conformance.errors import StepOrderError
+from margo_conformance.roles.wos import WosUnderTest
+from margo_conformance.roles.wos_isolation import (
+    ReportsAtOnce,
+    held_for,
+    read_repository_with_a_forged_token,
+    report_at_once,
+    report_with,
+)
+
+
+@given("another device has onboarded and holds an access token")
+def another_device_has_onboarded_and_holds_an_access_token(wos: WosUnderTest) -> None:
+    wos.register_device("other")
+    answer = wos.onboard("other")
+    assert answer.status == 201, f"ONB-003: onboarding a second device failed: {answer.describe()}"
+    answer = wos.request_token("other")
+    assert wos.device("other").access_token, (
+        f"TOK-003: no access token for the second device: {answer.describe()}"
+    )
+
+
+@given(
+    parsers.parse('the operator has deployed the application "{application}" to the other device')
+)
+def the_operator_has_deployed_the_application_to_the_other_device(
+    wos: WosUnderTest, application: str
+) -> None:
+    wos.deploy(application, role="other")
+
+
+@when(parsers.parse("a {report} for the device is sent {credentials}"))
+def a_report_for_the_device_is_sent_with_credentials(
+    wos: WosUnderTest, report: str, credentials: str
+) -> None:
+    wos.held_before = held_for(wos, report)
+    report_with(wos, report, credentials)
+
+
+@then(parsers.parse("what the orchestrator holds from the device's {report} is unchanged"))
+def what_the_orchestrator_holds_from_the_devices_report_is_unchanged(
+    wos: WosUnderTest, report: str
+) -> None:
+    held = held_for(wos, report)
+    assert held == wos.held_before, (
+        f"TOK-005: a refused {report} must change nothing, but the orchestrator now holds "
+        f"{_short(held)} instead of {_short(wos.held_before)} (answer: {wos.answer().describe()})"
+    )
+
+
+@when(
+    "both devices report their capabilities and deployment status at the same time, "
+    "round after round"
+)
+def both_devices_report_at_the_same_time_round_after_round(wos: WosUnderTest) -> None:
+    wos.reports_at_once = report_at_once(wos)
+
+
+def _reports(wos: WosUnderTest) -> ReportsAtOnce:
+    if wos.reports_at_once is None:
+        raise StepOrderError(
+            "add 'When both devices report ... at the same time, round after round'"
+        )
+    return wos.reports_at_once
+
+
+@then("the orchestrator accepts every report of both devices")
+def the_orchestrator_accepts_every_report_of_both_devices(wos: WosUnderTest) -> None:
+    reports = _reports(wos)
+    refused = reports.refused()
+    assert not refused, (
+        "CAP-002/STS-002: valid reports sent at the same time as another device's must be "
+        f"answered 201; {'; '.join(s.describe() for s in refused)} "
+        f"(after {len(reports.sent)} report(s))"
+    )
+
+
+@then("the orchestrator shows each device only its own capabilities and deployment status")
+def the_orchestrator_shows_each_device_only_its_own_capabilities_and_deployment_status(
+    wos: WosUnderTest,
+) -> None:
+    reports = _reports(wos)
+    assert reports.rounds_checked == reports.rounds_planned, (
+        f"only {reports.rounds_checked} of {reports.rounds_planned} rounds of reports were compared"
+    )
+    assert not reports.crossings, (
+        "STS-002/CAP-002: a report is filed under the device of its route; with two devices "
+        f"reporting at the same time the orchestrator showed {'; '.join(reports.crossings)} "
+        f"({len(reports.sent)} reports in {reports.rounds_checked} rounds)"
+    )
+
+
+@when("someone reads the device's repository with an access token the orchestrator never issued")
+def someone_reads_the_devices_repository_with_an_access_token_the_orchestrator_never_issued(
+    wos: WosUnderTest,
+) -> None:
+    read_repository_with_a_forged_token(wos)
+
+
+def _short(value: object, limit: int = 200) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."

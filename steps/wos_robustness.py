@@ -1,0 +1,69 @@
+"""WOS robustness vocabulary: bad requests before each valid one, and what the answers say."""
+
+from __future__ import annotations
+
+from pytest_bdd import parsers, then, when
+
+from margo_conformance.errors import StepOrderError
+from margo_conformance.roles.wos import WosUnderTest
+from margo_conformance.roles.wos_bad_requests import (
+    Walk,
+    endpoints_without_refusal,
+    failed_follow_ups,
+    kinds_named,
+    not_refused_as_client_errors,
+    refusals_without_problem_body,
+    walk,
+)
+
+
+def _walk(wos: WosUnderTest) -> Walk:
+    if wos.walk is None:
+        raise StepOrderError(
+            "no bad requests were sent: add 'When the device sends ... before each of its requests'"
+        )
+    return wos.walk
+
+
+@when(parsers.parse("the device sends {bad_request} before each of its requests"))
+def the_device_sends_a_bad_request_before_each_of_its_requests(
+    wos: WosUnderTest, bad_request: str
+) -> None:
+    wos.walk = walk(wos, kinds_named(bad_request))
+
+
+@then("the orchestrator refuses every bad request as a client error")
+def the_orchestrator_refuses_every_bad_request_as_a_client_error(wos: WosUnderTest) -> None:
+    record = _walk(wos)
+    wrong = not_refused_as_client_errors(record)
+    assert not wrong, (
+        f"ERR-001: a bad request must be refused with a 4xx status, never a 5xx or no answer; "
+        f"{len(wrong)} of {len(record.bad())} were not: {'; '.join(wrong)}. "
+        f"All answers: {record.summary()}"
+    )
+
+
+@then("the valid request after each refusal succeeds")
+def the_valid_request_after_each_refusal_succeeds(wos: WosUnderTest) -> None:
+    record = _walk(wos)
+    failed = failed_follow_ups(record)
+    assert not failed, (
+        "the orchestrator must keep serving after refusing a bad request, but "
+        f"{'; '.join(failed)}. All answers: {record.summary()}"
+    )
+
+
+@then("every refusal carries a problem body that matches its status")
+def every_refusal_carries_a_problem_body_that_matches_its_status(wos: WosUnderTest) -> None:
+    record = _walk(wos)
+    bare = refusals_without_problem_body(record)
+    assert not bare, (
+        "ERR-001 (the suite's choice, docs/v24-wire-contract.md section 8): a refusal must say "
+        "what is wrong in an RFC 9457 problem body (at the token endpoint an OAuth error body "
+        "will do); "
+        f"{len(bare)} refusal(s) did not: {'; '.join(bare)}"
+    )
+    unchecked = endpoints_without_refusal(record)
+    assert not unchecked, (
+        f"ERR-001: no refusal to check at: {'; '.join(unchecked)}. All answers: {record.summary()}"
+    )

@@ -1,0 +1,69 @@
+"""WOS status-state vocabulary: every V24 state accepted and shown, a report already accepted."""
+
+from __future__ import annotations
+
+from pytest_bdd import given, parsers, then, when
+
+from margo_conformance.errors import StepOrderError
+from margo_conformance.roles.wos import WosUnderTest, application_components, status_report
+
+
+def _only_application(wos: WosUnderTest) -> str:
+    if len(wos.deployments) != 1:
+        raise StepOrderError(
+            "add 'Given the operator has deployed the application ... to the device'"
+        )
+    (application,) = wos.deployments
+    return application
+
+
+@given(
+    parsers.re(
+        r"the device has reported the deployment as (?P<state>Pending|Installing|Installed|Failed)$"
+    )
+)
+def the_device_has_reported_the_deployment_as(wos: WosUnderTest, state: str) -> None:
+    application = _only_application(wos)
+    deployment_id = wos.deployment_id(application)
+    answer = wos.report_status(
+        deployment_id, status_report(deployment_id, application_components(application), state)
+    )
+    assert answer.status == 201, (
+        f"STS-002: a valid report of {state} was not accepted: {answer.describe()}"
+    )
+
+
+@when("the device reports the deployment in turn as every state Margo defines")
+def the_device_reports_the_deployment_in_turn_as_every_state_margo_defines(
+    wos: WosUnderTest,
+) -> None:
+    wos.report_each_state(_only_application(wos))
+
+
+@then("the orchestrator accepts each of those reports and shows the state reported")
+def the_orchestrator_accepts_each_of_those_reports_and_shows_the_state_reported(
+    wos: WosUnderTest,
+) -> None:
+    reports = wos.state_reports
+    if not reports:
+        raise StepOrderError(
+            "add 'When the device reports the deployment in turn as every state Margo defines'"
+        )
+    seen = "; ".join(
+        f"{r.state} -> {r.answer.status}, shown {r.shown.get('state') if r.shown else '(not read)'}"
+        for r in reports
+    )
+    refused = [r for r in reports if r.answer.status != 201]
+    assert not refused, (
+        f"STS-002/STS-004: a report of the V24 state {refused[0].state!r} must be accepted (201): "
+        f"{refused[0].answer.describe()}. Reports so far: {seen}"
+    )
+    misshown = [
+        r
+        for r in reports
+        if r.shown is None or str(r.shown.get("state", "")).lower() != r.state.lower()
+    ]
+    assert not misshown, (
+        f"STS-002: after accepting a report the orchestrator must show its state; it did not for "
+        f"{', '.join(r.state for r in misshown)}. Reports: {seen}"
+    )
