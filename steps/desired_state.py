@@ -36,11 +36,12 @@ def the_agent_fetches_the_new_desired_state_within_its_polling_interval(agent: A
     latest = max(agent.published.values(), key=lambda p: p.commit.at)
     polling = agent.run.sut.polling
     allowed = polling.interval + polling.tolerance
-    fetch = agent.wait_for_fetch_of(latest.commit, allowed)
+    fetch = agent.wait_for_pickup(latest.commit, allowed)
+    requirement = "DSA-030/CFG-003" if latest.commit.manifest_version else "GIT-003/CFG-003"
     assert fetch is not None, (
-        f"GIT-003/CFG-003: commit {latest.commit.sha[:7]} ({latest.deployment.name}) was not fetched "
+        f"{requirement}: {latest.commit.sha[:11]} ({latest.deployment.name}) was not fetched "
         f"within {allowed:g}s (polling interval {polling.interval:g}s + tolerance {polling.tolerance:g}s)."
-        f"{agent.exit_note()}\nGit operations seen:\n{agent.evidence.excerpt(('git', 'commit'))}"
+        f"{agent.exit_note()}\nExchanges seen:\n{agent.evidence.excerpt(('git', 'http', 'commit'))}"
     )
 
 

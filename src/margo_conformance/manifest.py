@@ -67,7 +67,7 @@ class ClientDesiredState:
 
     client_id: str
     deployments: dict[str, bytes] = field(default_factory=dict)
-    version: int = 0
+    version: int = 1  # DSA-007: the first manifest a client sees is version 1
     #: Test hooks of the emulated WOS (never set by a conforming WOS).
     served_version_override: int | None = None
     corrupted: set[str] = field(default_factory=set)  # deployment ids served with wrong bytes
@@ -100,7 +100,7 @@ class ClientDesiredState:
                 "sizeBytes": len(archive),
                 "url": f"{bundles_route}/{digest_of(archive)}",
             }
-        version = self.served_version_override or max(self.version, 1)
+        version = self.served_version_override or self.version
         return {"manifestVersion": version, "bundle": bundle, "deployments": entries}
 
     def manifest_body(self) -> bytes:
@@ -109,10 +109,15 @@ class ClientDesiredState:
     def bundle(self) -> bytes:
         return build_bundle({f"{d}.yaml": body for d, body in self.deployments.items()})
 
+    def served_bundle(self) -> bytes:
+        """The bundle as served: with corrupted members when a test hook asks for them."""
+        return build_bundle({f"{d}.yaml": self._served(d, body) for d, body in self.deployments.items()})
+
+    def _served(self, deployment_id: str, body: bytes) -> bytes:
+        return body + b"\n# bytes that do not match the digest\n" if deployment_id in self.corrupted else body
+
     def deployment_body(self, deployment_id: str, digest: str) -> bytes | None:
         body = self.deployments.get(deployment_id)
         if body is None or digest_of(body) != digest or deployment_id in self.withheld:
             return None
-        if deployment_id in self.corrupted:
-            return body + b"\n# bytes that do not match the digest\n"
-        return body
+        return self._served(deployment_id, body)

@@ -53,6 +53,7 @@ MARKERS = {
     "failure": "desired state that cannot be applied",
     "robustness": "bad input is refused and the server keeps serving",
     "isolation": "one device cannot see or change another's data",
+    "manifest": "desired state through the HTTP state manifest (PR1)",
 }
 
 

@@ -26,7 +26,8 @@ from margo_conformance.desired_state import (
     render_deployment,
 )
 from margo_conformance.errors import StepOrderError, SutError
-from margo_conformance.evidence import CONTAINER, GIT, HTTP, Event, EvidenceLog
+from margo_conformance.evidence import CONTAINER, GIT, HTTP, NOTE, Event, EvidenceLog
+from margo_conformance.manifest import ClientDesiredState
 from margo_conformance.paths import FIXTURES_DIR
 from margo_conformance.sut import SutContainer, workload_label_string
 from margo_conformance.wos.server import EmulatedWos
@@ -57,6 +58,7 @@ class AgentUnderTest:
     _publisher: Publisher | None = None
     _sut: SutContainer | None = None
     published: dict[str, Published] = field(default_factory=dict)
+    removed: dict[str, Commit] = field(default_factory=dict)
     refused_since: float | None = None
 
     # -- guarded state -----------------------------------------------------------------
@@ -128,6 +130,80 @@ class AgentUnderTest:
         published = Published(deployment, self.publisher.publish(deployment))
         self.published[name] = published
         return published
+
+    # -- PR1 state manifest (test hooks of the emulated WOS) ----------------------------
+
+    @property
+    def desired(self) -> ClientDesiredState:
+        if self.profile != "PR1":
+            raise StepOrderError("state-manifest steps need a PR1 scenario (tag the feature @PR1)")
+        return self.device.desired_state()
+
+    def publish_corrupted(self, name: str) -> Published:
+        """Publish a deployment whose served bytes (YAML and bundle) do not match its digest."""
+        published = self.publish(name)
+        self.desired.corrupted.add(published.deployment.deployment_id)
+        return published
+
+    def serve_older_manifest_without(self, name: str) -> float:
+        """A rollback: the deployment disappears under a manifest version lower than the last."""
+        deployment_id = self.deployment(name).deployment.deployment_id
+        desired = self.desired
+        desired.served_version_override = 1
+        desired.deployments.pop(deployment_id, None)
+        self.evidence.record(NOTE, f"serving an older manifest (v1) without {name}", deployment=deployment_id)
+        return time.time()
+
+    def withhold_content(self, name: str) -> None:
+        deployment_id = self.deployment(name).deployment.deployment_id
+        self.desired.withheld.add(deployment_id)
+        self.evidence.record(NOTE, f"404 for the content of {name}; still listed", deployment=deployment_id)
+
+    def remove_deployment(self, name: str) -> Commit:
+        published = self.deployment(name)
+        commit = self.publisher.remove(published.deployment)
+        self.removed[name] = commit
+        return commit
+
+    def wait_for_manifest_poll(self, since: float, timeout: float, version: int | None = None) -> Event | None:
+        """A successful manifest fetch after `since` (of exactly `version`, when given)."""
+
+        def polled(events: list[Event]) -> Event | None:
+            return next(
+                (e for e in events if e.kind == HTTP and e.at >= since and e.data.get("status") == 200
+                 and _MANIFEST.fullmatch(str(e.data.get("path", "")).split("?")[0])
+                 and (version is None or _manifest_version(e.data.get("response_body")) == version)),
+                None,
+            )
+
+        return self.wait(polled, timeout)
+
+    def manifest_polls(self) -> list[Event]:
+        return [e for e in self.evidence.events(HTTP)
+                if e.data.get("method") == "GET" and _MANIFEST.fullmatch(str(e.data.get("path", "")).split("?")[0])]
+
+    def wait_for_content_fetch(self, name: str, since: float, timeout: float) -> Event | None:
+        """A GET of the deployment's YAML or of a bundle, after `since`."""
+        deployment_id = self.deployment(name).deployment.deployment_id
+
+        def fetched(events: list[Event]) -> Event | None:
+            return next(
+                (e for e in events if e.kind == HTTP and e.at >= since and e.data.get("method") == "GET"
+                 and (f"/deployments/{deployment_id}/" in str(e.data.get("path")) or "/bundles/" in str(e.data.get("path")))),
+                None,
+            )
+
+        return self.wait(fetched, timeout)
+
+    def wait_for_state(self, name: str, states: tuple[str, ...], since: float, timeout: float) -> ReceivedDocument | None:
+        """The first report after `since` whose overall state is one of `states` (lowercase)."""
+        deployment_id = self.deployment(name).deployment.deployment_id
+
+        def reported(_: list[Event]) -> ReceivedDocument | None:
+            return next((r for r in self.status_reports(deployment_id)
+                         if r.at >= since and _overall(r.document) in states), None)
+
+        return self.wait(reported, timeout)
 
     def refuse_repository_access(self) -> float:
         self.device.git_access_allowed = False

@@ -110,7 +110,7 @@ class ManifestApi:
         archive = desired.bundle() if desired.deployments else b""
         if not archive or digest_of(archive) != request.path_params["digest"]:
             return problem(404, "Not Found", "no bundle with that digest")
-        return Response(archive, media_type=BUNDLE_MEDIA_TYPE,
+        return Response(desired.served_bundle(), media_type=BUNDLE_MEDIA_TYPE,
                         headers={"ETag": etag_of(archive), "Cache-Control": IMMUTABLE})
 
     async def deployment_status(self, request: Request) -> Response:

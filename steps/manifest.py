@@ -1,0 +1,130 @@
+"""State-manifest vocabulary (PR1): polling with entity tags, rollback, digests, removal."""
+
+from __future__ import annotations
+
+import time
+
+from pytest_bdd import given, parsers, then, when
+
+from margo_conformance.manifest import MANIFEST_MEDIA_TYPE
+from margo_conformance.roles.agent import AgentUnderTest
+from margo_conformance.status_model import collapse, judge_sequence, normalise, shown
+
+
+def _window(agent: AgentUnderTest) -> float:
+    """How long an absence is watched for: two polling intervals plus the tolerance."""
+    polling = agent.run.sut.polling
+    return 2 * polling.interval + polling.tolerance
+
+
+@then("the agent polls its state manifest asking for the manifest media type")
+def the_agent_polls_its_state_manifest_asking_for_the_manifest_media_type(agent: AgentUnderTest) -> None:
+    poll = agent.wait_for_manifest_poll(agent.evidence.origin, _window(agent))
+    assert poll is not None, (
+        f"DSA-030: the agent did not fetch its state manifest within {_window(agent):g}s of onboarding."
+        f"{agent.exit_note()}\n{agent.evidence.excerpt()}"
+    )
+    accept = poll.data["request_headers"].get("accept", "")
+    assert MANIFEST_MEDIA_TYPE in accept, (
+        f"DSA-030: the manifest request should ask for {MANIFEST_MEDIA_TYPE}; Accept was {accept!r}"
+    )
+
+
+@then("the agent's later polls carry the entity tag of the manifest it holds")
+def the_agents_later_polls_carry_the_entity_tag_of_the_manifest_it_holds(agent: AgentUnderTest) -> None:
+    first = agent.wait_for_manifest_poll(agent.evidence.origin, _window(agent))
+    assert first is not None, "DSA-030: the agent never fetched its state manifest"
+    later = agent.wait(lambda _: next((p for p in agent.manifest_polls() if p.at > first.at), None), _window(agent))
+    assert later is not None, f"DSA-030: the agent did not poll its manifest again within {_window(agent):g}s"
+    sent = later.data["request_headers"].get("if-none-match")
+    assert sent is not None and later.data["status"] == 304, (
+        f"DSA-030: a repeated poll must send If-None-Match with the ETag it holds and get 304; it sent "
+        f"If-None-Match={sent!r} and got {later.data['status']}"
+    )
+
+
+@given(parsers.parse('the orchestrator has published the deployment "{name}" and the agent installed it'))
+def the_orchestrator_has_published_the_deployment_and_the_agent_installed_it(agent: AgentUnderTest, name: str) -> None:
+    published = agent.publish(name)
+    installed = agent.wait_for_state(name, ("installed",), published.commit.at, agent.run.sut.timeouts.deployment)
+    assert installed is not None, (
+        f"DSA-036: deployment {name} was not reported installed within {agent.run.sut.timeouts.deployment:g}s, "
+        f"so the scenario cannot go on.{agent.exit_note()}\n{agent.evidence.excerpt()}"
+    )
+
+
+@when("the orchestrator serves an older manifest version without the deployment")
+def the_orchestrator_serves_an_older_manifest_version_without_the_deployment(agent: AgentUnderTest) -> None:
+    (name,) = list(agent.published)
+    agent.serve_older_manifest_without(name)
+
+
+@then("the agent fetches the older manifest")
+def the_agent_fetches_the_older_manifest(agent: AgentUnderTest) -> None:
+    since = max(e.at for e in agent.evidence.events("note"))
+    poll = agent.wait_for_manifest_poll(since, _window(agent), version=1)
+    assert poll is not None, (
+        f"DSA-030: the agent did not fetch the changed manifest within {_window(agent):g}s.\n{agent.evidence.excerpt()}"
+    )
+
+
+@then(parsers.parse('the agent does not start removing the deployment "{name}"'))
+def the_agent_does_not_start_removing_the_deployment(agent: AgentUnderTest, name: str) -> None:
+    since = time.time() - _window(agent)
+    removing = agent.wait_for_state(name, ("removing", "removed"), since, _window(agent))
+    assert removing is None, (
+        f"DSA-031/DSA-035: the agent started removing {name} although the manifest it may trust still "
+        f"lists it; it reported {removing.document.get('status') if removing else ''}"
+    )
+
+
+@when(parsers.parse('the orchestrator publishes the deployment "{name}" with content that does not match its digest'))
+def the_orchestrator_publishes_the_deployment_with_content_that_does_not_match_its_digest(
+    agent: AgentUnderTest, name: str
+) -> None:
+    agent.publish_corrupted(name)
+
+
+@then(parsers.parse('the agent fetches the content of the deployment "{name}"'))
+def the_agent_fetches_the_content_of_the_deployment(agent: AgentUnderTest, name: str) -> None:
+    published = agent.deployment(name)
+    fetched = agent.wait_for_content_fetch(name, published.commit.at, _window(agent))
+    assert fetched is not None, (
+        f"DSA-036: the agent did not fetch the content of {name} (its YAML or a bundle) within "
+        f"{_window(agent):g}s.\n{agent.evidence.excerpt()}"
+    )
+
+
+@then(parsers.parse('the agent does not report the deployment "{name}" as Installed'))
+def the_agent_does_not_report_the_deployment_as_installed(agent: AgentUnderTest, name: str) -> None:
+    published = agent.deployment(name)
+    installed = agent.wait_for_state(name, ("installed",), published.commit.at, _window(agent))
+    assert installed is None, (
+        f"DSA-032: the agent installed {name} although the bytes it fetched do not match the digest "
+        f"the manifest gives for them"
+    )
+
+
+@when("the orchestrator stops serving the deployment's content but still lists it")
+def the_orchestrator_stops_serving_the_deployments_content_but_still_lists_it(agent: AgentUnderTest) -> None:
+    (name,) = list(agent.published)
+    agent.withhold_content(name)
+
+
+@when(parsers.parse('the orchestrator removes the deployment "{name}"'))
+def the_orchestrator_removes_the_deployment(agent: AgentUnderTest, name: str) -> None:
+    agent.remove_deployment(name)
+
+
+@then(parsers.parse('the agent reports the deployment "{name}" as Removing, then Removed'))
+def the_agent_reports_the_deployment_as_removing_then_removed(agent: AgentUnderTest, name: str) -> None:
+    removal = agent.removed[name]
+    final = agent.wait_for_state(name, ("removed", "failed"), removal.at, agent.run.sut.timeouts.deployment)
+    deployment_id = agent.deployment(name).deployment.deployment_id
+    after = collapse(normalise(r.document.get("status", {}).get("state"))
+                     for r in agent.status_reports(deployment_id) if r.at >= removal.at)
+    finding = judge_sequence(after, ("removing", "removed"))
+    assert final is not None and finding.ok, (
+        f"STS-011/DSA-036: after {name} left the manifest the agent must report removing, then removed; "
+        f"{finding.problem or 'no final state'}; reported: {shown(after)}.{agent.exit_note()}"
+    )
