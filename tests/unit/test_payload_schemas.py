@@ -11,8 +11,8 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
-from margo_conformance.requirements import load_catalogue
 from margo_conformance.paths import FIXTURES_DIR
+from margo_conformance.requirements import load_catalogue
 from margo_conformance.schemas import (
     SCHEMA_DIR,
     SCHEMA_SUFFIX,
@@ -26,11 +26,13 @@ REQUIREMENT_ID = re.compile(r"\b[A-Z]{3}-\d{3}\b")
 # The spec's own examples may break several rules at once; see the corpus README.
 SPEC_EXAMPLE_PREFIX = "spec-example-"
 
-# Payload schemas: the versioned folders. Top-level schemas (e.g. sut.schema.json) are
-# configuration, not wire documents, and have no corpus.
+# Payload schemas: one folder per target profile (schemas/v24/, schemas/pr1/, ...). Top-level
+# schemas (e.g. sut.schema.json) are configuration, not wire documents, and have no corpus.
+PROFILES = sorted(path.name for path in SCHEMA_DIR.iterdir() if path.is_dir())
 SCHEMA_NAMES = sorted(
     path.relative_to(SCHEMA_DIR).as_posix().removesuffix(SCHEMA_SUFFIX)
-    for path in SCHEMA_DIR.glob(f"v*/*{SCHEMA_SUFFIX}")
+    for profile in PROFILES
+    for path in (SCHEMA_DIR / profile).glob(f"*{SCHEMA_SUFFIX}")
 )
 
 
@@ -53,8 +55,26 @@ def _case_id(case: tuple[str, Path]) -> str:
 
 
 def test_there_are_payload_schemas() -> None:
+    assert {"v24", "pr1"} <= set(PROFILES)
     assert "v24/device-capabilities" in SCHEMA_NAMES
-    assert len(SCHEMA_NAMES) >= 8
+    assert "pr1/state-manifest" in SCHEMA_NAMES
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_profile_covers_the_common_documents(profile: str) -> None:
+    # Every profile describes these wire documents; profile-only ones (the V24 token response,
+    # the PR1 state manifest) come on top.
+    common = {
+        "application-deployment",
+        "deployment-status",
+        "device-capabilities",
+        "onboarding-request",
+        "onboarding-response",
+        "problem-details",
+        "root-certificate-response",
+    }
+    documents = {name.split("/", 1)[1] for name in SCHEMA_NAMES if name.startswith(f"{profile}/")}
+    assert common <= documents, f"{profile}: missing {sorted(common - documents)}"
 
 
 @pytest.mark.parametrize("name", SCHEMA_NAMES)
@@ -115,9 +135,7 @@ def test_messages_name_the_missing_member_in_dotted_form() -> None:
 
 
 def test_messages_for_the_document_root_and_array_items() -> None:
-    assert validation_errors([], "v24/token-response") == [
-        "(root): [] is not of type 'object'"
-    ]
+    assert validation_errors([], "v24/token-response") == ["(root): [] is not of type 'object'"]
     path = PAYLOAD_DIR / "v24/device-capabilities/invalid/role-unknown.json"
     (message,) = validation_errors(_load(path), "v24/device-capabilities")
     assert message.startswith("properties.roles.1: 'cluster lead' is not one of")
@@ -131,12 +149,52 @@ def test_messages_are_sorted_and_stable() -> None:
     assert first == validation_errors(document, "v24/device-capabilities")
 
 
-def test_empty_parameters_map_is_allowed() -> None:
-    # V24 requires spec.parameters but an application may have nothing to configure.
-    path = PAYLOAD_DIR / "v24/application-deployment/valid/compose-single-component.yaml"
-    document = _load(path)
+@pytest.mark.parametrize("profile", PROFILES)
+def test_empty_parameters_map_is_allowed(profile: str) -> None:
+    # spec.parameters is required but an application may have nothing to configure.
+    name = f"{profile}/application-deployment"
+    documents = (_load(path) for n, path in _corpus("valid") if n == name)
+    document = next(d for d in documents if d["spec"]["parameters"])
     document["spec"]["parameters"] = {}
-    assert validation_errors(document, "v24/application-deployment") == []
+    assert validation_errors(document, name) == []
+
+
+def test_pr1_manifest_without_deployments_needs_a_null_bundle() -> None:
+    path = PAYLOAD_DIR / "pr1/state-manifest/invalid/bundle-object-without-deployments.json"
+    (message,) = validation_errors(_load(path), "pr1/state-manifest")
+    assert message.startswith("bundle: ") and message.endswith("is not of type 'null'")
+
+
+def test_pr1_manifest_version_is_a_uint64() -> None:
+    # Above 2**53 a double would round; the schema keeps the full integer range (I-23).
+    document: dict[str, Any] = {"manifestVersion": 2**64 - 1, "bundle": None, "deployments": []}
+    assert validation_errors(document, "pr1/state-manifest") == []
+    document["manifestVersion"] = 2**64
+    (message,) = validation_errors(document, "pr1/state-manifest")
+    assert message.startswith("manifestVersion: ")
+
+
+def test_pr1_non_hosting_device_reports_identity_only() -> None:
+    # A see-thru gateway that hosts nothing omits every hosting field (CAP-015) ...
+    path = PAYLOAD_DIR / "pr1/device-capabilities/valid/spec-example-gateway-without-hosting.json"
+    document = _load(path)
+    assert validation_errors(document, "pr1/device-capabilities") == []
+    # ... and reporting any one of them makes it a hosting device that must report them all.
+    document["properties"]["memory"] = "4Gi"
+    assert validation_errors(document, "pr1/device-capabilities") == [
+        f"properties.{member}: '{member}' is a required property"
+        for member in sorted(
+            ["cpu", "storage", "otelCollector", "supportedRuntimes", "supportedDeploymentTypes"]
+        )
+    ]
+
+
+def test_pr1_root_certificate_response_is_the_v24_document() -> None:
+    def contract(name: str) -> dict[str, Any]:
+        schema = load_schema(name)
+        return {k: v for k, v in schema.items() if k not in {"$id", "title", "description"}}
+
+    assert contract("pr1/root-certificate-response") == contract("v24/root-certificate-response")
 
 
 def test_unknown_schema_name_is_reported() -> None:
