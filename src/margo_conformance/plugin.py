@@ -216,10 +216,10 @@ def agent(
 
 @pytest.fixture
 def wos(
-    run_config: RunConfig, evidence: EvidenceLog, run_workdir: Path
+    run_config: RunConfig, evidence: EvidenceLog, run_workdir: Path, profile: str
 ) -> Iterator[WosUnderTest]:
     scenario_dir = Path(tempfile.mkdtemp(prefix="scenario-", dir=run_workdir))
-    under_test = WosUnderTest(run_config, evidence, scenario_dir)
+    under_test = WosUnderTest(run_config, evidence, scenario_dir, profile=profile)
     yield under_test
     under_test.stop()
     _attach_to_allure(evidence)

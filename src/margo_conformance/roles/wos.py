@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 PAYLOADS = FIXTURES_DIR / "payloads" / "v24"
 APPLICATIONS = FIXTURES_DIR / "deployments"
 ONBOARDING_API_VERSION = "onboarding.margo/v1"
+MANIFEST_ACCEPT = "application/vnd.margo.manifest.v1+json"
 
 #: Capabilities defects named in the Gherkin -> corpus file breaking exactly that rule.
 CAPABILITY_DEFECTS = {
@@ -66,6 +67,7 @@ class SimulatedDevice:
     onboarding_key: str
     onboarding: dict[str, Any] | None = None
     access_token: str | None = None
+    client_id: str | None = None  # PR1
 
     @property
     def repository_url(self) -> str:
@@ -93,6 +95,7 @@ class WosUnderTest:
     run: RunConfig
     evidence: EvidenceLog
     workdir: Path
+    profile: str = "V24"
     _sut: SutContainer | None = None
     _client: DeviceClient | None = None
     _control: ControlAdapter | None = None
@@ -100,6 +103,7 @@ class WosUnderTest:
     deployments: dict[str, str] = field(default_factory=dict)  # application name -> deployment id
     deployed_to: dict[str, str] = field(default_factory=dict)  # application name -> device role
     last_answer: Answer | None = None
+    manifests: list[Answer] = field(default_factory=list)  # PR1: every 200 manifest, in order
     last_read: GitRead | None = None
     accepted_capabilities: dict[str, Any] | None = None
     #: Schema violations of the last document sent on purpose, for refusal messages.
@@ -166,7 +170,11 @@ class WosUnderTest:
 
     def register_device(self, role: str = "device") -> SimulatedDevice:
         device_id = f"dev-{uuid.uuid4().hex[:10]}"
-        answer = self.control.call("register-device", {"deviceId": device_id})
+        request = {"deviceId": device_id} | ({"profile": "PR1"} if self.profile == "PR1" else {})
+        answer = self.control.call("register-device", request)
+        if self.profile == "PR1":  # PR1 has no onboarding key: the operator expects the device
+            self.devices[role] = SimulatedDevice(device_id, "")
+            return self.devices[role]
         key = answer.get("onboardingKey")
         if not isinstance(key, str) or not key:
             raise SutError(f"control verb register-device gave no onboardingKey: {answer}")
@@ -212,6 +220,8 @@ class WosUnderTest:
 
     def onboard(self, role: str = "device", key: str | None = None) -> Answer:
         device = self.device(role)
+        if self.profile == "PR1":
+            return onboard_pr1(self, device)
         body = {"apiVersion": ONBOARDING_API_VERSION, "kind": "OnboardingRequest",
                 "deviceId": device.device_id, "onboardingKey": key if key is not None else device.onboarding_key}
         answer = self.send("POST", "/onboarding/", json_body=body)
@@ -262,6 +272,32 @@ class WosUnderTest:
         self.last_read = read_repository(self.device(role).repository_url, token, destination, self.evidence,
                                          self.run.sut.timeouts.request)
         return self.last_read
+
+
+def fetch_manifest(
+    wos: WosUnderTest, accept: str | None = MANIFEST_ACCEPT, if_none_match: str | None = None
+) -> Answer:
+    """PR1: GET the device's state manifest; remembered in `wos.manifests` when it is a 200."""
+    device = wos.device()
+    if device.client_id is None:
+        raise StepOrderError("the device has no clientId: add 'And the device has onboarded' (PR1)")
+    headers = {k: v for k, v in (("Accept", accept), ("If-None-Match", if_none_match)) if v is not None}
+    answer = wos.send("GET", f"/api/v1/clients/{device.client_id}/deployments", headers=headers)
+    if answer.status == 200:
+        wos.manifests.append(answer)
+    return answer
+
+
+def onboard_pr1(wos: WosUnderTest, device: SimulatedDevice) -> Answer:
+    """PR1 onboarding: the device presents its own (fresh, self-signed) X.509 certificate."""
+    from margo_conformance.device.pr1 import onboarding_request
+
+    answer = wos.send("POST", "/api/v1/onboarding", json_body=onboarding_request(device.device_id))
+    body = answer.json()
+    if answer.status == 201 and isinstance(body, dict) and isinstance(body.get("clientId"), str):
+        device.client_id = body["clientId"]
+        device.onboarding = body
+    return answer
 
 
 # -- documents the device sends ------------------------------------------------------------

@@ -1,0 +1,143 @@
+"""The suite as a PR1 device: its certificate, and what it checks in a WOS's state manifest.
+
+Checks are pure functions over what the WOS served (bytes and headers), each returning a list
+of problems in words a reader can act on; the steps assert that the list is empty.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from margo_conformance.device.client import Answer
+from margo_conformance.manifest import BUNDLE_MEDIA_TYPE, MANIFEST_MEDIA_TYPE, digest_of, etag_of, read_bundle
+from margo_conformance.schemas import validation_errors
+
+ONBOARDING_API_VERSION = "onboarding.margo.org/v1alpha1"
+_DEPLOYMENT_URL = re.compile(r"^(?:https?://[^/]+)?/api/v1/clients/(?P<client>[^/]+)/deployments/(?P<id>[^/]+)/(?P<digest>sha256:[0-9a-f]{64})$")
+_BUNDLE_URL = re.compile(r"^(?:https?://[^/]+)?/api/v1/clients/(?P<client>[^/]+)/bundles/(?P<digest>sha256:[0-9a-f]{64})$")
+
+
+def client_certificate(common_name: str) -> bytes:
+    """A fresh self-signed P-256 certificate in DER for one simulated device."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=7))
+        .sign(key, hashes.SHA256())
+    )
+    return cert.public_bytes(serialization.Encoding.DER)
+
+
+def onboarding_request(device_id: str) -> dict[str, str]:
+    return {
+        "apiVersion": ONBOARDING_API_VERSION,
+        "kind": "OnboardingRequest",
+        "certificate": base64.b64encode(client_certificate(device_id)).decode("ascii"),
+    }
+
+
+def manifest_document(answer: Answer) -> dict[str, Any] | None:
+    document = answer.json()
+    return document if isinstance(document, dict) else None
+
+
+def manifest_problems(answer: Answer) -> list[str]:
+    """DSA-001/DSA-004/DSA-006 and the schema: what is wrong with one 200 manifest answer."""
+    if answer.status != 200:
+        return [f"expected 200 with the manifest, got {answer.describe()}"]
+    problems = [f"schema: {e}" for e in validation_errors(answer.json(), "pr1/state-manifest")]
+    content_type = answer.headers.get("content-type", "").split(";")[0].strip()
+    if content_type != MANIFEST_MEDIA_TYPE:
+        problems.append(f"DSA-001: Content-Type is {content_type!r}, not {MANIFEST_MEDIA_TYPE}")
+    etag = answer.headers.get("etag")
+    if etag != etag_of(answer.body):
+        problems.append(f"DSA-004: ETag {etag!r} is not the quoted digest of the body ({etag_of(answer.body)})")
+    if "immutable" in answer.headers.get("cache-control", ""):
+        problems.append("DSA-006: the manifest must not be cacheable as immutable")
+    return problems
+
+
+def document_problems(
+    manifest: Mapping[str, Any], client_id: str, fetch: Callable[[str], Answer]
+) -> tuple[list[str], dict[str, bytes]]:
+    """DSA-010..DSA-012: every listed digest matches the bytes at its content address.
+
+    Returns the problems and the bytes served per listed document.
+    """
+    problems: list[str] = []
+    served: dict[str, bytes] = {}
+    for entry in manifest.get("deployments", []):
+        url = str(entry.get("url", ""))
+        match = _DEPLOYMENT_URL.match(url)
+        if not match or match["client"] != client_id or match["id"] != entry.get("deploymentId") or match["digest"] != entry.get("digest"):
+            problems.append(f"DSA-010: {url!r} is not /api/v1/clients/{client_id}/deployments/{entry.get('deploymentId')}/{entry.get('digest')}")
+            continue
+        answer = fetch(url)
+        if answer.status != 200:
+            problems.append(f"DSA-012: {answer.describe()}")
+            continue
+        if digest_of(answer.body) != entry["digest"]:
+            problems.append(f"DSA-012: {url} served bytes with digest {digest_of(answer.body)}, listed {entry['digest']}")
+        if answer.headers.get("etag") != f'"{entry["digest"]}"':
+            problems.append(f"DSA-012: {url} ETag {answer.headers.get('etag')!r} is not the quoted digest (I-2)")
+        served[f"{entry['deploymentId']}.yaml"] = answer.body
+    return problems, served
+
+
+def bundle_problems(manifest: Mapping[str, Any], client_id: str, served: Mapping[str, bytes],
+                    fetch: Callable[[str], Answer]) -> list[str]:
+    """DSA-009/DSA-014: the bundle is at its content address and holds exactly `served`."""
+    bundle = manifest.get("bundle")
+    if not isinstance(bundle, dict):
+        return [] if not served else ["DSA-008: deployments are listed but the bundle is null"]
+    url = str(bundle.get("url", ""))
+    match = _BUNDLE_URL.match(url)
+    if not match or match["client"] != client_id or match["digest"] != bundle.get("digest"):
+        return [f"DSA-009: bundle url {url!r} is not /api/v1/clients/{client_id}/bundles/{bundle.get('digest')}"]
+    answer = fetch(url)
+    if answer.status != 200:
+        return [f"DSA-014: {answer.describe()}"]
+    problems = []
+    if digest_of(answer.body) != bundle.get("digest"):
+        problems.append(f"DSA-014: the bundle's bytes have digest {digest_of(answer.body)}, listed {bundle.get('digest')}")
+    if answer.headers.get("content-type", "").split(";")[0].strip() != BUNDLE_MEDIA_TYPE:
+        problems.append(f"DSA-014: bundle Content-Type {answer.headers.get('content-type')!r}")
+    try:
+        members = read_bundle(answer.body)
+    except Exception as exc:  # noqa: BLE001 - any unreadable archive is the finding
+        return problems + [f"DSA-014: the bundle is not a readable tar.gz ({type(exc).__name__}: {exc})"]
+    by_content = sorted(members.values())
+    if by_content != sorted(served.values()):
+        problems.append(
+            f"DSA-014: the bundle must hold exactly the listed YAMLs, byte for byte; it holds "
+            f"{sorted(members)} and {len(served)} YAML(s) are listed"
+        )
+    return problems
+
+
+def manifest_version(answer: Answer) -> int | None:
+    document = manifest_document(answer)
+    version = document.get("manifestVersion") if document else None
+    return version if isinstance(version, int) else None
+
+
+def listed_ids(answer: Answer) -> list[str]:
+    document = manifest_document(answer) or {}
+    return [str(e.get("deploymentId")) for e in document.get("deployments", []) if isinstance(e, dict)]
+
+
+def shown(document: Any) -> str:
+    return json.dumps(document)[:300]

@@ -1,0 +1,106 @@
+"""WOS state-manifest vocabulary (PR1): fetching, revalidating and checking what is served."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from pytest_bdd import then, when
+
+from margo_conformance.device.client import Answer
+from margo_conformance.device.pr1 import (
+    bundle_problems,
+    document_problems,
+    listed_ids,
+    manifest_problems,
+    manifest_version,
+)
+from margo_conformance.roles.wos import WosUnderTest, fetch_manifest
+
+
+def _held_etag(wos: WosUnderTest) -> str:
+    assert wos.manifests, "DSA-003: the device holds no manifest to revalidate"
+    return wos.manifests[-1].headers.get("etag", "")
+
+
+@when("the device fetches its state manifest")
+def the_device_fetches_its_state_manifest(wos: WosUnderTest) -> None:
+    fetch_manifest(wos)
+
+
+@when("the device fetches its state manifest again with the entity tag it holds")
+def the_device_fetches_its_state_manifest_again_with_the_entity_tag_it_holds(wos: WosUnderTest) -> None:
+    fetch_manifest(wos, if_none_match=_held_etag(wos))
+
+
+@when("the device fetches its state manifest accepting only a web page")
+def the_device_fetches_its_state_manifest_accepting_only_a_web_page(wos: WosUnderTest) -> None:
+    fetch_manifest(wos, accept="text/html")
+
+
+@then("the orchestrator serves a valid state manifest")
+def the_orchestrator_serves_a_valid_state_manifest(wos: WosUnderTest) -> None:
+    problems = manifest_problems(wos.answer())
+    assert not problems, "state manifest: " + "; ".join(problems)
+
+
+@then("the orchestrator answers that nothing changed")
+def the_orchestrator_answers_that_nothing_changed(wos: WosUnderTest) -> None:
+    answer = wos.answer()
+    assert answer.status == 304 and not answer.body, (
+        f"DSA-003: If-None-Match with the current ETag must get 304 with no body; {answer.describe()}"
+    )
+
+
+@then("the orchestrator answers that it cannot serve that representation")
+def the_orchestrator_answers_that_it_cannot_serve_that_representation(wos: WosUnderTest) -> None:
+    answer = wos.answer()
+    assert answer.status == 406, f"DSA-002: Accept: text/html must get 406; {answer.describe()}"
+
+
+def _fetch(wos: WosUnderTest) -> Callable[[str], Answer]:
+    return lambda url: wos.client.request("GET", url)
+
+
+@then("every document the manifest lists is served at its content address, byte for byte")
+def every_document_the_manifest_lists_is_served_at_its_content_address_byte_for_byte(wos: WosUnderTest) -> None:
+    problems, _ = document_problems(wos.manifests[-1].json(), wos.device().client_id or "", _fetch(wos))
+    assert not problems, "; ".join(problems)
+
+
+@then("the bundle holds exactly the listed documents, byte for byte")
+def the_bundle_holds_exactly_the_listed_documents_byte_for_byte(wos: WosUnderTest) -> None:
+    manifest, client_id = wos.manifests[-1].json(), wos.device().client_id or ""
+    _, served = document_problems(manifest, client_id, _fetch(wos))
+    problems = bundle_problems(manifest, client_id, served, _fetch(wos))
+    assert not problems, "; ".join(problems)
+
+
+def _version_step(wos: WosUnderTest, listed: bool) -> None:
+    assert len(wos.manifests) >= 2, (
+        f"DSA-003/DSA-007: after the change the device must get the new manifest (200), got "
+        f"{wos.answer().describe()}"
+    )
+    before, after = manifest_version(wos.manifests[-2]), manifest_version(wos.manifests[-1])
+    assert wos.answer().status == 200, (
+        f"DSA-003: revalidating with the ETag of the old manifest must return the changed one; "
+        f"{wos.answer().describe()}"
+    )
+    assert isinstance(before, int) and isinstance(after, int) and after > before, (
+        f"DSA-007: manifestVersion must strictly increase when the desired state changes: {before} -> {after}"
+    )
+    (application,) = wos.deployments
+    deployment_id = wos.deployment_id(application)
+    present = deployment_id in listed_ids(wos.manifests[-1])
+    assert present == listed, (
+        f"DSA-036: the manifest {'does not list' if listed else 'still lists'} deployment {deployment_id}"
+    )
+
+
+@then("the manifest version increased and the manifest lists the deployment")
+def the_manifest_version_increased_and_the_manifest_lists_the_deployment(wos: WosUnderTest) -> None:
+    _version_step(wos, listed=True)
+
+
+@then("the manifest version increased and the manifest no longer lists the deployment")
+def the_manifest_version_increased_and_the_manifest_no_longer_lists_the_deployment(wos: WosUnderTest) -> None:
+    _version_step(wos, listed=False)
