@@ -118,6 +118,18 @@ class SutConfig:
     def is_secret(self, env_name: str) -> bool:
         return env_name in self.secrets or bool(_SECRET_NAME.search(env_name))
 
+    def describe(self) -> dict[str, Any]:
+        """The SUT as results.json shows it (identity, claims, the redacted SUT file)."""
+        return {
+            "name": self.name,
+            "vendor": self.vendor,
+            "version": self.version,
+            "role": self.role,
+            "profiles": list(self.profiles),
+            "image": self.image,
+            "sut_file": json.loads(json.dumps(self.redacted(), default=str)),
+        }
+
     def redacted(self) -> dict[str, Any]:
         """The SUT file as reports show it: secret literal values replaced by `***`.
 

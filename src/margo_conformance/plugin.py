@@ -94,16 +94,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def describe_sut(run: RunConfig) -> dict[str, Any]:
-    sut = run.sut
-    return {
-        "name": sut.name,
-        "vendor": sut.vendor,
-        "version": sut.version,
-        "role": sut.role,
-        "profiles": list(sut.profiles),
-        "image": sut.image,
-        "sut_file": json.loads(json.dumps(sut.redacted(), default=str)),
-    }
+    return run.sut.describe()
 
 
 def _stop_on_sigterm() -> None:
