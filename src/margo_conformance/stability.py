@@ -1,0 +1,104 @@
+"""`margo-conformance stability`: certify the same SUTs N times; any change of verdict fails.
+
+A conformance verdict that wobbles is worth nothing. This runs the suite repeatedly against
+each SUT (the bundled references by default), compares every scenario's outcome across runs,
+and reports each scenario's duration spread so slow or jittery waits stand out. Writes
+stability.json and stability.md into the report directory.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from margo_conformance.paths import FIXTURES_DIR
+
+DEFAULT_SUTS = (FIXTURES_DIR / "sut" / "reference-agent.yaml", FIXTURES_DIR / "sut" / "reference-wos.yaml")
+RUN_TIMEOUT_S = 1800
+Log = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class ScenarioSpread:
+    sut: str
+    scenario: str
+    outcomes: list[str]
+    durations_s: list[float]
+
+    @property
+    def stable(self) -> bool:
+        return len(set(self.outcomes)) == 1
+
+    def row(self) -> dict[str, Any]:
+        durations = self.durations_s
+        return {
+            **asdict(self),
+            "stable": self.stable,
+            "min_s": round(min(durations), 3),
+            "median_s": round(statistics.median(durations), 3),
+            "max_s": round(max(durations), 3),
+            "spread_s": round(max(durations) - min(durations), 3),
+        }
+
+
+def run_once(sut: Path, report_dir: Path) -> dict[str, Any]:
+    subprocess.run(
+        [sys.executable, "-m", "margo_conformance.cli", "run", "--sut", str(sut), "--report-dir", str(report_dir)],
+        capture_output=True, text=True, timeout=RUN_TIMEOUT_S,
+    )
+    try:
+        return json.loads((report_dir / "results.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return {"verdict": "missing", "scenarios": []}
+
+
+def spreads(sut_name: str, runs: Sequence[dict[str, Any]]) -> list[ScenarioSpread]:
+    """One row per scenario seen in any run; a scenario missing from a run counts as `absent`."""
+    names = sorted({s["name"] for run in runs for s in run.get("scenarios", [])})
+    rows = []
+    for name in names:
+        entries = [next((s for s in run.get("scenarios", []) if s["name"] == name), None) for run in runs]
+        rows.append(ScenarioSpread(
+            sut=sut_name,
+            scenario=name,
+            outcomes=[e["outcome"] if e else "absent" for e in entries],
+            durations_s=[float(e["duration_s"]) if e else 0.0 for e in entries],
+        ))
+    return rows
+
+
+def run_stability(suts: Sequence[Path], runs: int, report_root: Path, log: Log) -> tuple[bool, list[dict[str, Any]]]:
+    table: list[dict[str, Any]] = []
+    stable = True
+    for sut in suts:
+        results = []
+        for index in range(1, runs + 1):
+            tree = run_once(sut, report_root / sut.stem / f"run-{index:02d}")
+            results.append(tree)
+            log(f"{sut.stem} run {index}/{runs}: {tree.get('verdict')}")
+        verdicts = [r.get("verdict") for r in results]
+        rows = spreads(sut.stem, results)
+        unstable = [r for r in rows if not r.stable]
+        if len(set(verdicts)) != 1 or unstable:
+            stable = False
+            log(f"{sut.stem}: UNSTABLE: verdicts {verdicts}; "
+                + "; ".join(f"{r.scenario}: {r.outcomes}" for r in unstable))
+        table += [r.row() for r in rows]
+    write_stability(report_root, table, runs)
+    return stable, table
+
+
+def write_stability(report_root: Path, table: list[dict[str, Any]], runs: int) -> None:
+    report_root.mkdir(parents=True, exist_ok=True)
+    (report_root / "stability.json").write_text(json.dumps({"runs": runs, "scenarios": table}, indent=1) + "\n")
+    lines = [f"Runs per SUT: {runs}", "", "| SUT | scenario | outcomes | median s | spread s |", "| --- | --- | --- | --- | --- |"]
+    for row in sorted(table, key=lambda r: -r["spread_s"]):
+        outcomes = "/".join(sorted(set(row["outcomes"])))
+        lines.append(f"| {row['sut']} | {row['scenario']} | {outcomes} | {row['median_s']} | {row['spread_s']} |")
+    (report_root / "stability.md").write_text("\n".join(lines) + "\n")
