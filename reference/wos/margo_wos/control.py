@@ -7,6 +7,7 @@ device-facing one, so devices cannot reach it through the address they were give
 
 from __future__ import annotations
 
+import copy
 import re
 import secrets
 import uuid
@@ -21,10 +22,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from margo_wos import validate
+from margo_wos import validate, validate_pr1
 from margo_wos.gitrepo import GitError
 from margo_wos.service import Wos
-from margo_wos.store import Deployment, Device
+from margo_wos.store import PROFILES, Deployment, Device
 from margo_wos.web import NotJson, RequestLog, TooLarge, json_body, log, problem
 
 DEPLOYMENT_API_VERSION = "application.margo.org/v1alpha1"
@@ -67,7 +68,12 @@ def _deployment(device: Device, request: dict[str, Any]) -> Deployment:
 
 
 async def register_device(wos: Wos, request: dict[str, Any]) -> dict[str, Any]:
+    """V24 (no profile): a Git repository and an onboarding key. PR1: the device waits for the
+    next PR1 onboarding, first come, first served among the devices waiting (pr1_api.onboard)."""
     device_id = _text(request, "deviceId")
+    profile = request.get("profile", "V24")
+    if profile not in PROFILES:
+        raise ControlFailure(400, f"profile must be one of {', '.join(PROFILES)}")
     # The id becomes a URL segment and a file name: unreserved characters, and not a dot path.
     if (
         not validate.DEVICE_ID.search(device_id)
@@ -79,13 +85,30 @@ async def register_device(wos: Wos, request: dict[str, Any]) -> dict[str, Any]:
         )
     existing = wos.store.device(device_id)
     if existing is not None:
+        if existing.profile != profile:
+            raise ControlFailure(
+                409, f"device {device_id!r} is registered for profile {existing.profile} already"
+            )
         if existing.onboarded:
             raise ControlFailure(409, f"device {device_id!r} is registered and onboarded already")
-        return {"onboardingKey": existing.onboarding_key}  # a retried registration, same key
+        return _registered(existing)  # a retried registration: same key, same place in line
+    if profile == "PR1":
+        # No key and no repository: the client is chosen at onboarding, and its desired
+        # state is the state manifest built from the device record.
+        device = Device(device_id=device_id, onboarding_key="", profile="PR1")
+        wos.store.save(device)
+        log("control", f"registered device {device_id} (PR1, waiting for onboarding)")
+        return _registered(device)
     device = Device(device_id=device_id, onboarding_key=f"k-{secrets.token_urlsafe(18)}")
     await wos.repos.create(device_id)  # before the record, so a registered device always has one
     wos.store.save(device)
     log("control", f"registered device {device_id}")
+    return _registered(device)
+
+
+def _registered(device: Device) -> dict[str, Any]:
+    if device.profile == "PR1":
+        return {"profile": "PR1"}
     return {"onboardingKey": device.onboarding_key}
 
 
@@ -95,6 +118,8 @@ async def deploy(wos: Wos, request: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(application, dict):
         raise ControlFailure(400, "application must be an object")
     deployment_id = str(uuid.uuid4())  # GIT-009: the WOS assigns the id
+    if device.profile == "PR1":
+        return _deploy_pr1(wos, device, deployment_id, application)
     document = application_deployment(deployment_id, application)
     violations = validate.application_deployment(document)
     if violations:
@@ -133,6 +158,79 @@ def application_deployment(deployment_id: str, application: dict[str, Any]) -> d
     }
 
 
+#: V24 deployment profile types and their PR1 names (I-12).
+PR1_TYPES = {"docker-compose": "compose", "helm.v3": "helm"}
+
+
+def pr1_application_deployment(deployment_id: str, application: dict[str, Any]) -> dict[str, Any]:
+    """The PR1 document (DSA-050) for an application as the deploy verb names it.
+
+    The id is at the top level (I-11); `docker-compose`/`helm.v3` become `compose`/`helm`
+    (I-12); for Compose, a parameter pointer `ENV.X` becomes the bare variable name `X`. A
+    Helm pointer is a values path and is left as it is.
+    """
+    profile = copy.deepcopy(application.get("deploymentProfile"))
+    parameters = copy.deepcopy(application.get("parameters", {}))
+    if isinstance(profile, dict) and isinstance(profile.get("type"), str):
+        profile["type"] = PR1_TYPES.get(profile["type"], profile["type"])
+    compose = isinstance(profile, dict) and profile.get("type") == "compose"
+    if compose and isinstance(parameters, dict):
+        for parameter in parameters.values():
+            targets = parameter.get("targets") if isinstance(parameter, dict) else None
+            for target in targets if isinstance(targets, list) else []:
+                pointer = target.get("pointer") if isinstance(target, dict) else None
+                if isinstance(pointer, str) and pointer.startswith("ENV."):
+                    target["pointer"] = pointer.removeprefix("ENV.")
+    return {
+        "apiVersion": DEPLOYMENT_API_VERSION,
+        "kind": "ApplicationDeployment",
+        "id": deployment_id,
+        "metadata": {
+            "annotations": {"applicationId": application.get("applicationId")},
+            "name": application.get("name"),
+            "namespace": application.get("namespace"),
+        },
+        "spec": {"deploymentProfile": profile, "parameters": parameters},
+    }
+
+
+def _deploy_pr1(
+    wos: Wos, device: Device, deployment_id: str, application: dict[str, Any]
+) -> dict[str, Any]:
+    document = pr1_application_deployment(deployment_id, application)
+    violations = validate_pr1.application_deployment(document)
+    if violations:
+        reasons = "; ".join(f"{v.field}: {v.message}" for v in violations)
+        raise ControlFailure(
+            422, f"the application does not make a valid PR1 ApplicationDeployment: {reasons}"
+        )
+    name = document["metadata"]["name"]
+    header = f"# Desired state written by the Margo reference WOS: deployment {deployment_id}\n"
+    text = header + yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
+    device.deployments[deployment_id] = Deployment(
+        deployment_id,
+        document["metadata"]["annotations"]["applicationId"],
+        name,
+        path="",
+        document=text,
+    )
+    _manifest_changed(device)
+    wos.store.save(device)  # the document and the new version in one write
+    log(
+        "control",
+        f"deployed {name} to {device.device_id} (PR1) as {deployment_id}, "
+        f"manifest version {device.manifest_version}",
+    )
+    return {"deploymentId": deployment_id}
+
+
+def _manifest_changed(device: Device) -> None:
+    """DSA-007: every change of an onboarded client's deployments is a new manifest version.
+    Before onboarding there is no client yet; its first manifest will be version 1."""
+    if device.onboarded:
+        device.manifest_version += 1
+
+
 def _file_stem(name: str) -> str:
     return re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")[:60] or "deployment"
 
@@ -142,6 +240,18 @@ async def remove(wos: Wos, request: dict[str, Any]) -> dict[str, Any]:
     deployment = _deployment(device, request)
     if deployment.removed:
         return {}  # removing twice is what a retrying operator does; nothing left to delete
+    if device.profile == "PR1":
+        # Absence from the manifest is the removal (DSA-036); the document stays in the
+        # record, as the V24 one stays in Git history, for the status reports still to come.
+        deployment.removed = True
+        _manifest_changed(device)
+        wos.store.save(device)
+        log(
+            "control",
+            f"removed {deployment.deployment_id} from {device.device_id} (PR1), "
+            f"manifest version {device.manifest_version}",
+        )
+        return {}
     await wos.repos.delete(
         device.device_id, deployment.path, f"Remove {deployment.name} ({deployment.deployment_id})"
     )
@@ -153,15 +263,18 @@ async def remove(wos: Wos, request: dict[str, Any]) -> dict[str, Any]:
 
 
 async def deployment_status(wos: Wos, request: dict[str, Any]) -> dict[str, Any]:
-    report = _deployment(_device(wos, request), request).status
+    device = _device(wos, request)
+    report = _deployment(device, request).status
     if report is None:
         return {"state": None, "components": []}
+    # V24 states are shown as the table spells them; PR1 has only the lowercase ones (I-6).
+    spelled = _canonical_state if device.profile == "V24" else str
     shown: dict[str, Any] = {
-        "state": _canonical_state(report["status"]["state"]),
+        "state": spelled(report["status"]["state"]),
         "components": [
             {
                 "name": c["name"],
-                "state": _canonical_state(c["state"]),
+                "state": spelled(c["state"]),
                 **({"error": c["error"]} if "error" in c else {}),
             }
             for c in report["components"]

@@ -1,5 +1,7 @@
 """The device-facing API (docs/v24-wire-contract.md): onboarding, tokens, reports, Git.
 
+The PR1 routes (/api/v1/..., margo_wos/pr1_api.py) are served by the same application.
+
 Authentication and validation run in a fixed order, so a request gets the status of its
 first problem: 401 no or bad token, 404 unknown device or deployment, 403 another device's
 token, 413 a body over MAX_BODY_BYTES, 400 not JSON, 422 schema violations. An invalid
@@ -26,6 +28,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from margo_wos import validate
 from margo_wos.githttp import serve_git
+from margo_wos.pr1_api import pr1_routes
 from margo_wos.service import Wos
 from margo_wos.store import Device, same_secret
 from margo_wos.web import (
@@ -83,7 +86,11 @@ async def onboard(wos: Wos, request: Request) -> Response:
     if violations:
         return problem(400, "the body is not an OnboardingRequest", violations)
     device = wos.store.device(document["deviceId"])
-    if device is None or not same_secret(document["onboardingKey"], device.onboarding_key):
+    if (
+        device is None
+        or device.profile != "V24"  # a PR1 device has no key; it onboards at /api/v1/onboarding
+        or not same_secret(document["onboardingKey"], device.onboarding_key)
+    ):
         # One answer for both cases, so the endpoint does not reveal which device ids exist.
         return problem(403, "unknown device or wrong onboarding key")
     if not device.onboarded:
@@ -323,6 +330,7 @@ def device_app(wos: Wos) -> ASGIApp:
             methods=["POST"],
         ),
         Route("/git/{path:path}", _bind(wos, serve_git), methods=["GET", "POST"]),
+        *pr1_routes(wos),
     ]
     handlers = {HTTPException: _http_error, Exception: _crash}
     app: ASGIApp = Starlette(routes=routes, exception_handlers=handlers)
@@ -332,14 +340,14 @@ def device_app(wos: Wos) -> ASGIApp:
 
 
 class BareErrors:
-    """The no-problem-body fault: every error answer of the device API (Git aside) loses its
-    body and says only its reason phrase, as text/plain."""
+    """The no-problem-body fault: every error answer of the V24 device API (Git aside) loses
+    its body and says only its reason phrase, as text/plain. PR1 routes are left alone."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith("/git/"):
+        if scope["type"] != "http" or scope["path"].startswith(("/git/", "/api/")):
             await self.app(scope, receive, send)
             return
         replaced = False

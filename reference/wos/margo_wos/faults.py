@@ -1,5 +1,8 @@
 """Fault switches: each one breaks exactly one requirement, so the suite can show it notices.
 
+The V24 switches act on the V24 routes only, the PR1 ones (etag-stale, manifest-version-stuck,
+digest-mismatch, bundle-extra-member, ignore-accept) on the PR1 state manifest only.
+
 All are off unless named in MARGO_WOS_FAULTS. Code asks `"status-500" in faults`; asking
 for a name that is not declared here is a programming error, caught by the assert.
 """
@@ -10,10 +13,22 @@ from dataclasses import dataclass
 
 KNOWN_FAULTS: dict[str, str] = {
     "accept-capabilities-without-serial": "capabilities without serial number accepted (CAP-003)",
+    "bundle-extra-member": "PR1: the bundle holds one YAML the manifest does not list (DSA-014)",
     "capabilities-cross-device": (
         "capabilities accepted with another device's access token (TOK-005)"
     ),
     "crash-on-malformed-json": "a body that is not JSON gets 500 instead of 400 (ERR-001)",
+    "digest-mismatch": (
+        "PR1: every listed deployment digest differs from the bytes served at its URL (DSA-012)"
+    ),
+    "etag-stale": (
+        "PR1: the manifest ETag stays that of the first manifest served, so a revalidating "
+        "client gets 304 after a change (DSA-003, DSA-004)"
+    ),
+    "ignore-accept": "PR1: the manifest is served whatever Accept says, never 406 (DSA-002)",
+    "manifest-version-stuck": (
+        "PR1: manifestVersion stays at its first served value after changes (DSA-007)"
+    ),
     "no-problem-body": "device API refusals carry a bare text reason, no problem body (ERR-001)",
     "oversized-500": "a body over the size limit gets 500 instead of 413 (ERR-001)",
     "refusal-locks-device": (

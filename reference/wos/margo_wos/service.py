@@ -21,6 +21,12 @@ class Wos:
     # devices busy, status-crosstalk parks reports in one shared slot.
     busy_devices: set[str] = field(default_factory=set)
     parked_report: Any = None
+    # PR1, in memory only: the rendered manifest of each device with the key it was rendered
+    # for (a cache; margo_wos/pr1_api.py), and what the etag-stale and manifest-version-stuck
+    # faults pin: the ETag and version of the first manifest served to each client.
+    rendered: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    first_etag: dict[str, str] = field(default_factory=dict)
+    first_version: dict[str, int] = field(default_factory=dict)
 
     def url(self, path: str) -> str:
         """An absolute URL as devices reach this WOS (the configured public root + path)."""

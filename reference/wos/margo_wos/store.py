@@ -1,7 +1,9 @@
 """What the WOS knows, kept as JSON files under the data directory so a restart loses nothing.
 
-    devices/<deviceId>.json   registration, credentials, last accepted capabilities, and the
-                              deployments of the device with the latest accepted status of each
+    devices/<deviceId>.json   registration (profile V24 or PR1), credentials, last accepted
+                              capabilities, and the deployments of the device with the latest
+                              accepted status of each; for PR1 also the client certificate,
+                              the manifest version and each deployment's YAML
     tokens.json               issued OAuth access tokens: owner device and expiry
 
 Every write replaces a whole file atomically (temporary file, fsync, rename), so a crash
@@ -21,15 +23,20 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+PROFILES = ("V24", "PR1")
+
 
 @dataclass
 class Deployment:
     deployment_id: str
     application_id: str
     name: str
-    path: str  # the document's path inside the device's repository
+    path: str  # V24: the document's path inside the device's repository ("" for PR1)
     removed: bool = False
-    status: dict[str, Any] | None = None  # latest accepted DeploymentStatus
+    status: dict[str, Any] | None = None  # latest accepted DeploymentStatus(Manifest)
+    #: PR1: the exact ApplicationDeployment YAML served in the state manifest (digested as
+    #: UTF-8 bytes); kept in the record so a restart serves the same bytes and digests.
+    document: str | None = None
 
 
 @dataclass
@@ -42,6 +49,21 @@ class Device:
     onboarded: bool = False
     capabilities: dict[str, Any] | None = None
     deployments: dict[str, Deployment] = field(default_factory=dict)
+    #: Which device-facing interface the device speaks. A record written before PR1 existed
+    #: has no such member and is V24.
+    profile: str = "V24"
+    #: When the operator registered the device: PR1 onboarding is first come, first served
+    #: among the devices waiting for it, in this order.
+    registered_at: float = field(default_factory=time.time)
+    #: PR1: Base64 of the DER of the certificate the client onboarded with.
+    client_certificate: str | None = None
+    #: PR1: the version of the client's current state manifest (DSA-007). 1 when the client
+    #: onboards; every later deploy or removal adds 1, in the same write as the change.
+    manifest_version: int = 1
+
+    @property
+    def active_deployments(self) -> dict[str, Deployment]:
+        return {k: d for k, d in self.deployments.items() if not d.removed}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Device:
@@ -85,16 +107,43 @@ class Store:
         self.devices[device.device_id] = device
         _write_json(self._devices_dir / f"{device.device_id}.json", asdict(device))
 
-    def device_by_client_id(self, client_id: str) -> Device | None:
+    def device_by_client_id(self, client_id: str, profile: str = "V24") -> Device | None:
+        """The onboarded device of that profile holding `client_id` (a V24 OAuth client or a
+        PR1 client); a client id of the other profile is unknown here."""
         return next(
-            (d for d in self.devices.values() if d.onboarded and d.client_id == client_id), None
+            (
+                d
+                for d in self.devices.values()
+                if d.onboarded and d.profile == profile and d.client_id == client_id
+            ),
+            None,
         )
 
     def device_by_git_token(self, token: str) -> Device | None:
         return next(
-            (d for d in self.devices.values() if d.onboarded and same_secret(token, d.git_token)),
+            (
+                d
+                for d in self.devices.values()
+                if d.onboarded and d.profile == "V24" and same_secret(token, d.git_token)
+            ),
             None,
         )
+
+    def device_by_certificate(self, certificate: str) -> Device | None:
+        """The PR1 device that onboarded with this certificate (Base64 of its DER)."""
+        return next(
+            (
+                d
+                for d in self.devices.values()
+                if d.onboarded and d.profile == "PR1" and d.client_certificate == certificate
+            ),
+            None,
+        )
+
+    def next_waiting_for_pr1(self) -> Device | None:
+        """The PR1 device registered first among those that have not onboarded yet."""
+        waiting = [d for d in self.devices.values() if d.profile == "PR1" and not d.onboarded]
+        return min(waiting, key=lambda d: (d.registered_at, d.device_id), default=None)
 
     # -- access tokens ----------------------------------------------------------------
 

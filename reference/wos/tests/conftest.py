@@ -4,8 +4,10 @@ both apps, a real uvicorn server on loopback, and the suite's schemas and payloa
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import socket
+import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -33,18 +35,53 @@ PAYLOADS = REPO_ROOT / "fixtures" / "payloads" / "v24"
 PUBLIC_URL = "http://wos.example:18080"
 
 
-def schema_errors(document: Any, name: str) -> list[str]:
+def schema_errors(document: Any, name: str, profile: str = "v24") -> list[str]:
     """Violations of the suite's schema `name`; skips the test outside this repository."""
     jsonschema = pytest.importorskip("jsonschema")
-    path = SCHEMAS / f"{name}.schema.json"
+    path = SCHEMAS.parent / profile / f"{name}.schema.json"
     if not path.exists():
         pytest.skip(f"{path} is not here (tests run outside the margo-conformance repository)")
     validator = jsonschema.Draft202012Validator(json.loads(path.read_text()))
     return [e.message for e in validator.iter_errors(document)]
 
 
-def corpus(kind: str, verdict: str, pattern: str = "*.json") -> list[Path]:
-    return sorted((PAYLOADS / kind / verdict).glob(pattern))
+def corpus(kind: str, verdict: str, pattern: str = "*.json", profile: str = "v24") -> list[Path]:
+    return sorted((PAYLOADS.parent / profile / kind / verdict).glob(pattern))
+
+
+def client_certificate(name: str, form: str = "DER") -> bytes:
+    """A fresh self-signed P-256 certificate, as a PR1 client makes its own (openssl CLI)."""
+    completed = subprocess.run(
+        [
+            "sh", "-c",
+            "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+            f"-keyout /dev/null -subj '/CN={name}' -days 7 -outform {form} 2>/dev/null",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return completed.stdout
+
+
+def pr1_onboarding_request(certificate: bytes) -> dict[str, str]:
+    return {
+        "apiVersion": "onboarding.margo.org/v1alpha1",
+        "kind": "OnboardingRequest",
+        "certificate": base64.b64encode(certificate).decode("ascii"),
+    }
+
+
+@dataclass
+class Client:
+    """A PR1 device as the WOS knows it: the operator's device id and the clientId it got."""
+
+    device_id: str
+    client_id: str
+    certificate: bytes
+
+    @property
+    def base(self) -> str:
+        return f"/api/v1/clients/{self.client_id}"
 
 
 @dataclass
@@ -90,6 +127,14 @@ class Harness:
         token = self.api.post("/oauth/token", data=form).json()["access_token"]
         return Onboarded(device_id, onboarding, token)
 
+    def onboard_pr1(self, device_id: str = "dev-1") -> Client:
+        """Register `device_id` for PR1 and onboard a fresh certificate, which takes it."""
+        self.verb("register-device", {"deviceId": device_id, "profile": "PR1"})
+        certificate = client_certificate(device_id)
+        response = self.api.post("/api/v1/onboarding", json=pr1_onboarding_request(certificate))
+        assert response.status_code == 201, response.text
+        return Client(device_id, response.json()["clientId"], certificate)
+
     def deploy(self, device_id: str, application: dict[str, Any] | None = None) -> str:
         request = {"deviceId": device_id, "application": application or hello_application()}
         return str(self.verb("deploy", request)["deploymentId"])
@@ -115,6 +160,27 @@ def hello_application() -> dict[str, Any]:
             "greeting": {
                 "value": "hi",
                 "targets": [{"pointer": "ENV.GREETING", "components": ["hello"]}],
+            }
+        },
+    }
+
+
+def two_components() -> dict[str, Any]:
+    return {
+        "applicationId": "two-components",
+        "name": "two-components-deployment",
+        "namespace": "margo-conformance",
+        "deploymentProfile": {
+            "type": "docker-compose",
+            "components": [
+                {"name": "database", "properties": {"packageLocation": "http://a.example/db.yaml"}},
+                {"name": "frontend", "properties": {"packageLocation": "http://a.example/fe.yaml"}},
+            ],
+        },
+        "parameters": {
+            "siteId": {
+                "value": "SITE-42",
+                "targets": [{"pointer": "ENV.SITE_ID", "components": ["database", "frontend"]}],
             }
         },
     }
