@@ -12,7 +12,7 @@ from margo_wos import ctl
 from margo_wos.control import control_app
 from margo_wos.device_api import device_app
 
-from conftest import Harness, hello_application, schema_errors
+from wos_support import Harness, hello_application, schema_errors
 
 
 def repository_files(harness: Harness, device_id: str) -> dict[str, str]:

@@ -10,7 +10,7 @@ import pytest
 from margo_wos.device_api import device_app
 from margo_wos.faults import KNOWN_FAULTS, Faults
 
-from conftest import Harness, corpus, status_report
+from wos_support import Harness, corpus, status_report
 
 
 def test_unknown_fault_names_are_refused() -> None:

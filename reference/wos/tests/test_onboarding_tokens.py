@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from margo_wos.config import ConfigError, load_config
 
-from conftest import PUBLIC_URL, Harness, corpus, schema_errors
+from wos_support import PUBLIC_URL, Harness, corpus, schema_errors
 
 
 def onboarding_request(device_id: str, key: str) -> dict[str, str]:

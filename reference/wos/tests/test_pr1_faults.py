@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from conftest import Client, Harness, two_components
+from wos_support import Client, Harness, two_components
 
 
 def digest(body: bytes) -> str:

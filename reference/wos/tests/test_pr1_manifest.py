@@ -16,7 +16,7 @@ import yaml
 from margo_wos import validate_pr1
 from margo_wos.manifest import accepts_manifest, matches_if_none_match
 
-from conftest import (
+from wos_support import (
     Client,
     Harness,
     client_certificate,

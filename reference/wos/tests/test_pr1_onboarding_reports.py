@@ -13,7 +13,7 @@ import pytest
 import yaml
 from margo_wos import validate_pr1
 
-from conftest import (
+from wos_support import (
     Harness,
     client_certificate,
     corpus,

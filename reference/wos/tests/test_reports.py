@@ -11,7 +11,7 @@ import pytest
 import yaml
 from margo_wos import validate
 
-from conftest import Harness, corpus, schema_errors, status_report
+from wos_support import Harness, corpus, schema_errors, status_report
 
 CAPABILITIES = "/device/{}/capabilities"
 

@@ -12,7 +12,7 @@ import pytest
 from margo_wos.device_api import device_app
 from margo_wos.web import MAX_BODY_BYTES
 
-from conftest import Harness, corpus, schema_errors, status_report
+from wos_support import Harness, corpus, schema_errors, status_report
 
 OVERSIZED = "x" * (2 * MAX_BODY_BYTES)
 
