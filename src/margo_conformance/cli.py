@@ -44,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     _add_run(commands)
+    _add_fleet(commands)
     _add_list(commands)
     _add_report(commands)
     _add_verify(commands)
@@ -55,6 +56,14 @@ def build_parser() -> argparse.ArgumentParser:
     setup.add_argument("--no-reference-images", action="store_true")
 
     commands.add_parser("cleanup", help="remove containers left by interrupted runs")
+
+    stability = commands.add_parser(
+        "stability", help="certify the same SUTs N times; fail on any change of outcome"
+    )
+    stability.add_argument("--runs", type=int, default=10)
+    stability.add_argument("--sut", type=Path, action="append", default=None,
+                           help="SUT file (repeatable); default: both bundled references")
+    stability.add_argument("--report-dir", type=Path, default=Path("reports/stability"))
 
     selftest = commands.add_parser(
         "selftest", help="certify the references and every mutant; print the kill matrix"
@@ -114,8 +123,28 @@ def _add_run(commands: argparse._SubParsersAction) -> None:
         help="also render the Allure 3 single-file HTML (needs Node.js/npx)",
     )
     run.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run scenarios in N parallel processes (pytest-xdist); default 1",
+    )
+    run.add_argument(
         "-v", "--verbose", action="store_true", help="pytest's own verbose output as well"
     )
+
+
+def _add_fleet(commands: argparse._SubParsersAction) -> None:
+    from margo_conformance.fleet.options import add_fleet_arguments
+
+    fleet = commands.add_parser(
+        "fleet",
+        help="load a WOS with N simulated devices (Locust); figures in performance.json",
+        description="Start the WOS, register N devices, and let each onboard, report "
+        "capabilities, poll its repository and report status at its polling interval. "
+        "Needs the perf extra: pip install 'margo-conformance[perf]'.",
+    )
+    add_fleet_arguments(fleet)
 
 
 def _add_list(commands: argparse._SubParsersAction) -> None:
@@ -167,6 +196,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "setup": _setup,
         "cleanup": lambda _args: _cleanup(),
         "selftest": _selftest,
+        "stability": _stability,
+        "fleet": _fleet,
     }
     try:
         return handlers[args.command](args)
@@ -197,10 +228,33 @@ def _run(args: argparse.Namespace) -> int:
         bundle=args.bundle,
         signing_key=args.signing_key.resolve() if args.signing_key else None,
         allure=args.allure,
+        workers=args.workers,
     )
     mode = "certification run" if args.certification else "run"
     print_line(f"{mode}: {sut.name} ({sut.role}, {', '.join(sut.profiles)}) from {sut.path}")
     return execute(request, print_line)
+
+
+def _fleet(args: argparse.Namespace) -> int:
+    """Validate here, run in a process of its own: Locust must patch it with gevent first."""
+    import importlib.util
+    import signal
+    import subprocess
+
+    from margo_conformance.fleet.options import request_from_arguments, to_argv
+
+    request = request_from_arguments(args)
+    if importlib.util.find_spec("locust") is None:
+        raise ConfigError("fleet needs Locust: pip install 'margo-conformance[perf]'")
+    command = [sys.executable, "-m", "margo_conformance.fleet", *to_argv(request)]
+    child = subprocess.Popen(command)
+    # Pass SIGTERM on, so the fleet process removes the WOS container before it ends.
+    signal.signal(signal.SIGTERM, lambda signum, frame: child.send_signal(signum))
+    while True:
+        try:
+            return child.wait()
+        except KeyboardInterrupt:  # the terminal sent SIGINT to both of us: wait for its cleanup
+            continue
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -270,6 +324,17 @@ def _setup(args: argparse.Namespace) -> int:
         f"base image {summary['base_image']}"
     )
     return 0
+
+
+def _stability(args: argparse.Namespace) -> int:
+    from margo_conformance.stability import DEFAULT_SUTS, run_stability
+
+    report_dir = args.report_dir.resolve()
+    suts = [p.resolve() for p in args.sut] if args.sut else list(DEFAULT_SUTS)
+    stable, table = run_stability(suts, args.runs, report_dir, print_line)
+    print_line(f"{'stable' if stable else 'UNSTABLE'}: {len(table)} scenario(s) x {args.runs} run(s); "
+               f"{report_dir / 'stability.md'}")
+    return 0 if stable else EXIT_FAIL
 
 
 def _selftest(args: argparse.Namespace) -> int:

@@ -36,7 +36,8 @@ class HttpControl:
     def call(self, verb: str, request: dict[str, Any]) -> dict[str, Any]:
         url = f"{self.base_url}/{verb}"
         try:
-            response = httpx.post(url, json=request, timeout=self.timeout_s)
+            with self.evidence.waiting():
+                response = httpx.post(url, json=request, timeout=self.timeout_s)
         except httpx.HTTPError as exc:
             raise ControlError(f"control verb {verb}: {type(exc).__name__} calling {url}") from exc
         if response.status_code >= 400:
@@ -52,7 +53,8 @@ class ExecControl:
         self.timeout_s = timeout_s
 
     def call(self, verb: str, request: dict[str, Any]) -> dict[str, Any]:
-        code, output = self.sut.exec([*self.command, verb, json.dumps(request)], self.timeout_s)
+        with self.evidence.waiting():
+            code, output = self.sut.exec([*self.command, verb, json.dumps(request)], self.timeout_s)
         if code != 0:
             raise ControlError(f"control verb {verb}: exit {code}: {output.strip()[-200:]}")
         return _record(self.evidence, verb, request, _json_object(verb, output))

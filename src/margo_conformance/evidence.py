@@ -3,6 +3,11 @@
 Steps assert on evidence and waits wake on it: recording an event notifies every waiter, so a
 verdict follows the awaited event without polling delay. The same record is what a failing
 scenario shows a reader, and what the report writers serialise.
+
+The log also measures the run's own speed (benchmarks/): how long the scenario spent waiting
+on the SUT (`waiting_s`: event waits, and whatever the harness wraps in `waiting()`, such as
+container start and stop or an exchange with a WOS), and, for each wait that ended on an
+event, the delay from the event to the wake-up (`wake_delays_ms`).
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -22,6 +28,8 @@ COMMIT = "commit"
 LOG = "log"
 CONTAINER = "container"
 NOTE = "note"
+LINK = "link"  # a connection the device opened while its link to the WOS was cut
+WORKLOAD = "workload"  # a container of the device's workloads started or stopped
 
 
 @dataclass(frozen=True)
@@ -47,6 +55,9 @@ class EvidenceLog:
         self.origin = time.time() if origin is None else origin
         self._events: list[Event] = []
         self._changed = threading.Condition()
+        self._waiting_lock = threading.Lock()
+        self._waiting_s = 0.0
+        self._wake_delays_ms: list[float] = []
 
     def record(self, kind: str, summary: str, **data: Any) -> Event:
         event = Event(at=time.time(), kind=kind, summary=summary, data=data)
@@ -71,7 +82,18 @@ class EvidenceLog:
         """Return the first non-None value of `probe(events)`, or None after `timeout` seconds.
 
         `probe` runs once now and again after every new event; there is no polling interval.
+        The time spent here counts as waiting on the SUT; when the value found is (or lists)
+        an event recorded during the wait, the delay from that event to the wake-up is kept.
         """
+        started_at = time.time()
+        with self.waiting():
+            found = self._wait(probe, timeout)
+        happened_at = event_time(found)
+        if happened_at is not None and happened_at >= started_at:
+            self._note_wake_delay(time.time() - happened_at)
+        return found
+
+    def _wait(self, probe: Callable[[list[Event]], T | None], timeout: float) -> T | None:
         deadline = time.monotonic() + timeout
         with self._changed:
             while True:
@@ -83,6 +105,33 @@ class EvidenceLog:
                     return None
                 self._changed.wait(remaining)
 
+    @contextmanager
+    def waiting(self) -> Iterator[None]:
+        """Count the enclosed time as waiting on the SUT (not the suite's own overhead)."""
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            elapsed = time.monotonic() - started
+            with self._waiting_lock:
+                self._waiting_s += elapsed
+
+    def _note_wake_delay(self, seconds: float) -> None:
+        with self._waiting_lock:
+            self._wake_delays_ms.append(round(seconds * 1000, 3))
+
+    @property
+    def waiting_s(self) -> float:
+        """Seconds spent waiting on the SUT so far (nested `waiting()` blocks count twice)."""
+        with self._waiting_lock:
+            return self._waiting_s
+
+    @property
+    def wake_delays_ms(self) -> list[float]:
+        """For each wait that ended on an event: milliseconds from the event to the wake-up."""
+        with self._waiting_lock:
+            return list(self._wake_delays_ms)
+
     def to_json(self) -> list[dict[str, Any]]:
         return [e.to_json(self.origin) for e in self.events()]
 
@@ -92,3 +141,13 @@ class EvidenceLog:
         if not chosen:
             return "  (no such events recorded)"
         return "\n".join(f"  +{e.at - self.origin:7.2f}s {e.kind:<6} {e.summary}" for e in chosen)
+
+
+def event_time(found: object) -> float | None:
+    """When the thing a wait found happened: an `Event`'s or a record's `at` (epoch seconds);
+    for a list, its latest. None when it carries no time."""
+    if isinstance(found, list | tuple):
+        times = [t for t in (event_time(item) for item in found) if t is not None]
+        return max(times) if times else None
+    at = getattr(found, "at", None)
+    return float(at) if isinstance(at, int | float) and not isinstance(at, bool) else None

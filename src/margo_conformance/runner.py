@@ -15,6 +15,7 @@ also has `junit.xml`, `allure-results/` and `evidence/`.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 import sys
@@ -61,6 +62,9 @@ PREVIOUS_OUTPUTS = (
     "allure-report.html",
 )
 PREVIOUS_OUTPUT_DIRS = ("evidence",)
+# pytest plugins other packages install that a conformance run never uses: hypothesis alone
+# costs about a second per run (it imports itself for its terminal summary).
+UNUSED_PLUGINS = ("hypothesispytest", "locust", "anyio")
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,7 @@ class RunRequest:
     bundle: bool = False
     signing_key: Path | None = None
     allure: bool = False
+    workers: int = 1  # > 1: scenarios spread over that many pytest-xdist worker processes
 
     @property
     def wants_bundle(self) -> bool:
@@ -109,6 +114,10 @@ def check_request(request: RunRequest) -> None:
             raise ConfigError(
                 f"a certification run executes every scenario: drop {', '.join(chosen)}"
             )
+    if request.workers < 1:
+        raise ConfigError(f"--workers {request.workers}: give 1 or more worker processes")
+    if request.workers > 1 and importlib.util.find_spec("xdist") is None:
+        raise ConfigError("--workers needs pytest-xdist: pip install pytest-xdist")
     if request.signing_key is not None:
         from margo_conformance.report.bundle import load_signing_key
 
@@ -236,6 +245,8 @@ def pytest_arguments(request: RunRequest, images: PreparedImages, run_id: str) -
         str(report_dir / "allure-results"),
         "--clean-alluredir",
     ]
+    for plugin in UNUSED_PLUGINS:
+        args += ["-p", f"no:{plugin}"]
     if request.verbose:
         args += ["-v"]
     else:
@@ -245,7 +256,18 @@ def pytest_arguments(request: RunRequest, images: PreparedImages, run_id: str) -
         args += ["-m", request.select]
     if request.keyword:
         args += ["-k", request.keyword]
-    return args
+    return args + worker_arguments(request)
+
+
+def worker_arguments(request: RunRequest) -> list[str]:
+    """pytest-xdist options for --workers; worksteal evens out scenarios of unequal length.
+
+    A --rerun-failed run stays in one process: its selection is applied by `RunnerPlugin`,
+    which lives in this process only, while xdist workers collect for themselves.
+    """
+    if request.workers <= 1 or request.rerun_failed is not None:
+        return []
+    return ["-n", str(request.workers), "--dist", "worksteal"]
 
 
 def run_context(request: RunRequest, sut_identity: Mapping[str, Any] | None = None) -> RunContext:
@@ -262,15 +284,7 @@ def run_context(request: RunRequest, sut_identity: Mapping[str, Any] | None = No
 
 def sut_description(sut: SutConfig) -> dict[str, Any]:
     """The SUT as a preflight results.json shows it (the plugin describes it the same way)."""
-    return {
-        "name": sut.name,
-        "vendor": sut.vendor,
-        "version": sut.version,
-        "role": sut.role,
-        "profiles": list(sut.profiles),
-        "image": sut.image,
-        "sut_file": json.loads(json.dumps(sut.redacted(), default=str)),
-    }
+    return sut.describe()
 
 
 def execute(request: RunRequest, log: Log) -> int:

@@ -106,7 +106,8 @@ class SutContainer:
         """Start and wait until ready; any failure is a one-line `SutError` and no container remains."""
         self.evidence.record(CONTAINER, f"starting {self.config.image}", image=self.config.image)
         try:
-            self.container.start()
+            with self.evidence.waiting():  # container start to ready is the SUT's time
+                self.container.start()
         except (ImageNotFound, NotFound) as exc:
             self._remove_quietly()
             raise SutError(f"SUT image {self.config.image!r} not found on the Docker engine") from exc
@@ -159,14 +160,15 @@ class SutContainer:
             return False
 
     def stop(self) -> None:
-        try:
-            wrapped = self.container.get_wrapped_container()
-            wrapped.stop(timeout=int(max(1, self.config.timeouts.stop)))
-        except (NotFound, APIError, AttributeError):
-            pass
-        if self._follower is not None:
-            self._follower.join(timeout=self.config.timeouts.stop)
-        self._remove_quietly()
+        with self.evidence.waiting():  # the SUT's shutdown and its removal by the engine
+            try:
+                wrapped = self.container.get_wrapped_container()
+                wrapped.stop(timeout=int(max(1, self.config.timeouts.stop)))
+            except (NotFound, APIError, AttributeError):
+                pass
+            if self._follower is not None:
+                self._follower.join(timeout=self.config.timeouts.stop)
+            self._remove_quietly()
 
     def _remove_quietly(self) -> None:
         try:

@@ -57,7 +57,11 @@ def test_a_reference_sut_run_writes_every_output(tmp_path: Path, role: str) -> N
 
     progress = PROGRESS_LINE.findall(run.stderr)
     assert [int(n) for n, _, _ in progress] == list(range(1, len(results["scenarios"]) + 1))
-    assert {o for _, _, o in progress} == {"PASS"}
+    # A reference claiming fewer profiles than a scenario is written for shows those runs as
+    # skipped: not claimed; nothing else may be other than a pass.
+    assert {o for _, _, o in progress} <= {"PASS", "SKIP"}
+    skipped = [s for s in results["scenarios"] if s["outcome"] == "skip"]
+    assert all(s["message"].startswith("not claimed:") for s in skipped), skipped
     assert f"{len(results['scenarios'])} passed" in run.stdout  # pytest's summary line, for CI
     assert "PASS" in (tmp_path / "run.log").read_text()
 

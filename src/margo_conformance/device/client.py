@@ -77,7 +77,8 @@ class DeviceClient:
             sent_headers.setdefault("Content-Type", "application/json")
         started = time.monotonic()
         try:
-            response = self._http.request(method, url, content=content, data=form, headers=sent_headers)
+            with self.evidence.waiting():
+                response = self._http.request(method, url, content=content, data=form, headers=sent_headers)
             answer = Answer(method, url, response.status_code, dict(response.headers), response.content,
                             time.monotonic() - started)
         except httpx.HTTPError as exc:

@@ -41,12 +41,13 @@ def read_repository(
     """Clone `url` fresh into `destination` and parse every YAML file on the default branch."""
     started = time.monotonic()
     try:
-        git.Git().execute(
-            ["git", "clone", "--quiet", "--", url, str(destination)],
-            env=_env(token),
-            kill_after_timeout=timeout_s,
-            with_extended_output=True,
-        )
+        with evidence.waiting():  # a git client talking to the WOS: the WOS's time, mostly
+            git.Git().execute(
+                ["git", "clone", "--quiet", "--", url, str(destination)],
+                env=_env(token),
+                kill_after_timeout=timeout_s,
+                with_extended_output=True,
+            )
     except git.GitCommandError as exc:
         detail = _git_error(exc, time.monotonic() - started, timeout_s)
         evidence.record(GIT, f"clone {url} -> refused: {detail}", url=url, ok=False, detail=detail,

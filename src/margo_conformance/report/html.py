@@ -5,6 +5,12 @@ external resource, and every value from the run goes through `html.escape`. The 
 with the verdict, says why it is not a pass, and shows each failure with its evidence (HTTP
 exchanges, Git operations, the SUT's log, the timeline), collapsed in <details> so the page
 stays short. The markup lives in `templates/` (string.Template); this module only fills it.
+
+When the report directory holds `performance.json` (a fleet run, `margo-conformance fleet`),
+the page gains a Performance section: throughput, latency percentiles per endpoint, error
+rate, devices sustained, and the user's thresholds with what was observed. A directory with
+only a fleet run gets a page of its own, whose banner is the thresholds' verdict (or
+"measured" when none were given).
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from margo_conformance import SUITE_NAME, __version__
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 REPORT_FILE = "report.html"
+PERFORMANCE_FILE = "performance.json"
 LOG_EXCERPT_LINES = 60
 BODY_LIMIT = 6000  # characters of an HTTP body shown before it is cut
 
@@ -32,6 +39,11 @@ VERDICT_MEANING = {
     "partial": "nothing failed, but not every scenario ran or a failure was waived",
     "fail": "the system under test broke at least one requirement",
     "error": "no verdict on the SUT: it could not be brought up, or the suite itself broke",
+    "measured": "a fleet run, measured; no thresholds were given, so nothing was judged",
+}
+PERFORMANCE_MEANING = {
+    "pass": "every threshold of the fleet run held",
+    "fail": "at least one threshold of the fleet run did not hold",
 }
 OUTCOME_WORD = {
     "pass": "pass",
@@ -42,6 +54,7 @@ OUTCOME_WORD = {
     "waived": "waived",
     "stale": "stale waiver",
     "unused": "unused",
+    "measured": "measured",
 }
 PROFILE_TRANSPORTS = {
     "V24": "HTTP device API with OAuth2 bearer tokens; desired state over Git smart HTTP",
@@ -458,6 +471,119 @@ def _identity(tree: Mapping[str, Any]) -> str:
     return _section("identity", "System under test and suite", body)
 
 
+# -- performance (fleet profile) -----------------------------------------------------------------
+
+
+def load_performance(report_dir: Path | None) -> dict[str, Any] | None:
+    """performance.json of a fleet run in `report_dir`, or None when there is none."""
+    if report_dir is None:
+        return None
+    try:
+        document = json.loads((report_dir / PERFORMANCE_FILE).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+    return document if isinstance(document, dict) else None
+
+
+def _ms(value: Any) -> str:
+    try:
+        return f"{float(value):,.1f}"
+    except (TypeError, ValueError):
+        return ""
+
+
+def _performance(perf: Mapping[str, Any]) -> str:
+    run = perf.get("run", {})
+    totals = perf.get("totals", {})
+    devices = perf.get("devices", {})
+    verdict = perf.get("verdict") or "measured"
+    sustained, requested = devices.get("sustained", 0), devices.get("requested", 0)
+    tiles = [
+        ("short" if sustained < requested else "pass", f"{sustained}/{requested}",
+         "devices sustained"),
+        ("measured", f"{float(totals.get('throughput_rps', 0)):,.0f}/s", "requests (all endpoints)"),
+        ("fail" if totals.get("failures") else "pass",
+         f"{float(totals.get('error_rate', 0)):.2%}", "error rate"),
+        ("measured", f"{_ms(totals.get('p95_ms'))} ms", "p95 latency (all endpoints)"),
+        (verdict, OUTCOME_WORD.get(verdict, verdict), "against the thresholds"),
+    ]
+    tiles_html = '<div class="tiles">' + "".join(
+        f'<div class="tile {esc(css)}"><div class="n">{esc(n)}</div>'
+        f'<div class="label">{esc(label)}</div></div>'
+        for css, n, label in tiles
+    ) + "</div>"
+    run_line = (
+        f"{run.get('devices', '?')} simulated devices, polling every "
+        f"{run.get('poll_interval_s', '?')} s, measured for {run.get('duration_s', '?')} s after "
+        f"a {run.get('ramp_s', '?')} s start-up; Locust {run.get('mode', 'local')}"
+        + (f" with {run.get('workers')} worker(s)" if run.get("workers") else "")
+        + f"; load sent to {run.get('target', 'the WOS')}; started {run.get('started', '?')}. "
+        f"Sustained: {devices.get('rule', '')}."
+    )
+    rows = [
+        [
+            _td(esc(e.get("name"))),
+            _td(esc(f"{e.get('requests', 0):,}"), "num"),
+            _td(esc(f"{float(e.get('throughput_rps', 0)):,.1f}"), "num"),
+            _td(esc(_ms(e.get("p50_ms"))), "num"),
+            _td(esc(_ms(e.get("p95_ms"))), "num"),
+            _td(esc(_ms(e.get("p99_ms"))), "num"),
+            _td(esc(_ms(e.get("max_ms"))), "num"),
+            _td(esc(f"{e.get('failures', 0):,} ({float(e.get('error_rate', 0)):.2%})"), "num"),
+        ]
+        for e in [*perf.get("endpoints", []), {**totals, "name": "all endpoints"}]
+    ]
+    endpoints = _table(
+        ["endpoint", "requests", "per s", "p50 ms", "p95 ms", "p99 ms", "max ms", "errors"], rows
+    )
+    return _fill(
+        "performance.html",
+        tiles=tiles_html,
+        run_line=esc(run_line),
+        endpoints=endpoints,
+        thresholds=_performance_thresholds(perf.get("thresholds", [])),
+        errors=_performance_errors(perf.get("errors", [])),
+    )
+
+
+def _performance_thresholds(rows: Sequence[Mapping[str, Any]]) -> str:
+    if not rows:
+        return _none("No thresholds were given (--thresholds FILE): the run is measured, not judged.")
+    table = _table(
+        ["threshold", "observed", "verdict"],
+        [
+            [
+                _td(esc(r.get("check"))),
+                _td(esc(r.get("observed") if r.get("observed") is not None else "not measured"),
+                    "num"),
+                _td(_badge("pass" if r.get("passed") else "fail")),
+            ]
+            for r in rows
+        ],
+    )
+    return '<h3 class="sub">Thresholds</h3>' + table
+
+
+def _performance_errors(rows: Sequence[Mapping[str, Any]]) -> str:
+    if not rows:
+        return ""
+    table = _table(
+        ["endpoint", "error", "occurrences"],
+        [[_td(esc(r.get("endpoint"))), _td(esc(r.get("error"))),
+          _td(esc(r.get("occurrences")), "num")] for r in rows],
+    )
+    return '<h3 class="sub">Errors</h3>' + table
+
+
+def _performance_section(perf: Mapping[str, Any]) -> str:
+    intro = (
+        "A fleet run (margo-conformance fleet): simulated devices onboarding, reporting "
+        "capabilities, polling their desired state as git fetch does and reporting status, "
+        "driven by Locust. Pass or fail only against the thresholds the user gave."
+    )
+    return _section("performance", "Performance", _performance(perf), esc(intro))
+
+
 # -- evidence ---------------------------------------------------------------------------------
 
 
@@ -598,10 +724,16 @@ def _css() -> str:
     return (TEMPLATE_DIR / "report.css").read_text(encoding="utf-8")
 
 
-def render_report(tree: Mapping[str, Any], evidence_root: Path | None = None) -> str:
-    """The whole page for one results tree; `evidence_root` is where evidence/ files live."""
+def render_report(
+    tree: Mapping[str, Any],
+    evidence_root: Path | None = None,
+    performance: Mapping[str, Any] | None = None,
+) -> str:
+    """The whole page for one results tree; `evidence_root` is where evidence/ files live;
+    `performance` (a fleet run's performance.json) adds the Performance section."""
     sections = [
         _summary(tree),
+        *([_performance_section(performance)] if performance else []),
         _failures(tree, evidence_root),
         _not_run(tree),
         _requirements(tree),
@@ -609,6 +741,7 @@ def render_report(tree: Mapping[str, Any], evidence_root: Path | None = None) ->
         _waivers(tree),
         _identity(tree),
     ]
+    toc = [SECTIONS[0], *([("performance", "Performance")] if performance else []), *SECTIONS[1:]]
     banner = _banner_values(tree)
     sut = tree.get("sut", {})
     return _fill(
@@ -618,7 +751,7 @@ def render_report(tree: Mapping[str, Any], evidence_root: Path | None = None) ->
             f"{banner['verdict_word']} · {sut.get('name', 'SUT')} · Margo conformance report"
         ),
         css=_css(),
-        toc=" ".join(f'<a href="#{a}">{esc(h)}</a>' for a, h in SECTIONS),
+        toc=" ".join(f'<a href="#{a}">{esc(h)}</a>' for a, h in toc),
         sections="\n".join(sections),
         footer=esc(
             f"Generated by {SUITE_NAME} {__version__} from results.json of run "
@@ -629,10 +762,64 @@ def render_report(tree: Mapping[str, Any], evidence_root: Path | None = None) ->
     )
 
 
+def render_performance_report(perf: Mapping[str, Any]) -> str:
+    """The page for a directory holding only a fleet run: banner, Performance, the SUT."""
+    verdict = str(perf.get("verdict") or "measured")
+    sut = perf.get("sut", {})
+    run = perf.get("run", {})
+    meta = [
+        f"role {sut.get('role', 'wos')}",
+        f"image {sut.get('image', '?')}",
+        f"fleet of {run.get('devices', '?')} devices",
+        f"started {run.get('started', '?')}",
+        f"{SUITE_NAME} {__version__}",
+    ]
+    failed = [r for r in perf.get("thresholds", []) if not r.get("passed")]
+    reasons = (
+        '<ul class="reasons">'
+        + "".join(f"<li>{esc(r.get('check'))}: observed {esc(r.get('observed'))}</li>"
+                  for r in failed)
+        + "</ul>"
+        if failed else ""
+    )
+    identity = _kv("System under test", [
+        ("Name", esc(sut.get("name"))),
+        ("Vendor", esc(sut.get("vendor"))),
+        ("Version", esc(sut.get("version"))),
+        ("Image", f"<code>{esc(sut.get('image'))}</code>"),
+        ("Image id", f'<span class="digest">{esc(sut.get("image_id") or "not recorded")}</span>'),
+    ])
+    sections = [
+        _performance_section(perf),
+        _section("identity", "System under test", f'<div class="identity">{identity}</div>'),
+    ]
+    return _fill(
+        "report.html",
+        generator=esc(f"{SUITE_NAME} {__version__}"),
+        title=esc(f"{verdict.upper()} · {sut.get('name', 'WOS')} · Margo fleet report"),
+        css=_css(),
+        toc='<a href="#performance">Performance</a> <a href="#identity">System under test</a>',
+        sections="\n".join(sections),
+        footer=esc(f"Generated by {SUITE_NAME} {__version__} from performance.json."),
+        verdict=esc(verdict),
+        verdict_word=esc(verdict.upper()),
+        verdict_meaning=esc(PERFORMANCE_MEANING.get(verdict, VERDICT_MEANING["measured"])),
+        sut_title=esc(f"{sut.get('name', 'WOS')} {sut.get('version', '') or ''}".strip()),
+        banner_meta=" &middot; ".join(esc(m) for m in meta),
+        reasons=reasons,
+    )
+
+
 def write_report(report_dir: Path, tree: Mapping[str, Any] | None = None) -> Path:
-    """Render report.html next to results.json (read from there unless `tree` is given)."""
+    """Render report.html next to results.json (read from there unless `tree` is given), with
+    the Performance section when performance.json is there too; a directory with only
+    performance.json gets the fleet page."""
+    performance = load_performance(report_dir)
+    target = report_dir / REPORT_FILE
+    if tree is None and performance is not None and not (report_dir / "results.json").is_file():
+        target.write_text(render_performance_report(performance), encoding="utf-8")
+        return target
     if tree is None:
         tree = json.loads((report_dir / "results.json").read_text(encoding="utf-8"))
-    target = report_dir / REPORT_FILE
-    target.write_text(render_report(tree, report_dir), encoding="utf-8")
+    target.write_text(render_report(tree, report_dir, performance), encoding="utf-8")
     return target

@@ -55,6 +55,13 @@ class LiveProgress:
         self.total = len(session.items)
         self.write(f"running {self.total} scenario(s)")
 
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        # Under pytest-xdist only the workers collect; each tells the controller what it has.
+        if not self.total:
+            self.total = len(ids)
+            self.write(f"running {self.total} scenario(s) in parallel worker processes")
+
     @pytest.hookimpl(wrapper=True)
     def pytest_report_teststatus(self, report: pytest.TestReport, config: pytest.Config) -> Any:
         # Keep pytest's category (its final "N passed" line counts by it) but drop the

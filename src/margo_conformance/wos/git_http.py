@@ -4,6 +4,13 @@ The backend is git's CGI program, so clients meet the real protocol (v0, v1 and 
 clones, fetch negotiation). This module adds what the WOS owns: token authentication per
 device repository (GIT-003, GIT-006) and a record of each operation, including which commits
 a client asked for, so steps can tell a poll from a fetch of new desired state.
+
+An agent polls by asking for the capability advertisement and then for the refs (ls-refs),
+and both answers change only when the WOS publishes a commit. Forking `git http-backend` for
+each of them caps the emulator far below a fleet polling once a second, so `PollCache` keeps
+those two answers per repository, keyed on the repository's publication count
+(`desired_state.publication_count`): a publication invalidates them. Authentication and
+evidence happen for every request as before; fetches of objects always reach http-backend.
 """
 
 from __future__ import annotations
@@ -12,18 +19,83 @@ import asyncio
 import base64
 import gzip
 import re
+import threading
 import zlib
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from starlette.requests import Request
 from starlette.responses import Response
 
+from margo_conformance.desired_state import publication_count
 from margo_conformance.wos.state import DeviceRecord, WosState
 
 REALM = "margo-desired-state"
 _WANT = re.compile(rb"want ([0-9a-f]{40})")
 _UPLOAD_PACK = "git-upload-pack"
+#: Protocol phases whose answer depends only on the refs, so a publication is all that changes it.
+CACHEABLE_PHASES = ("advertise", "ls-refs")
+POLL_CACHE_ENTRIES = 16384  # two per polling device, with room to spare
+
+
+@dataclass(frozen=True)
+class CachedAnswer:
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+
+    def response(self) -> Response:
+        return Response(self.body, status_code=self.status, headers=dict(self.headers))
+
+
+PollKey = tuple[str, str, str, str, str, str, bytes]
+
+
+class PollCache:
+    """http-backend's answers to the poll requests, per repository and publication count."""
+
+    def __init__(self, max_entries: int = POLL_CACHE_ENTRIES) -> None:
+        self.max_entries = max_entries
+        self._entries: OrderedDict[PollKey, tuple[int, CachedAnswer]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: PollKey, version: int) -> CachedAnswer | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None or entry[0] != version:
+                self.misses += 1
+                return None
+            self._entries.move_to_end(key)
+            self.hits += 1
+            return entry[1]
+
+    def put(self, key: PollKey, version: int, answer: CachedAnswer) -> None:
+        with self._lock:
+            self._entries[key] = (version, answer)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+
+
+#: One per process: keys carry the repository's absolute path, so WOS instances never mix.
+POLL_CACHE = PollCache()
+
+
+def poll_key(request: Request, repo_path: Path, rest: str, body: bytes) -> PollKey:
+    """Everything http-backend's answer to a poll request depends on, besides the refs."""
+    headers = request.headers
+    return (
+        str(repo_path),
+        request.method,
+        rest,
+        request.url.query,
+        headers.get("git-protocol", ""),
+        headers.get("content-encoding", ""),
+        body,
+    )
 
 
 @dataclass
@@ -125,7 +197,28 @@ async def handle_git(request: Request, state: WosState) -> Response:
     if auth in ("wrong-device", "revoked"):
         return Response("access to this repository is refused\n", status_code=403)
     assert device is not None  # authorize() returns the owner for every accepted scheme
-    return await run_http_backend(request, state.repos_root, f"/{repo}.git/{rest}", body, device)
+    if phase not in CACHEABLE_PHASES:
+        return await run_http_backend(request, state.repos_root, f"/{repo}.git/{rest}", body, device)
+    return await answer_poll(request, state, repo, rest, body, device)
+
+
+async def answer_poll(
+    request: Request, state: WosState, repo: str, rest: str, body: bytes, device: DeviceRecord
+) -> Response:
+    """An advertisement or ls-refs answer from the cache, or from http-backend (then cached)."""
+    repo_path = state.repos_root / f"{repo}.git"
+    key = poll_key(request, repo_path, rest, body)
+    # Read the count before asking http-backend: an answer computed while a publication lands
+    # is filed under the older count, which that publication has already made stale.
+    version = publication_count(repo_path)
+    cached = POLL_CACHE.get(key, version)
+    if cached is not None:
+        return cached.response()
+    response = await run_http_backend(request, state.repos_root, f"/{repo}.git/{rest}", body, device)
+    if response.status_code == 200:
+        headers = tuple((k, v) for k, v in response.headers.items() if k != "content-length")
+        POLL_CACHE.put(key, version, CachedAnswer(200, headers, bytes(response.body)))
+    return response
 
 
 async def run_http_backend(

@@ -90,9 +90,14 @@ class EmulatedWos:
 
 
 def _bind_ephemeral() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # IPPROTO_TCP, not the default 0: asyncio turns Nagle's algorithm off (TCP_NODELAY) only on
+    # sockets whose proto says TCP, and with it on, every answer on a kept-alive connection
+    # waited ~40 ms for the client's delayed ACK.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("0.0.0.0", 0))
-    sock.listen(128)
+    # uvicorn's own default: a fleet opening a connection per poll overflows a short accept
+    # queue in bursts, and a dropped SYN costs the client a one-second retransmit.
+    sock.listen(2048)
     sock.set_inheritable(True)
     return sock
