@@ -33,6 +33,6 @@ def the_agent_has_started_and_onboarded(agent: AgentUnderTest) -> None:
 @then("the agent is still running")
 def the_agent_is_still_running(agent: AgentUnderTest) -> None:
     assert agent.container_running(), (
-        "CFG-004: the agent must survive a refused desired-state fetch, but its container "
-        f"stopped.{agent.exit_note()}"
+        "CFG-004/GIT-004: the agent must keep running whatever its orchestrator refuses or publishes, "
+        f"but its container stopped.{agent.exit_note()}"
     )

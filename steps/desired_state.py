@@ -33,14 +33,14 @@ def the_agent_reads_its_assigned_repository_using_the_access_token_it_was_issued
 
 @then("the agent fetches the new desired state within its polling interval")
 def the_agent_fetches_the_new_desired_state_within_its_polling_interval(agent: AgentUnderTest) -> None:
-    latest = max(agent.published.values(), key=lambda p: p.commit.at)
+    what, commit = agent.latest_commit()  # the newest publication or removal
     polling = agent.run.sut.polling
-    allowed = polling.interval + polling.tolerance
-    fetch = agent.wait_for_pickup(latest.commit, allowed)
-    requirement = "DSA-030/CFG-003" if latest.commit.manifest_version else "GIT-003/CFG-003"
+    allowed = agent.poll_interval + polling.tolerance
+    fetch = agent.wait_for_pickup(commit, allowed)
+    requirement = "DSA-030/CFG-003" if commit.manifest_version else "GIT-003/CFG-003"
     assert fetch is not None, (
-        f"{requirement}: {latest.commit.sha[:11]} ({latest.deployment.name}) was not fetched "
-        f"within {allowed:g}s (polling interval {polling.interval:g}s + tolerance {polling.tolerance:g}s)."
+        f"{requirement}: {commit.sha[:11]} ({what}) was not fetched "
+        f"within {allowed:g}s (polling interval {agent.poll_interval:g}s + tolerance {polling.tolerance:g}s)."
         f"{agent.exit_note()}\nExchanges seen:\n{agent.evidence.excerpt(('git', 'http', 'commit'))}"
     )
 

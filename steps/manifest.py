@@ -46,6 +46,12 @@ def the_agents_later_polls_carry_the_entity_tag_of_the_manifest_it_holds(agent: 
 @given(parsers.parse('the orchestrator has published the deployment "{name}" and the agent installed it'))
 def the_orchestrator_has_published_the_deployment_and_the_agent_installed_it(agent: AgentUnderTest, name: str) -> None:
     published = agent.publish(name)
+    # No fetch, no installation: say so after one polling interval instead of the deployment timeout.
+    late = agent.poll_interval + agent.run.sut.polling.tolerance
+    assert agent.wait_for_pickup(published.commit, late) is not None, (
+        f"GIT-004/DSA-036: the agent did not fetch deployment {name} within {late:g}s, so the scenario cannot "
+        f"go on.{agent.exit_note()}\n{agent.evidence.excerpt(('git', 'http', 'commit'))}"
+    )
     installed = agent.wait_for_state(name, ("installed",), published.commit.at, agent.run.sut.timeouts.deployment)
     assert installed is not None, (
         f"DSA-036: deployment {name} was not reported installed within {agent.run.sut.timeouts.deployment:g}s, "

@@ -36,6 +36,7 @@ PLACEHOLDERS: Mapping[str, str] = MappingProxyType(
         "poll_interval_s": "desired-state polling interval in seconds",
         "poll_interval_ms": "desired-state polling interval in milliseconds",
         "workload_labels": "comma-separated k=v labels to put on workload containers",
+        "downtime_window": "a downtime window as an ISO 8601 interval <start>/<end> in UTC; empty: none",
         "run_id": "identifier of this conformance run",
         "profile": "the spec profile this scenario speaks (V24 or PR1)",
         "base_image": "the base image the suite's own images are built from",

@@ -72,9 +72,12 @@ class Commit:
     manifest_version: int | None = None
 
 
-def render_deployment(template_path: Path, values: Mapping[str, str], profile: str = "V24") -> Deployment:
-    """Instantiate a deployment fixture with a fresh WOS-assigned id; it must be schema-valid."""
-    deployment_id = str(uuid.uuid4())
+def render_deployment(
+    template_path: Path, values: Mapping[str, str], profile: str = "V24", deployment_id: str | None = None
+) -> Deployment:
+    """Instantiate a deployment fixture with a fresh WOS-assigned id (or, for a new revision of a
+    deployment, the id it already has); it must be schema-valid."""
+    deployment_id = deployment_id or str(uuid.uuid4())
     text = string.Template(template_path.read_text()).substitute(
         {**values, "DEPLOYMENT_ID": deployment_id}
     )
@@ -142,6 +145,19 @@ class DeviceRepository:
     def remove(self, deployment: Deployment) -> Commit:
         self.clone.index.remove([deployment.path_in_repo], working_tree=True)
         return self._finish_commit(f"remove {deployment.name}")
+
+    def commit_files(self, changes: Mapping[str, str | None], message: str) -> Commit:
+        """One commit writing several files (None deletes one): desired state changed at once,
+        including documents the suite publishes raw because they are deliberately broken."""
+        root = Path(self.clone.working_tree_dir or ".")
+        for relative, content in changes.items():
+            if content is None:
+                self.clone.index.remove([relative], working_tree=True)
+                continue
+            (root / relative).parent.mkdir(parents=True, exist_ok=True)
+            (root / relative).write_text(content)
+            self.clone.index.add([relative])
+        return self._finish_commit(message)
 
     def _commit_file(self, relative: str, content: str, message: str) -> Commit:
         target = Path(self.clone.working_tree_dir or ".") / relative

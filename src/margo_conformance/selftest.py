@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 
 from margo_conformance.paths import FIXTURES_DIR
+from margo_conformance.requirements import id_to_tag
 
 MUTANTS_FILE = FIXTURES_DIR / "mutants" / "mutants.yaml"
 RUN_TIMEOUT_S = 900
@@ -95,6 +96,20 @@ def mutant_sut_file(mutant: Mutant, directory: Path) -> Path:
     return target
 
 
+def mutant_selection(mutant: Mutant) -> str | None:
+    """The scenarios a mutant runs: its own `select`, else those tracing to what it violates.
+
+    References run everything. A mutant breaks one code path, so its kill (and any false
+    failure) shows among the scenarios of its requirements; running the rest again for every
+    mutant would cost the CI budget without adding evidence.
+    """
+    if mutant.select:
+        return mutant.select
+    if mutant.is_reference or mutant.outcome == "error":
+        return None
+    return " or ".join(id_to_tag(r) for r in mutant.violates)
+
+
 def judge(mutant: Mutant, results: dict[str, Any]) -> tuple[list[str], list[str], bool, str]:
     """(killed_by, false_failures, ok, note) for one run's results tree."""
     # Scenarios of profiles the SUT does not claim are skipped in every run; they judge nothing.
@@ -122,8 +137,9 @@ def run_one(mutant: Mutant, report_root: Path, log: Log) -> MatrixRow:
     sut_file = mutant_sut_file(mutant, directory)
     command = [sys.executable, "-m", "margo_conformance.cli", "run", "--sut", str(sut_file),
                "--report-dir", str(directory)]
-    if mutant.select:
-        command += ["-m", mutant.select]
+    selection = mutant_selection(mutant)
+    if selection:
+        command += ["-m", selection]
     started = time.monotonic()
     completed = subprocess.run(command, capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
     (directory / "run.log").write_text(completed.stdout + completed.stderr)

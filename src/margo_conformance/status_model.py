@@ -94,3 +94,41 @@ def _get(document: Any, *path: str) -> Any:
             return None
         document = document.get(key)
     return document
+
+
+UPDATE_SEQUENCE = ("installing", "installed")
+
+
+def judge_update(observed: Sequence[str]) -> SequenceFinding:
+    """A changed deployment goes through Installing to Installed again (V24 has no update state,
+    2.1); a Pending before them is allowed: the agent has new desired state it has not started."""
+    observed = list(observed)
+    trimmed = observed[1:] if observed[:1] == ["pending"] else observed
+    finding = judge_sequence(trimmed, UPDATE_SEQUENCE)
+    return SequenceFinding(finding.ok, observed, finding.problem)
+
+
+def error_problem(entry: Any) -> str | None:
+    """STS-006: a failure carries an error with a code and a message that say something.
+
+    `entry` is a report's `status` object or one of its `components`; returns what is wrong
+    with its error, or None when the error is there and complete."""
+    error = entry.get("error") if isinstance(entry, dict) else None
+    if not isinstance(error, dict):
+        return "no error (code and message) was given"
+    empty = [key for key in ("code", "message") if not (isinstance(error.get(key), str) and error[key].strip())]
+    if empty:
+        return f"its error has no {' and no '.join(empty)}: {error!r}"
+    return None
+
+
+def component_entry(report: Any, component: str) -> dict[str, Any] | None:
+    return next((c for c in _components(report) if c.get("name") == component), None)
+
+
+def installed_components(report: Any) -> list[str]:
+    return [str(c.get("name")) for c in _components(report) if normalise(c.get("state")) == "installed"]
+
+
+def overall_state(report: Any) -> str:
+    return normalise(_get(report, "status", "state"))

@@ -41,3 +41,12 @@ def test_mutants_file_is_well_formed_and_starts_each_role_with_its_reference(tmp
         if not mutant.is_reference:
             assert sut["env"][mutant.fault_variable] == mutant.name
             assert mutant.violates
+
+
+def test_a_mutant_runs_the_scenarios_of_its_requirements_and_references_run_all() -> None:
+    from margo_conformance.selftest import mutant_selection
+
+    assert mutant_selection(MUTANT) == "req_STS_001"
+    two = Mutant("wos", "x", Path("x.yaml"), "F", violates=("CAP-002", "STS-002"))
+    assert mutant_selection(two) == "req_CAP_002 or req_STS_002"
+    assert mutant_selection(Mutant("agent", "reference", Path("x.yaml"), "F")) is None

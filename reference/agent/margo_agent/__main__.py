@@ -14,6 +14,7 @@ from types import FrameType
 from margo_agent import __version__
 from margo_agent.agent import Agent
 from margo_agent.config import ConfigError, load_config
+from margo_agent.pr1.agent import Pr1Agent
 
 READY_MESSAGE = "margo-reference-agent ready"
 EXIT_CONFIG = 2
@@ -45,7 +46,8 @@ def main() -> int:
         return EXIT_FAULT
 
     stop = threading.Event()
-    agent = Agent(config, stop)
+    # MARGO_PROFILE=PR1 runs the state-manifest agent (margo_agent/pr1) instead of V24's.
+    agent: Agent | Pr1Agent = Pr1Agent(config, stop) if config.profile == "PR1" else Agent(config, stop)
 
     def stop_agent() -> None:
         stop.set()

@@ -20,7 +20,9 @@ from typing import Any
 
 from margo_agent.capabilities import collect_capabilities
 from margo_agent.config import AgentConfig
-from margo_agent.gitops import GitCheckout, GitError, load_deployments
+from margo_agent.downtime import DowntimeGuard
+from margo_agent.faults import FIXED_POLL_INTERVAL_S, TIGHT_RETRY_S
+from margo_agent.gitops import GitCheckout, GitError, read_desired_state
 from margo_agent.reconciler import Reconciler
 from margo_agent.retry import Backoff
 from margo_agent.status import StatusReporter
@@ -30,14 +32,30 @@ from margo_agent.wos_client import DesiredStateRepo, Onboarding, WosClient, WosE
 
 log = logging.getLogger(__name__)
 
+#: Exit status of the crash-on-bad-document fault switch.
+EXIT_BAD_DOCUMENT = 70
+
 
 class Agent:
     def __init__(self, config: AgentConfig, stop: threading.Event) -> None:
         self._config = config
         self._stop = stop
         self._state_dir = config.state_dir
-        self._wos = WosClient(config.wos_url, config.device_id)
-        self._reporter = StatusReporter(self._wos.post_status, stop, config.poll_interval_s)
+        faults = config.faults
+        # Retries back off up to one poll interval (the tight-retry fault hardly waits at all).
+        self._retry_cap_s = TIGHT_RETRY_S if faults.tight_retry else config.poll_interval_s
+        self._poll_s = FIXED_POLL_INTERVAL_S if faults.fixed_poll_interval else config.poll_interval_s
+        self._downtime = DowntimeGuard(
+            config.downtime_window, stop, disabled=faults.ignore_downtime_window
+        )
+        self._wos = WosClient(config.wos_url, config.device_id, reauthenticate=not faults.no_reauth)
+        self._reporter = StatusReporter(
+            self._wos.post_status,
+            stop,
+            self._retry_cap_s,
+            downtime=self._downtime,
+            keep_undelivered=not faults.drop_owed_status,
+        )
         self._onboarding: Onboarding | None = None
         self._last_capabilities: dict[str, Any] | None = None
         self._last_commit: str | None = None
@@ -64,9 +82,12 @@ class Agent:
             self._report_status,
             self._state_dir / "applied.json",
             skip_installing=self._config.faults.skip_installing,
+            faults=self._config.faults,
         )
-        fetch_backoff = Backoff(self._stop, self._config.poll_interval_s)
+        fetch_backoff = Backoff(self._stop, self._retry_cap_s)
         while not self._stop.is_set():
+            if not self._downtime.wait_out("desired-state poll"):
+                break
             try:
                 self._refresh_capabilities()
                 fetched = self._sync(checkout, reconciler)
@@ -75,9 +96,7 @@ class Agent:
                 fetched = False
             if fetched:
                 fetch_backoff.reset()
-            delay = (
-                self._config.poll_interval_s if fetched is not False else fetch_backoff.next_delay()
-            )
+            delay = self._poll_s if fetched is not False else fetch_backoff.next_delay()
             self._stop.wait(delay)
 
     # -- startup ----------------------------------------------------------------------------
@@ -110,8 +129,10 @@ class Agent:
     ) -> bool:
         """Run `action` until it succeeds or the agent is stopped; False when stopped.
         With `accept_rejection`, a WOS answer that a retry cannot change ends the step."""
-        backoff = Backoff(self._stop, self._config.poll_interval_s)
+        backoff = Backoff(self._stop, self._retry_cap_s)
         while not self._stop.is_set():
+            if not self._downtime.wait_out(step):
+                return False
             try:
                 action()
                 return True
@@ -203,9 +224,11 @@ class Agent:
                 log.error("fetch: refused by the Git server, retrying next cycle: %s", exc)
                 return None
             log.warning("fetch: %s", exc)
+            self._fault_forget_workloads(reconciler)
             return False
         except (subprocess.TimeoutExpired, OSError) as exc:
             log.warning("fetch: git failed: %s", exc)
+            self._fault_forget_workloads(reconciler)
             return False
         if commit is None:
             log.info("fetch: branch %s does not exist yet, no desired state", repo.branch)
@@ -214,8 +237,19 @@ class Agent:
         log.info("fetch: %s at %s%s", repo.branch, commit[:12], "" if changed else " (unchanged)")
         if changed or self._needs_reconcile:
             self._last_commit = commit
-            self._needs_reconcile = not reconciler.reconcile(load_deployments(checkout.path))
+            desired = read_desired_state(checkout.path)
+            if desired.broken and self._config.faults.crash_on_bad_document:
+                log.error("fault: crash-on-bad-document: cannot go on with %s", "; ".join(desired.broken))
+                raise SystemExit(EXIT_BAD_DOCUMENT)
+            self._needs_reconcile = not reconciler.reconcile(desired.deployments)
         return True
+
+    def _fault_forget_workloads(self, reconciler: Reconciler) -> None:
+        """The forget-workloads-offline fault: an unreachable repository counts as empty."""
+        if self._config.faults.forget_workloads_offline:
+            log.warning("fault: forget-workloads-offline: repository unreachable, removing everything")
+            reconciler.reconcile({})
+            self._last_commit = None
 
     def _report_status(self, document: dict[str, Any]) -> None:
         self._reporter.report(document)

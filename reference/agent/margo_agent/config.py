@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
+from margo_agent.downtime import DowntimeWindow, parse_window
 from margo_agent.faults import Faults, parse_faults
 
 DEFAULT_POLL_INTERVAL_S = 30.0
@@ -27,7 +28,13 @@ class AgentConfig:
     workload_labels: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     serial_number: str | None = None
     state_dir: Path = Path(DEFAULT_STATE_DIR)
+    downtime_window: DowntimeWindow | None = None
     faults: Faults = Faults()
+    #: V24 (Git desired state) or PR1 (state manifest, margo_agent/pr1).
+    profile: str = "V24"
+
+
+PROFILES = ("V24", "PR1")
 
 
 def load_config(env: Mapping[str, str]) -> AgentConfig:
@@ -47,8 +54,24 @@ def load_config(env: Mapping[str, str]) -> AgentConfig:
         workload_labels=MappingProxyType(_labels(env.get("MARGO_WORKLOAD_LABELS", ""))),
         serial_number=env.get("MARGO_SERIAL_NUMBER", "").strip() or None,
         state_dir=Path(env.get("MARGO_STATE_DIR", "").strip() or DEFAULT_STATE_DIR),
+        downtime_window=_window(env.get("MARGO_DOWNTIME_WINDOW", "")),
         faults=faults,
+        profile=_profile(env.get("MARGO_PROFILE", "")),
     )
+
+
+def _profile(text: str) -> str:
+    profile = text.strip().upper() or "V24"
+    if profile not in PROFILES:
+        raise ConfigError(f"MARGO_PROFILE must be one of {', '.join(PROFILES)}, got {text!r}")
+    return profile
+
+
+def _window(text: str) -> DowntimeWindow | None:
+    try:
+        return parse_window(text)
+    except ValueError as exc:
+        raise ConfigError(f"MARGO_DOWNTIME_WINDOW: {exc}") from None
 
 
 def _required(env: Mapping[str, str], name: str) -> str:

@@ -12,8 +12,50 @@ from dataclasses import dataclass
 EXIT_AT_START = "exit-at-start"
 SKIP_INSTALLING = "skip-installing"
 NEVER_FETCH = "never-fetch"
+CRASH_ON_BAD_DOCUMENT = "crash-on-bad-document"
+NO_ERROR_DETAILS = "no-error-details"
+IGNORE_UPDATES = "ignore-updates"
+IGNORE_REMOVALS = "ignore-removals"
+ONE_DEPLOYMENT_ONLY = "one-deployment-only"
+REAPPLY_ALL_ON_CHANGE = "reapply-all-on-change"
+FIXED_POLL_INTERVAL = "fixed-poll-interval"
+TIGHT_RETRY = "tight-retry"
+DROP_OWED_STATUS = "drop-owed-status"
+FORGET_WORKLOADS_OFFLINE = "forget-workloads-offline"
+IGNORE_DOWNTIME_WINDOW = "ignore-downtime-window"
+NO_REAUTH = "no-reauth"
+OVERALL_FROM_LAST_COMPONENT = "overall-from-last-component"
 
-KNOWN_FAULTS: frozenset[str] = frozenset({EXIT_AT_START, SKIP_INSTALLING, NEVER_FETCH})
+KNOWN_FAULTS: frozenset[str] = frozenset(
+    {
+        EXIT_AT_START,
+        SKIP_INSTALLING,
+        NEVER_FETCH,
+        CRASH_ON_BAD_DOCUMENT,
+        NO_ERROR_DETAILS,
+        IGNORE_UPDATES,
+        IGNORE_REMOVALS,
+        ONE_DEPLOYMENT_ONLY,
+        REAPPLY_ALL_ON_CHANGE,
+        FIXED_POLL_INTERVAL,
+        TIGHT_RETRY,
+        DROP_OWED_STATUS,
+        FORGET_WORKLOADS_OFFLINE,
+        IGNORE_DOWNTIME_WINDOW,
+        NO_REAUTH,
+        OVERALL_FROM_LAST_COMPONENT,
+    }
+)
+
+# The PR1 (state manifest) switches live with the PR1 agent, in margo_agent/pr1/faults.py.
+from margo_agent.pr1 import faults as pr1_faults  # noqa: E402
+
+KNOWN_FAULTS = KNOWN_FAULTS | pr1_faults.PR1_FAULTS
+
+#: The poll interval the fixed-poll-interval fault uses, whatever is configured.
+FIXED_POLL_INTERVAL_S = 1.0
+#: The retry delay of the tight-retry fault: effectively no backoff at all.
+TIGHT_RETRY_S = 0.01
 
 
 def parse_faults(text: str) -> frozenset[str]:
@@ -45,3 +87,90 @@ class Faults:
     def never_fetch(self) -> bool:
         """Onboard and report capabilities but never contact the Git server (GIT-003)."""
         return NEVER_FETCH in self.active
+
+    @property
+    def crash_on_bad_document(self) -> bool:
+        """Exit when a desired-state document does not parse or breaks the schema (GIT-004)."""
+        return CRASH_ON_BAD_DOCUMENT in self.active
+
+    @property
+    def no_error_details(self) -> bool:
+        """Report Failed without the error code and message (STS-006)."""
+        return NO_ERROR_DETAILS in self.active
+
+    @property
+    def ignore_updates(self) -> bool:
+        """Install a deployment once and ignore every later change to it (GIT-004)."""
+        return IGNORE_UPDATES in self.active
+
+    @property
+    def ignore_removals(self) -> bool:
+        """Leave the workloads of a removed deployment running (GIT-004)."""
+        return IGNORE_REMOVALS in self.active
+
+    @property
+    def one_deployment_only(self) -> bool:
+        """Apply only the first deployment of the repository, by file name (GIT-004)."""
+        return ONE_DEPLOYMENT_ONLY in self.active
+
+    @property
+    def reapply_all_on_change(self) -> bool:
+        """Reinstall every deployment whenever any of them changes (GIT-004)."""
+        return REAPPLY_ALL_ON_CHANGE in self.active
+
+    @property
+    def fixed_poll_interval(self) -> bool:
+        """Poll every FIXED_POLL_INTERVAL_S whatever interval is configured (CFG-003)."""
+        return FIXED_POLL_INTERVAL in self.active
+
+    @property
+    def tight_retry(self) -> bool:
+        """Retry a failed request at once, again and again, without backing off (CFG-004)."""
+        return TIGHT_RETRY in self.active
+
+    @property
+    def drop_owed_status(self) -> bool:
+        """Drop a status report that cannot be delivered instead of keeping it (STS-001)."""
+        return DROP_OWED_STATUS in self.active
+
+    @property
+    def forget_workloads_offline(self) -> bool:
+        """Treat an unreachable repository as empty desired state: remove everything (CFG-004)."""
+        return FORGET_WORKLOADS_OFFLINE in self.active
+
+    @property
+    def ignore_downtime_window(self) -> bool:
+        """Keep polling and retrying inside the configured downtime window (CFG-001)."""
+        return IGNORE_DOWNTIME_WINDOW in self.active
+
+    @property
+    def no_reauth(self) -> bool:
+        """Keep sending an access token the WOS refused instead of getting a new one (TOK-001)."""
+        return NO_REAUTH in self.active
+
+    @property
+    def overall_from_last_component(self) -> bool:
+        """Report the last component's state as the overall state (STS-005)."""
+        return OVERALL_FROM_LAST_COMPONENT in self.active
+
+    # -- PR1 state manifest (names in margo_agent/pr1/faults.py) ----------------------------
+
+    @property
+    def ignore_digests(self) -> bool:
+        """Use fetched manifest content without checking its digest (DSA-032)."""
+        return pr1_faults.IGNORE_DIGESTS in self.active
+
+    @property
+    def accept_rollback(self) -> bool:
+        """Accept a manifest whose version is not greater than the last accepted (DSA-031)."""
+        return pr1_faults.ACCEPT_ROLLBACK in self.active
+
+    @property
+    def no_etag(self) -> bool:
+        """Never send If-None-Match when polling the state manifest (DSA-030)."""
+        return pr1_faults.NO_ETAG in self.active
+
+    @property
+    def remove_on_404(self) -> bool:
+        """Treat a 404 for a listed deployment's content as its removal (DSA-035)."""
+        return pr1_faults.REMOVE_ON_404 in self.active

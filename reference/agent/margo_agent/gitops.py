@@ -12,10 +12,11 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -27,6 +28,8 @@ from margo_agent.wos_client import DesiredStateRepo
 log = logging.getLogger(__name__)
 
 GIT_TIMEOUT_S = 120.0
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_APPLICATION_ID = re.compile(r"^[a-z0-9-]{1,200}$")
 
 
 class GitError(Exception):
@@ -62,6 +65,24 @@ class Deployment:
     #: Hash of the whole document: any edit by the WOS counts as a change to apply.
     digest: str
     source: str = field(compare=False)
+    #: Why the document cannot be applied (it breaks the ApplicationDeployment schema); a
+    #: deployment with problems is reported Failed, never installed.
+    problems: tuple[str, ...] = field(default=(), compare=False)
+
+
+@dataclass(frozen=True)
+class DesiredState:
+    """What the repository asks for: the deployments it names (some perhaps refused for their
+    problems) and the files that name none because they cannot be read at all."""
+
+    deployments: Mapping[str, Deployment]
+    unreadable: tuple[str, ...] = ()
+
+    @property
+    def broken(self) -> list[str]:
+        """Every document that cannot be applied as written: unreadable or with problems."""
+        refused = [f"{d.source} ({'; '.join(d.problems)})" for d in self.deployments.values() if d.problems]
+        return [*self.unreadable, *refused]
 
 
 class GitCheckout:
@@ -136,9 +157,17 @@ class GitCheckout:
 
 
 def load_deployments(checkout: Path) -> dict[str, Deployment]:
+    """Every ApplicationDeployment in every *.yaml file of the checkout, by deployment id."""
+    return dict(read_desired_state(checkout).deployments)
+
+
+def read_desired_state(checkout: Path) -> DesiredState:
     """Every ApplicationDeployment in every *.yaml file of the checkout, by deployment id.
-    A document that cannot be understood is logged and left out."""
+    A document that breaks the schema but names its id and components is kept, with its
+    problems, so it can be reported Failed; one that cannot be read as a deployment at all
+    is logged and listed as unreadable."""
     deployments: dict[str, Deployment] = {}
+    unreadable: list[str] = []
     for path in sorted(checkout.rglob("*.yaml")):
         relative = path.relative_to(checkout).as_posix()
         if relative.startswith(".git/"):
@@ -146,21 +175,87 @@ def load_deployments(checkout: Path) -> dict[str, Deployment]:
         try:
             documents = [doc for doc in yaml.safe_load_all(path.read_text("utf-8")) if doc]
         except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-            log.warning("desired-state: %s skipped, not readable YAML: %s", relative, exc)
+            log.warning("desired-state: %s skipped, not readable YAML: %s", relative, _one_line(exc))
+            unreadable.append(f"{relative} (not YAML)")
             continue
         for document in documents:
             try:
                 deployment = parse_deployment(document, relative)
             except ValueError as exc:
                 log.warning("desired-state: %s skipped: %s", relative, exc)
+                unreadable.append(f"{relative} ({exc})")
                 continue
+            problems = tuple(validate_document(document))
+            if problems:
+                log.warning("desired-state: %s breaks the schema: %s", relative, "; ".join(problems))
+                deployment = replace(deployment, problems=problems)
             if deployment.id in deployments:
                 log.warning(
                     "desired-state: %s repeats deployment %s, ignored", relative, deployment.id
                 )
                 continue
             deployments[deployment.id] = deployment
-    return deployments
+    return DesiredState(deployments, tuple(unreadable))
+
+
+def validate_document(document: Any) -> list[str]:
+    """Where the document breaks the V24 ApplicationDeployment tables (GIT-008, GIT-009).
+    The profile type is the runtime's business (UNSUPPORTED_PROFILE), not checked here."""
+    problems: list[str] = []
+
+    def text(value: Any, where: str, pattern: re.Pattern[str] | None = None) -> None:
+        if not isinstance(value, str) or not value:
+            problems.append(f"{where} must be a non-empty string")
+        elif pattern is not None and not pattern.match(value):
+            problems.append(f"{where} {value!r} does not match {pattern.pattern}")
+
+    def mapping(value: Any, where: str) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            problems.append(f"{where} must be a map")
+            return {}
+        return value
+
+    text(document.get("apiVersion"), "apiVersion")
+    metadata = mapping(document.get("metadata"), "metadata")
+    annotations = mapping(metadata.get("annotations"), "metadata.annotations")
+    text(annotations.get("id"), "metadata.annotations.id", _UUID)
+    text(annotations.get("applicationId"), "metadata.annotations.applicationId", _APPLICATION_ID)
+    text(metadata.get("name"), "metadata.name")
+    text(metadata.get("namespace"), "metadata.namespace")
+    spec = mapping(document.get("spec"), "spec")
+    profile = mapping(spec.get("deploymentProfile"), "spec.deploymentProfile")
+    text(profile.get("type"), "spec.deploymentProfile.type")
+    components = profile.get("components")
+    if not isinstance(components, list) or not components:
+        problems.append("spec.deploymentProfile.components must list at least one component")
+        components = []
+    for index, component in enumerate(components):
+        where = f"spec.deploymentProfile.components[{index}]"
+        component = mapping(component, where)
+        text(component.get("name"), f"{where}.name")
+        mapping(component.get("properties"), f"{where}.properties")
+    if "parameters" not in spec:
+        problems.append("spec.parameters is required")
+    for name, parameter in mapping(spec.get("parameters", {}), "spec.parameters").items():
+        where = f"spec.parameters.{name}"
+        parameter = mapping(parameter, where)
+        if parameter.get("value") is None:
+            problems.append(f"{where}.value is required")
+        targets = parameter.get("targets")
+        if not isinstance(targets, list) or not targets:
+            problems.append(f"{where}.targets must list at least one target")
+            continue
+        for index, target in enumerate(targets):
+            target = mapping(target, f"{where}.targets[{index}]")
+            text(target.get("pointer"), f"{where}.targets[{index}].pointer")
+            names = target.get("components")
+            if not isinstance(names, list) or not names or not all(isinstance(n, str) and n for n in names):
+                problems.append(f"{where}.targets[{index}].components must list component names")
+    return problems
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
 
 
 def parse_deployment(document: Any, source: str) -> Deployment:

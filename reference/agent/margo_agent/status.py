@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from margo_agent.downtime import DowntimeGuard
 from margo_agent.retry import Backoff
 from margo_agent.transport import TransportError
 from margo_agent.wos_client import WosError
@@ -38,9 +39,20 @@ class DeploymentProgress:
     """Component states of one deployment; the overall state follows the component
     being worked on until all are installed (STS-005)."""
 
-    def __init__(self, deployment_id: str, component_names: Sequence[str]) -> None:
+    def __init__(
+        self,
+        deployment_id: str,
+        component_names: Sequence[str],
+        *,
+        error_details: bool = True,
+        overall_from_last_component: bool = False,
+    ) -> None:
         self.deployment_id = deployment_id
         self._names = list(component_names)
+        # Both False/True only under the fault switches no-error-details and
+        # overall-from-last-component.
+        self._error_details = error_details
+        self._overall_from_last = overall_from_last_component
         self._states = [PENDING] * len(self._names)
         self._errors: list[StatusError | None] = [None] * len(self._names)
         self._overall = PENDING
@@ -61,14 +73,24 @@ class DeploymentProgress:
         self._states[index] = self._overall = FAILED
         self._errors[index] = self._overall_error = error
 
+    def rejected(self, error: StatusError) -> None:
+        """The whole document was refused before anything started: every component failed
+        with the same error, so the overall state still follows the components (STS-005)."""
+        self._states = [FAILED] * len(self._names)
+        self._errors = [error] * len(self._names)
+        self._overall, self._overall_error = FAILED, error
+
     def document(self) -> dict[str, Any]:
-        status: dict[str, Any] = {"state": self._overall}
-        if self._overall_error:
-            status["error"] = self._overall_error.as_dict()
+        overall, overall_error = self._overall, self._overall_error
+        if self._overall_from_last and self._states:
+            overall, overall_error = self._states[-1], self._errors[-1]
+        status: dict[str, Any] = {"state": overall}
+        if overall_error and self._error_details:
+            status["error"] = overall_error.as_dict()
         components = []
         for name, state, error in zip(self._names, self._states, self._errors, strict=True):
             component: dict[str, Any] = {"name": name, "state": state}
-            if error:
+            if error and self._error_details:
                 component["error"] = error.as_dict()
             components.append(component)
         return {
@@ -88,10 +110,15 @@ class StatusReporter:
         deliver: Callable[[str, dict[str, Any]], None],
         stop: threading.Event,
         backoff_cap_s: float,
+        downtime: DowntimeGuard | None = None,
+        keep_undelivered: bool = True,
     ) -> None:
         self._deliver = deliver
         self._stop = stop
         self._backoff_cap_s = backoff_cap_s
+        self._downtime = downtime
+        # False only under the drop-owed-status fault switch.
+        self._keep_undelivered = keep_undelivered
         self._queue: collections.deque[tuple[str, dict[str, Any]]] = collections.deque()
         self._changed = threading.Condition()
         self._thread = threading.Thread(target=self._run, name="status-reporter", daemon=True)
@@ -134,6 +161,8 @@ class StatusReporter:
         backoff = Backoff(self._stop, self._backoff_cap_s)
         summary = _summary(document)
         while True:
+            if self._downtime is not None and not self._downtime.wait_out(f"status report {summary}"):
+                return
             try:
                 self._deliver(deployment_id, document)
                 log.info("status: %s reported %s", deployment_id, summary)
@@ -147,6 +176,9 @@ class StatusReporter:
                 log.warning("status: %s not delivered (%s), will retry", deployment_id, exc)
             except TransportError as exc:
                 log.warning("status: %s not delivered (%s), will retry", deployment_id, exc)
+            if not self._keep_undelivered:
+                log.warning("fault: drop-owed-status: dropping report %s for %s", summary, deployment_id)
+                return
             if not backoff.wait():
                 return
 

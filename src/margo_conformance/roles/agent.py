@@ -8,15 +8,23 @@ file's timeouts; a container that exits ends them early with its exit recorded.
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
 import re
+import string
+import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-from margo_conformance.config import RunConfig
+import yaml
+
+from margo_conformance import cadence
+from margo_conformance.config import RunConfig, template_fields
 from margo_conformance.desired_state import (
     Commit,
     Deployment,
@@ -26,16 +34,26 @@ from margo_conformance.desired_state import (
     render_deployment,
 )
 from margo_conformance.errors import StepOrderError, SutError
-from margo_conformance.evidence import CONTAINER, GIT, HTTP, NOTE, Event, EvidenceLog
+from margo_conformance.evidence import CONTAINER, GIT, HTTP, LINK, NOTE, Event, EvidenceLog
 from margo_conformance.manifest import ClientDesiredState
 from margo_conformance.paths import FIXTURES_DIR
 from margo_conformance.sut import SutContainer, workload_label_string
-from margo_conformance.wos.server import EmulatedWos
+from margo_conformance.workloads import DEVICE_LABEL, Container, WorkloadWatcher, containers_of
+from margo_conformance.wos.link import DeviceLink
+from margo_conformance.wos.server import CONTAINER_HOSTNAME, EmulatedWos
 from margo_conformance.wos.state import DeviceRecord, ReceivedDocument
 
 T = TypeVar("T")
 
 DEPLOYMENT_FIXTURES = FIXTURES_DIR / "deployments"
+#: Deliberately broken desired-state documents, published as they are (never validated).
+BROKEN_FIXTURES = DEPLOYMENT_FIXTURES / "broken"
+#: New revisions of a deployment: revisions/<deployment>/<revision>.yaml, published under its id.
+REVISION_FIXTURES = DEPLOYMENT_FIXTURES / "revisions"
+ARTIFACT_FIXTURES = FIXTURES_DIR / "artifacts"
+UNPARSEABLE = "not-yaml"
+WORKLOADS_NOT_OBSERVABLE = ("the SUT file does not pass the agent the suite's workload labels ({workload_labels}), "
+                            "so the suite cannot see the device's workloads")
 READ_AUTH = ("bearer", "basic")
 _DEVICE_API = re.compile(r"^/device/[^/]+/(capabilities|deployment/[^/]+/status)$")
 
@@ -44,6 +62,25 @@ _DEVICE_API = re.compile(r"^/device/[^/]+/(capabilities|deployment/[^/]+/status)
 class Published:
     deployment: Deployment
     commit: Commit
+
+
+@dataclass
+class Outcome:
+    """What became of one publication of a deployment: was it fetched, what was reported since,
+    and the first report that says Installed or Failed (None if none came in time)."""
+
+    published: Published
+    fetched: Event | None
+    reports: list[ReceivedDocument]
+    final: ReceivedDocument | None
+
+    @property
+    def name(self) -> str:
+        return self.published.deployment.name
+
+    @property
+    def final_state(self) -> str:
+        return _overall(self.final.document) if self.final is not None else ""
 
 
 @dataclass
@@ -60,6 +97,12 @@ class AgentUnderTest:
     published: dict[str, Published] = field(default_factory=dict)
     removed: dict[str, Commit] = field(default_factory=dict)
     refused_since: float | None = None
+    polling_interval_override: float | None = None
+    tokens_invalidated_at: float | None = None
+    downtime_window: tuple[int, int] | None = None
+    _link: DeviceLink | None = None
+    _watcher: WorkloadWatcher | None = None
+    _timers: list[threading.Timer] = field(default_factory=list)
 
     # -- guarded state -----------------------------------------------------------------
 
@@ -94,8 +137,17 @@ class AgentUnderTest:
             raise StepOrderError("no device registered: start with 'Given the orchestrator expects a new device'")
         return self._publisher
 
+    @property
+    def link(self) -> DeviceLink:
+        if self._link is None:
+            raise StepOrderError("no device registered: start with 'Given the orchestrator expects a new device'")
+        return self._link
+
     def expect_device(self) -> DeviceRecord:
         self._device = self.wos.state.register_device(self.evidence)
+        # The device reaches the WOS through a link of its own, which the suite can cut.
+        self._link = DeviceLink(("127.0.0.1", self.wos.port), self.evidence, self._device.device_id).start()
+        self._device.public_url = f"http://{CONTAINER_HOSTNAME}:{self._link.port}"
         if self.profile == "PR1":
             self._publisher = ManifestPublisher(self._device.desired_state(), self.evidence)
         else:
@@ -103,16 +155,38 @@ class AgentUnderTest:
             self._publisher = self._repo
         return self._device
 
+    @property
+    def poll_interval(self) -> float:
+        """The polling interval this scenario's agent is configured with (CFG-003)."""
+        return self.polling_interval_override or self.run.sut.polling.interval
+
+    def set_polling_interval(self, seconds: float) -> None:
+        if self._sut is not None:
+            raise StepOrderError("the polling interval is configured before the agent starts")
+        self.polling_interval_override = seconds
+
+    def sut_maps(self, placeholder: str) -> bool:
+        """Does the SUT file pass this placeholder to the agent (in its environment or command)?"""
+        templates = [*self.run.sut.env.values(), *(self.run.sut.command or ())]
+        return any(placeholder in template_fields(t) for t in templates)
+
+    @property
+    def workloads_observable(self) -> bool:
+        """The agent labels its workload containers for the suite (`{workload_labels}`)."""
+        return self.sut_maps("workload_labels")
+
     def placeholder_values(self) -> dict[str, str]:
-        interval = self.run.sut.polling.interval
+        interval = self.poll_interval
+        window = cadence.format_window(*self.downtime_window) if self.downtime_window else ""
         return {
-            "wos_url": self.wos.url_for_containers,
+            "wos_url": self.device.public_url or self.wos.url_for_containers,
             "device_id": self.device.device_id,
             "onboarding_key": self.device.onboarding_key,
             "serial_number": f"SN-{self.device.device_id}",
             "poll_interval_s": f"{interval:g}",
             "poll_interval_ms": str(int(interval * 1000)),
-            "workload_labels": workload_label_string(self.run.run_id),
+            "workload_labels": f"{workload_label_string(self.run.run_id)},{DEVICE_LABEL}={self.device.device_id}",
+            "downtime_window": window,
             "run_id": self.run.run_id,
             "profile": self.profile,
             "base_image": self.run.base_image or "",
@@ -120,16 +194,110 @@ class AgentUnderTest:
         }
 
     def start_agent(self) -> None:
-        self._sut = SutContainer(self.run.sut, self.placeholder_values(), self.evidence, self.run.run_id)
+        values = self.placeholder_values()
+        if self.workloads_observable and self._watcher is None:
+            self._watcher = WorkloadWatcher(self.device.device_id, self.evidence).start()
+        self._sut = SutContainer(self.run.sut, values, self.evidence, self.run.run_id)
         self._sut.start()
 
+    def _template_values(self) -> dict[str, str]:
+        return {"ARTIFACTS": f"{self.wos.url_for_containers}/artifacts"}
+
     def publish(self, name: str) -> Published:
-        values = {"ARTIFACTS": f"{self.wos.url_for_containers}/artifacts"}
+        """Publish a deployment fixture: a valid one (validated first), or, when the name is one
+        of fixtures/deployments/broken/, a deliberately broken document exactly as written."""
+        if self.profile != "PR1" and not (DEPLOYMENT_FIXTURES / f"{name}.yaml").is_file() \
+                and (BROKEN_FIXTURES / f"{name}.yaml").is_file():
+            return self.publish_together([name])[name]
+        values = self._template_values()
         folder = DEPLOYMENT_FIXTURES / "pr1" if self.profile == "PR1" else DEPLOYMENT_FIXTURES
         deployment = render_deployment(folder / f"{name}.yaml", values, self.profile)
         published = Published(deployment, self.publisher.publish(deployment))
         self.published[name] = published
         return published
+
+    # -- V24 desired state beyond one valid deployment per commit -------------------------
+
+    def _render(self, name: str) -> tuple[Deployment | None, str]:
+        """(the deployment, the text to publish) for a V24 fixture, valid or broken. A document
+        that does not parse has no deployment: nothing in it names one."""
+        if (DEPLOYMENT_FIXTURES / f"{name}.yaml").is_file():
+            deployment = render_deployment(DEPLOYMENT_FIXTURES / f"{name}.yaml", self._template_values())
+            return deployment, yaml.safe_dump(dict(deployment.document), sort_keys=False)
+        path = BROKEN_FIXTURES / f"{name}.yaml"
+        if not path.is_file():
+            raise StepOrderError(f"no deployment fixture {name!r} in {DEPLOYMENT_FIXTURES} or {BROKEN_FIXTURES}")
+        deployment_id = str(uuid.uuid4())
+        text = string.Template(path.read_text()).safe_substitute(
+            {**self._template_values(), "DEPLOYMENT_ID": deployment_id})
+        try:
+            document = yaml.safe_load(text)
+        except yaml.YAMLError:
+            return None, text
+        if not isinstance(document, dict):
+            return None, text
+        return Deployment(name, deployment_id, f"deployments/{name}.yaml", document), text
+
+    def publish_together(self, names: list[str]) -> dict[str, Published]:
+        """Several fixtures in one commit (V24): desired state that changes all at once."""
+        if self._repo is None:
+            raise StepOrderError("publishing several documents in one commit needs a V24 scenario")
+        rendered = {name: self._render(name) for name in names}
+        commit = self._repo.commit_files(
+            {f"deployments/{name}.yaml": text for name, (_, text) in rendered.items()},
+            "deploy " + ", ".join(names),
+        )
+        chosen = {name: Published(d, commit) for name, (d, _) in rendered.items() if d is not None}
+        self.published.update(chosen)
+        return chosen
+
+    def publish_beside_unparseable(self, name: str) -> Published:
+        """A valid deployment and, in the same commit, a document that is not YAML at all."""
+        return self.publish_together([UNPARSEABLE, name])[name]
+
+    def publish_revision(self, name: str, revision: str) -> Published:
+        """A new revision of a published deployment: same id and file, changed content (GIT-002)."""
+        current = self.deployment(name)
+        template = REVISION_FIXTURES / name / f"{revision}.yaml"
+        if not template.is_file():
+            raise StepOrderError(f"no revision fixture {template}")
+        rendered = render_deployment(template, self._template_values(), self.profile,
+                                     deployment_id=current.deployment.deployment_id)
+        deployment = dataclasses.replace(rendered, name=name, path_in_repo=current.deployment.path_in_repo)
+        published = Published(deployment, self.publisher.publish(deployment))
+        self.published[name] = published
+        return published
+
+    def outcome(self, name: str) -> Outcome:
+        """Wait for the latest publication of a deployment to be fetched (one polling interval
+        plus the tolerance) and then to end in Installed or Failed (the deployment timeout)."""
+        published = self.deployment(name)
+        polling = self.run.sut.polling
+        fetched = self.wait_for_pickup(published.commit, self.poll_interval + polling.tolerance)
+        deployment_id = published.deployment.deployment_id
+        since = published.commit.at
+        reports = None
+        if fetched is not None:
+            reports = self.wait_for_final_since(deployment_id, since, self.run.sut.timeouts.deployment)
+        if reports is None:
+            reports = [r for r in self.status_reports(deployment_id) if r.at >= since]
+        final = next((r for r in reports if _overall(r.document) in ("installed", "failed")), None)
+        return Outcome(published, fetched, reports, final)
+
+    def settle(self, since: float) -> Event | None:
+        """Let the agent finish what it does about the desired state changed at `since`: wait for
+        its first poll after its latest status report (or after `since`), one polling interval
+        plus the tolerance at most. Returns that poll."""
+        last_report = max((r.at for reports in self.device.statuses.values() for r in reports), default=0.0)
+        return self.wait_for_poll_after(max(since, last_report), self.poll_interval + self.run.sut.polling.tolerance)
+
+    def latest_commit(self) -> tuple[str, Commit]:
+        """The newest change of desired state: (what changed, its commit), removals included."""
+        changes = [(p.deployment.name, p.commit) for p in self.published.values()]
+        changes += [(f"removal of {name}", commit) for name, commit in self.removed.items()]
+        if not changes:
+            raise StepOrderError("nothing was published in this scenario")
+        return max(changes, key=lambda change: change[1].at)
 
     # -- PR1 state manifest (test hooks of the emulated WOS) ----------------------------
 
@@ -213,9 +381,117 @@ class AgentUnderTest:
     def allow_repository_access(self) -> None:
         self.device.git_access_allowed = True
 
+    # -- tokens (TOK-001, TOK-004) -----------------------------------------------------------
+
+    def invalidate_access_tokens(self, change: str) -> float:
+        """The WOS stops accepting the agent's access tokens: `expired` or `revoked`."""
+        if change == "expired":
+            self.device.expire_access_tokens()
+        else:
+            self.device.revoke_access_tokens()
+        self.tokens_invalidated_at = time.time()
+        return self.tokens_invalidated_at
+
+    def wait_for_turned_away(self, since: float, timeout: float) -> Event | None:
+        """A device API request after `since` refused with 401 (its token is no longer valid)."""
+        return self.wait(lambda events: next(
+            (e for e in events if e.kind == HTTP and e.at >= since and e.data.get("status") == 401
+             and _DEVICE_API.match(str(e.data.get("path", "")).split("?")[0])), None), timeout)
+
+    def wait_for_token_issued(self, since: float, timeout: float) -> Event | None:
+        return self.wait(lambda events: next(
+            (e for e in events if e.kind == HTTP and e.at >= since and e.data.get("method") == "POST"
+             and str(e.data.get("path", "")).split("?")[0] == TOKEN_PATH and e.data.get("status") == 200), None),
+            timeout)
+
+    # -- polls and outages (GIT-003, CFG-001, CFG-003, CFG-004) ----------------------------
+
+    def polls(self, since: float = 0.0) -> list[Event]:
+        """The agent's polls of its repository: each successful capability advertisement."""
+        own = self.device.device_id
+        return [e for e in self.evidence.events(GIT, since=since)
+                if e.data.get("repo") == own and e.data.get("phase") == "advertise" and e.data.get("status") == 200]
+
+    def wait_for_polls(self, count: int, since: float, timeout: float) -> list[Event]:
+        """The first `count` polls after `since` (fewer if the time ran out)."""
+        found = self.wait(lambda _: (lambda p: p[:count] if len(p) >= count else None)(self.polls(since)), timeout)
+        return found if found is not None else self.polls(since)
+
+    def wait_for_poll_after(self, since: float, timeout: float) -> Event | None:
+        return self.wait(lambda _: next(iter(self.polls(since)), None), timeout)
+
+    def cut_link_once_reporting(self, published: Published) -> None:
+        """Make the orchestrator and its repository unreachable for the device from the moment
+        its first status report for this deployment was accepted: the device has the desired
+        state, and owes the rest of its reports (its next connection is already refused).
+
+        The outage lasts `cadence.outage_duration` at least, and until the device has tried to
+        read its repository during it (so a device that takes an unreachable repository for
+        empty desired state shows it); no longer than that plus the deployment timeout."""
+        route = f"/deployment/{published.deployment.deployment_id}/status"
+
+        def reporting(events: list[Event]) -> bool:
+            return any(e.kind == HTTP and e.data.get("method") == "POST" and e.data.get("status") == 201
+                       and str(e.data.get("path", "")).split("?")[0].endswith(route) for e in events)
+
+        def tried_repository(events: list[Event]) -> bool:
+            return any(e.kind == LINK and e.data.get("channel") == "git" for e in events)
+
+        shortest = cadence.outage_duration(self.poll_interval)
+        self.link.end_when(shortest, tried_repository, shortest + self.run.sut.timeouts.deployment)
+        self.link.cut_when(reporting, None, f"as soon as the agent began reporting {published.deployment.name}")
+
+    def wait_for_link(self, state: str, timeout: float) -> Event | None:
+        """The note of the device's link going `down` or coming back `up`."""
+        if state == "down":
+            self.wait(lambda _: True if self.link.check_armed() else None, timeout)
+        return self.wait(lambda events: next(
+            (e for e in reversed(events) if e.kind == NOTE and e.data.get("link") == state), None), timeout)
+
+    def last_outage(self) -> tuple[float, float]:
+        if not self.link.outages or self.link.outages[-1][1] is None:
+            raise StepOrderError("no outage has ended yet: add 'When the orchestrator and its repository are "
+                                 "reachable again'")
+        went_down, came_up = self.link.outages[-1]
+        assert came_up is not None
+        return went_down, came_up
+
+    def link_attempts(self, start: float, end: float) -> list[Event]:
+        """Connections the device opened to the orchestrator while its link was cut."""
+        return [e for e in self.evidence.events(LINK) if start <= e.at <= end]
+
+    def configure_downtime_window(self) -> tuple[int, int]:
+        """A downtime window (CFG-001) that opens a little after the agent starts; the link to
+        the orchestrator is cut for exactly that window."""
+        if self._sut is not None:
+            raise StepOrderError("the downtime window is configured before the agent starts")
+        opens = math.ceil(time.time() + cadence.WINDOW_LEAD_S)
+        closes = opens + math.ceil(cadence.window_duration(self.poll_interval))
+        self.downtime_window = (opens, closes)
+        timer = threading.Timer(opens - time.time(), self.link.cut,
+                                args=("the device's downtime window is open", closes - opens))
+        timer.daemon = True
+        timer.start()
+        self._timers.append(timer)
+        return opens, closes
+
+    # -- workloads -------------------------------------------------------------------------
+
+    def workloads(self, name: str) -> list[Container]:
+        return containers_of(self.evidence.events(), self.deployment(name).deployment.deployment_id)
+
+    def wait_for_workloads(self, name: str, probe: Callable[[list[Container]], T | None], timeout: float) -> T | None:
+        return self.wait(lambda _: probe(self.workloads(name)), timeout)
+
     def stop(self) -> None:
+        for timer in self._timers:
+            timer.cancel()
         if self._sut is not None:
             self._sut.stop()
+        if self._watcher is not None:
+            self._watcher.stop()
+        if self._link is not None:
+            self._link.stop()
 
     # -- waiting -----------------------------------------------------------------------
 
@@ -309,6 +585,15 @@ class AgentUnderTest:
 
         return self.wait(refused, timeout)
 
+    def wait_for_final_since(self, deployment_id: str, since: float, timeout: float) -> list[ReceivedDocument] | None:
+        """Reports for a deployment sent after `since`, once one of them says Installed or Failed."""
+
+        def final(_: list[Event]) -> list[ReceivedDocument] | None:
+            reports = [r for r in self.status_reports(deployment_id) if r.at >= since]
+            return reports if any(_overall(r.document) in ("installed", "failed") for r in reports) else None
+
+        return self.wait(final, timeout)
+
     def wait_for_final_status(self, deployment_id: str, timeout: float) -> list[ReceivedDocument] | None:
         """Reports for a deployment once one says Installed or Failed overall."""
 
@@ -327,6 +612,7 @@ class AgentUnderTest:
 
 
 _EXITED = object()
+TOKEN_PATH = "/oauth/token"
 _MANIFEST = re.compile(r"/api/v1/clients/[^/]+/deployments")
 
 

@@ -119,11 +119,13 @@ class WosUnderTest:
 
     # -- lifecycle -----------------------------------------------------------------------
 
-    def start(self) -> None:
+    def start(self, host: str | None = None) -> None:
+        """Start the WOS; `host` is where its published ports are reached (default: where
+        testcontainers says; the fleet profile keeps its load on 127.0.0.1)."""
         sut = self.run.sut
         if sut.port is None or sut.control is None:
             raise SutError("a WOS SUT file needs `port` and `control`")
-        host = docker_host_address()
+        host = host or docker_host_address()
         published = {sut.port: free_host_port()}
         if sut.control.http_port is not None:
             published[sut.control.http_port] = free_host_port()

@@ -83,16 +83,17 @@ class WosApi:
         return JSONResponse(self._onboarding_response(device), status_code=201)
 
     def _onboarding_response(self, device: DeviceRecord) -> dict[str, Any]:
+        public_url = device.public_url or self.public_url
         return {
             "apiVersion": ONBOARDING_API_VERSION,
             "kind": "OnboardingResponse",
             "deviceId": device.device_id,
             "clientId": device.client_id,
             "clientSecret": device.client_secret,
-            "tokenEndpoint": f"{self.public_url}/oauth/token",
+            "tokenEndpoint": f"{public_url}/oauth/token",
             "desiredState": {
                 "type": "git",
-                "url": f"{self.public_url}/git/{device.device_id}.git",
+                "url": f"{public_url}/git/{device.device_id}.git",
                 "branch": "main",
                 "accessToken": device.git_token,
             },
@@ -101,7 +102,10 @@ class WosApi:
     async def token(self, request: Request) -> Response:
         if request.headers.get("content-type", "").split(";")[0].strip() != FORM:
             return oauth_error(400, "invalid_request")
-        form = {k: v[0] for k, v in parse_qs((await request.body()).decode()).items()}
+        try:
+            form = {k: v[0] for k, v in parse_qs((await request.body()).decode("utf-8", errors="strict")).items()}
+        except UnicodeDecodeError:  # found by tests/unit/test_emulator_fuzz.py
+            return oauth_error(400, "invalid_request")
         client_id, client_secret = _client_credentials(form, request.headers.get("authorization"))
         device = self.state.device_by_client_id(client_id or "")
         request.scope["margo.device"] = device

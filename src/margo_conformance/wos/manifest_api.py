@@ -108,7 +108,8 @@ class ManifestApi:
             return device
         desired = device.desired_state()
         archive = desired.bundle() if desired.deployments else b""
-        if not archive or digest_of(archive) != request.path_params["digest"]:
+        # Withheld content is withheld in the bundle too, so bundle users meet the 404 (DSA-035).
+        if not archive or desired.withheld or digest_of(archive) != request.path_params["digest"]:
             return problem(404, "Not Found", "no bundle with that digest")
         return Response(desired.served_bundle(), media_type=BUNDLE_MEDIA_TYPE,
                         headers={"ETag": etag_of(archive), "Cache-Control": IMMUTABLE})

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from margo_conformance.evidence import EvidenceLog
+from margo_conformance.evidence import NOTE, EvidenceLog
 from margo_conformance.manifest import ClientDesiredState
 
 TOKEN_LIFETIME_S = 3600
@@ -47,6 +47,9 @@ class DeviceRecord:
     capabilities: list[ReceivedDocument] = field(default_factory=list)
     statuses: dict[str, list[ReceivedDocument]] = field(default_factory=dict)
     client_certificate: str | None = None  # PR1: what the client onboarded with
+    #: The WOS's root URL as this device reaches it (its own network link, wos/link.py), when
+    #: that differs from the WOS's; onboarding hands out token and Git URLs under it.
+    public_url: str | None = None
     _desired: ClientDesiredState | None = None
 
     def desired_state(self) -> ClientDesiredState:
@@ -63,6 +66,24 @@ class DeviceRecord:
     def token_is_valid(self, token: str) -> bool:
         expiry = self.access_tokens.get(token)
         return expiry is not None and expiry > time.time()
+
+    def expire_access_tokens(self) -> int:
+        """End the lifetime of every access token issued so far (they are known, but expired)."""
+        now = time.time()
+        live = [t for t, expiry in self.access_tokens.items() if expiry > now]
+        for token in live:
+            self.access_tokens[token] = now
+        self.evidence.record(NOTE, f"the orchestrator let {len(live)} access token(s) of {self.device_id} expire",
+                             tokens=len(live), change="expired")
+        return len(live)
+
+    def revoke_access_tokens(self) -> int:
+        """Forget every access token issued so far: the WOS no longer knows them."""
+        count = len(self.access_tokens)
+        self.access_tokens.clear()
+        self.evidence.record(NOTE, f"the orchestrator revoked {count} access token(s) of {self.device_id}",
+                             tokens=count, change="revoked")
+        return count
 
 
 class WosState:

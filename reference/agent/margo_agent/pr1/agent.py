@@ -1,0 +1,175 @@
+"""The PR1 agent's life: root CA, key pair and onboarding, capabilities, then poll the
+state manifest and reconcile until stopped (docs/pr1-wire-contract.md).
+
+Each startup step is retried with the V24 backoff until it succeeds. Status reports go
+through the V24 `StatusReporter` queue (in order, retried, on their own thread). Before a
+component starts, or a removal stops containers, the agent waits (at most one poll
+interval) until the report announcing it has been delivered, as in V24.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from margo_agent.config import AgentConfig
+from margo_agent.downtime import DowntimeGuard
+from margo_agent.faults import FIXED_POLL_INTERVAL_S, TIGHT_RETRY_S
+from margo_agent.pr1 import identity
+from margo_agent.pr1.capabilities import collect_pr1_capabilities
+from margo_agent.pr1.client import Pr1WosClient, UnknownClient
+from margo_agent.pr1.identity import IdentityError
+from margo_agent.pr1.reconcile import Pr1Reconciler
+from margo_agent.pr1.sync import ManifestSync, Outcome
+from margo_agent.retry import Backoff
+from margo_agent.status import StatusReporter
+from margo_agent.transport import TransportError
+from margo_agent.workloads import DockerRuntime
+from margo_agent.wos_client import WosError
+
+log = logging.getLogger(__name__)
+
+CA_FILE = "wos-root-ca.pem"
+CURSOR_FILE = "pr1-manifest.json"
+APPLIED_FILE = "pr1-applied.json"
+
+
+class Pr1Agent:
+    def __init__(self, config: AgentConfig, stop: threading.Event) -> None:
+        self._config = config
+        self._stop = stop
+        self._state_dir = config.state_dir
+        faults = config.faults
+        self._retry_cap_s = TIGHT_RETRY_S if faults.tight_retry else config.poll_interval_s
+        self._poll_s = FIXED_POLL_INTERVAL_S if faults.fixed_poll_interval else config.poll_interval_s
+        self._downtime = DowntimeGuard(config.downtime_window, stop, disabled=faults.ignore_downtime_window)
+        self._wos = Pr1WosClient(config.wos_url, config.device_id)
+        self._reporter = StatusReporter(
+            self._wos.post_status,
+            stop,
+            self._retry_cap_s,
+            downtime=self._downtime,
+            keep_undelivered=not faults.drop_owed_status,
+        )
+        self._last_capabilities: dict[str, Any] | None = None
+
+    def wake(self) -> None:
+        self._reporter.wake()
+
+    def run(self) -> None:
+        self._state_dir.mkdir(parents=True, exist_ok=True)
+        log.info("agent: profile PR1 (state manifest over HTTP)")
+        if self._config.faults.active:
+            log.warning("fault: active switches: %s", ", ".join(sorted(self._config.faults.active)))
+        if not self._start():
+            return
+        self._reporter.start()
+        runtime = DockerRuntime(self._config.device_id, self._config.workload_labels, self._wos.ssl_context)
+        reconciler = Pr1Reconciler(runtime, self._report_status, self._state_dir / APPLIED_FILE, self._config.faults)
+        sync = ManifestSync(self._wos, reconciler, self._state_dir / CURSOR_FILE, self._config.faults)
+        backoff = Backoff(self._stop, self._retry_cap_s)
+        while not self._stop.is_set():
+            if not self._downtime.wait_out("desired-state poll"):
+                break
+            outcome = self._cycle(sync)
+            if outcome is Outcome.FAILED:
+                delay = backoff.next_delay()
+            else:
+                backoff.reset()
+                delay = self._poll_s
+            self._stop.wait(delay)
+
+    def _cycle(self, sync: ManifestSync) -> Outcome:
+        try:
+            self._refresh_capabilities()
+            return sync.poll()
+        except UnknownClient as exc:
+            self._forget_client(exc)
+            if not self._until_done("onboarding", self._onboarded_and_reported, accept_rejection=True):
+                return Outcome.FAILED
+            return Outcome.UNCHANGED
+        except TransportError as exc:
+            log.warning("fetch: WOS not reachable (%s)", exc)
+        except WosError as exc:
+            log.warning("fetch: %s", exc)
+        except Exception:  # a device agent keeps running; the next cycle may succeed
+            log.exception("agent: unexpected error in this cycle, continuing")
+        return Outcome.FAILED
+
+    # -- startup ----------------------------------------------------------------------------
+
+    def _start(self) -> bool:
+        if not self._until_done("onboarding", lambda: self._wos.fetch_root_ca(self._state_dir / CA_FILE)):
+            return False
+        saved = identity.load_client_id(self._state_dir, self._config.wos_url, self._config.device_id)
+        if saved is not None:
+            log.info("onboarding: reusing client id %s saved in %s", saved, self._state_dir)
+            self._wos.client_id = saved
+        # A rejected capabilities document is logged; it must not keep the device from
+        # following its desired state. An unknown saved client id means onboarding again.
+        return self._until_done("capabilities", self._onboarded_and_reported, accept_rejection=True)
+
+    def _onboarded_and_reported(self) -> None:
+        if self._wos.client_id is None:
+            client = identity.ensure_identity(self._state_dir, self._config.device_id)
+            client_id = self._wos.onboard(client.certificate_field)
+            identity.save_client_id(self._state_dir, self._config.wos_url, self._config.device_id, client_id)
+        self._report_capabilities()
+
+    def _forget_client(self, exc: WosError) -> None:
+        log.warning("onboarding: the WOS does not know client id %s (%s); onboarding again", self._wos.client_id, exc)
+        self._wos.client_id = None
+        identity.forget_client_id(self._state_dir)
+        self._last_capabilities = None
+
+    def _until_done(self, step: str, action: Callable[[], None], accept_rejection: bool = False) -> bool:
+        """Run `action` until it succeeds or the agent is stopped (the V24 startup rule)."""
+        backoff = Backoff(self._stop, self._retry_cap_s)
+        while not self._stop.is_set():
+            if not self._downtime.wait_out(step):
+                return False
+            try:
+                action()
+                return True
+            except UnknownClient as exc:
+                self._forget_client(exc)
+            except WosError as exc:
+                if exc.permanent and accept_rejection:
+                    log.error("%s: rejected by the WOS: %s", step, exc)
+                    return True
+                log.warning("%s: %s; retrying", step, exc)
+            except TransportError as exc:
+                log.warning("%s: WOS not reachable (%s); retrying", step, exc)
+            except IdentityError as exc:
+                log.error("%s: cannot make the client certificate: %s; retrying", step, exc)
+            backoff.wait()
+        return False
+
+    # -- capabilities ----------------------------------------------------------------------
+
+    def _report_capabilities(self) -> None:
+        document = collect_pr1_capabilities(self._config.device_id, self._config.serial_number)
+        self._wos.put_capabilities(document)
+        self._last_capabilities = document
+        log.info("capabilities: reported (PUT)")
+
+    def _refresh_capabilities(self) -> None:
+        """PUT again when the device changed (CAP-010); UnknownClient goes to the caller."""
+        try:
+            current = collect_pr1_capabilities(self._config.device_id, self._config.serial_number)
+            if current != self._last_capabilities:
+                self._wos.put_capabilities(current)
+                self._last_capabilities = current
+                log.info("capabilities: reported (PUT)")
+        except UnknownClient:
+            raise
+        except (WosError, TransportError) as exc:
+            log.warning("capabilities: %s; will retry next cycle", exc)
+
+    # -- status ----------------------------------------------------------------------------
+
+    def _report_status(self, document: dict[str, Any]) -> None:
+        self._reporter.report(document)
+        self._reporter.wait_delivered(self._config.poll_interval_s)

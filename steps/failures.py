@@ -1,0 +1,117 @@
+"""Failure vocabulary: desired state the agent cannot apply, and what it must report and spare."""
+
+from __future__ import annotations
+
+from pytest_bdd import parsers, then, when
+
+from margo_conformance.roles.agent import AgentUnderTest, Outcome
+from margo_conformance.status_model import (
+    component_entry,
+    error_problem,
+    installed_components,
+    overall_state,
+    overall_states,
+    shown,
+)
+from margo_conformance.workloads import changed_since, containers_of, running
+
+
+def _failed(agent: AgentUnderTest, name: str) -> Outcome:
+    """The deployment's outcome, which must be a Failed report (STS-006)."""
+    outcome = agent.outcome(name)
+    polling = agent.run.sut.polling
+    assert outcome.fetched is not None, (
+        f"GIT-004: the agent did not fetch the desired state with deployment {name} within "
+        f"{agent.poll_interval + polling.tolerance:g}s, so it cannot report it.{agent.exit_note()}\n"
+        f"{agent.evidence.excerpt(('git', 'commit'))}"
+    )
+    states = overall_states([r.document for r in outcome.reports])
+    assert outcome.final_state == "failed", (
+        f"STS-006: deployment {name} cannot be applied, so it must be reported Failed; "
+        + (f"it was reported {outcome.final_state.capitalize()}" if outcome.final is not None
+           else f"no final state came within {agent.run.sut.timeouts.deployment:g}s")
+        + f" (reported: {shown(states)}).{agent.exit_note()}\n{agent.evidence.excerpt(('http', 'log'))}"
+    )
+    return outcome
+
+
+@then(parsers.parse('the agent reports the deployment "{name}" as Failed with an error code and message'))
+def the_agent_reports_the_deployment_as_failed_with_an_error_code_and_message(agent: AgentUnderTest, name: str) -> None:
+    outcome = _failed(agent, name)
+    assert outcome.final is not None
+    problem = error_problem(outcome.final.document.get("status"))
+    assert problem is None, (
+        f"STS-006: deployment {name} was reported Failed, but {problem}; a failure must say why with a "
+        f"code and a message. Report: {outcome.final.document!r}"
+    )
+
+
+@then(parsers.parse('the agent reports the component "{component}" of the deployment "{name}" '
+                    "as Failed with an error code and message"))
+def the_agent_reports_the_component_of_the_deployment_as_failed_with_an_error_code_and_message(
+    agent: AgentUnderTest, component: str, name: str
+) -> None:
+    outcome = _failed(agent, name)
+    assert outcome.final is not None
+    entry = component_entry(outcome.final.document, component)
+    assert entry is not None, (
+        f"STS-003: the Failed report for {name} does not list the component {component!r}: "
+        f"{outcome.final.document.get('components')!r}"
+    )
+    assert overall_state({"status": entry}) == "failed", (
+        f"STS-006: the component {component!r} of {name} is the one that cannot be installed, but the Failed "
+        f"report shows it {entry.get('state')!r}: {outcome.final.document.get('components')!r}"
+    )
+    problem = error_problem(entry)
+    assert problem is None, (
+        f"STS-006: the component {component!r} of {name} was reported Failed, but {problem}. "
+        f"Report: {outcome.final.document!r}"
+    )
+
+
+@then(parsers.parse('the agent installs no component of the deployment "{name}"'))
+def the_agent_installs_no_component_of_the_deployment(agent: AgentUnderTest, name: str) -> None:
+    outcome = agent.outcome(name)
+    for index, report in enumerate(outcome.reports, start=1):
+        installed = installed_components(report.document)
+        assert not installed and overall_state(report.document) != "installed", (
+            f"GIT-004/STS-006: deployment {name} cannot be applied, yet status report {index} says "
+            f"{overall_state(report.document).capitalize()} with {installed or 'no component'} installed"
+        )
+    if agent.workloads_observable:
+        started = containers_of(agent.evidence.events(), outcome.published.deployment.deployment_id)
+        assert not started, (
+            f"GIT-004/STS-006: deployment {name} cannot be applied, yet the device started "
+            f"{', '.join(c.name for c in started)} for it"
+        )
+
+
+@then(parsers.parse('the deployment "{name}" is left as it was'))
+def the_deployment_is_left_as_it_was(agent: AgentUnderTest, name: str) -> None:
+    kept = agent.deployment(name)
+    what, change = agent.latest_commit()
+    agent.settle(change.at)
+    deployment_id = kept.deployment.deployment_id
+    reports = [r for r in agent.status_reports(deployment_id) if r.at >= change.at]
+    assert not reports, (
+        f"GIT-004: publishing {what} changed nothing about {name}, yet the agent reported {name} again: "
+        f"{shown(overall_states([r.document for r in reports]))}"
+    )
+    if agent.workloads_observable:
+        containers = containers_of(agent.evidence.events(), deployment_id)
+        changes = changed_since(containers, change.at)
+        assert not changes, (
+            f"GIT-004: publishing {what} changed nothing about {name}, yet its workloads changed: "
+            f"{'; '.join(changes)}"
+        )
+        assert running(containers, change.at), (
+            f"GIT-004: no workload of {name} was running when {what} was published, although it was "
+            f"reported Installed. Workloads seen: {agent.evidence.excerpt(('workload',))}"
+        )
+
+
+@when(parsers.parse('the orchestrator publishes a document that is not YAML beside the deployment "{name}"'))
+def the_orchestrator_publishes_a_document_that_is_not_yaml_beside_the_deployment(
+    agent: AgentUnderTest, name: str
+) -> None:
+    agent.publish_beside_unparseable(name)

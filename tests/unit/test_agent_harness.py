@@ -1,0 +1,116 @@
+"""AgentUnderTest without an agent: what the suite publishes, configures and decides on its own."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from margo_conformance.config import RunConfig, load_sut_file
+from margo_conformance.errors import StepOrderError
+from margo_conformance.evidence import NOTE, EvidenceLog
+from margo_conformance.paths import DEFAULT_SUT_FILE
+from margo_conformance.roles.agent import AgentUnderTest
+from margo_conformance.workloads import DEVICE_LABEL
+from margo_conformance.wos.server import EmulatedWos
+
+
+@pytest.fixture
+def agent(wos: EmulatedWos, evidence: EvidenceLog, tmp_path: Path) -> Iterator[AgentUnderTest]:
+    run = RunConfig(sut=load_sut_file(DEFAULT_SUT_FILE), report_dir=tmp_path / "r", run_id="run-test")
+    under_test = AgentUnderTest(run, wos, evidence, tmp_path / "scenario")
+    under_test.expect_device()
+    yield under_test
+    under_test.stop()
+
+
+def repository_file(agent: AgentUnderTest, path: str) -> str:
+    return subprocess.run(["git", "-C", str(agent.device.repo_path), "show", f"main:{path}"],
+                          capture_output=True, text=True, check=True).stdout
+
+
+def test_the_device_reaches_the_wos_through_its_own_link(agent: AgentUnderTest) -> None:
+    values = agent.placeholder_values()
+    assert values["wos_url"] == f"http://host.docker.internal:{agent.link.port}"
+    assert agent.device.public_url == values["wos_url"]
+    assert values["workload_labels"] == f"org.margo.conformance.run=run-test,{DEVICE_LABEL}={agent.device.device_id}"
+    assert values["downtime_window"] == ""
+
+
+def test_the_reference_sut_file_maps_workload_labels_and_the_downtime_window(agent: AgentUnderTest) -> None:
+    assert agent.workloads_observable
+    assert agent.sut_maps("downtime_window")
+    assert not agent.sut_maps("public_url")
+
+
+def test_a_changed_polling_interval_reaches_the_placeholders(agent: AgentUnderTest) -> None:
+    agent.set_polling_interval(2)
+    assert agent.poll_interval == 2
+    assert agent.placeholder_values()["poll_interval_s"] == "2"
+    assert agent.placeholder_values()["poll_interval_ms"] == "2000"
+
+
+def test_a_downtime_window_is_configured_ahead_and_cuts_the_link_for_exactly_its_length(
+    agent: AgentUnderTest, evidence: EvidenceLog
+) -> None:
+    opens, closes = agent.configure_downtime_window()
+    assert opens > agent.evidence.origin and closes - opens >= 4
+    start, _, end = agent.placeholder_values()["downtime_window"].partition("/")
+    assert start.endswith("Z") and end.endswith("Z")
+    assert not agent.link.is_down  # not before it opens
+    assert not evidence.events(NOTE)
+
+
+def test_several_documents_go_out_in_one_commit_broken_ones_as_written(agent: AgentUnderTest) -> None:
+    published = agent.publish_together(["hello-compose", "not-yaml", "parameter-without-targets"])
+    assert set(published) == {"hello-compose", "parameter-without-targets"}  # not-yaml names no deployment
+    assert len({p.commit.sha for p in published.values()}) == 1
+    with pytest.raises(yaml.YAMLError):
+        yaml.safe_load(repository_file(agent, "deployments/not-yaml.yaml"))
+    broken = yaml.safe_load(repository_file(agent, "deployments/parameter-without-targets.yaml"))
+    assert "targets" not in broken["spec"]["parameters"]["greeting"]
+    assert broken["metadata"]["annotations"]["id"] == published["parameter-without-targets"].deployment.deployment_id
+
+
+def test_a_broken_fixture_is_published_by_name_like_any_other(agent: AgentUnderTest) -> None:
+    published = agent.publish("unknown-profile-type")
+    assert published.deployment.document["spec"]["deploymentProfile"]["type"] == "wasm-module"
+
+
+def test_a_revision_keeps_the_deployments_id_and_file(agent: AgentUnderTest) -> None:
+    first = agent.publish("hello-compose")
+    revised = agent.publish_revision("hello-compose", "new-greeting")
+    assert revised.deployment.deployment_id == first.deployment.deployment_id
+    assert revised.deployment.path_in_repo == first.deployment.path_in_repo == "deployments/hello-compose.yaml"
+    assert revised.commit.sha != first.commit.sha
+    text = repository_file(agent, "deployments/hello-compose.yaml")
+    assert "hello again, with a new greeting" in text
+    assert agent.latest_commit() == ("hello-compose", revised.commit)
+
+
+def test_the_latest_change_may_be_a_removal(agent: AgentUnderTest) -> None:
+    agent.publish("hello-compose")
+    removal = agent.remove_deployment("hello-compose")
+    assert agent.latest_commit() == ("removal of hello-compose", removal)
+
+
+def test_configuration_after_the_start_is_a_step_order_error(agent: AgentUnderTest) -> None:
+    agent._sut = object()  # type: ignore[assignment]  # as if started
+    with pytest.raises(StepOrderError):
+        agent.set_polling_interval(3)
+    with pytest.raises(StepOrderError):
+        agent.configure_downtime_window()
+    agent._sut = None
+
+
+def test_tokens_expire_or_are_revoked_and_the_wos_says_so(agent: AgentUnderTest, evidence: EvidenceLog) -> None:
+    expiring = agent.device.issue_access_token()
+    agent.invalidate_access_tokens("expired")
+    assert expiring in agent.device.access_tokens and not agent.device.token_is_valid(expiring)
+    revoked = agent.device.issue_access_token()
+    agent.invalidate_access_tokens("revoked")
+    assert revoked not in agent.device.access_tokens
+    assert [e.data["change"] for e in evidence.events(NOTE)] == ["expired", "revoked"]
