@@ -23,7 +23,7 @@ def _expected(path: Path) -> str:
 
 def test_reference_agent_sut_file_loads() -> None:
     sut = load_sut_file(DEFAULT_SUT_FILE)
-    assert sut.role == "agent" and sut.profiles == ("V24",)
+    assert sut.role == "agent" and sut.profiles == ("V24", "PR1")
     assert sut.build is not None and (sut.build.context / "Dockerfile").is_file()
     assert sut.ready.log and sut.polling.interval > 0
 
