@@ -54,7 +54,7 @@ def test_agent_that_never_fetches_fails_the_gitops_scenarios_with_the_fetch_log(
     scenario = run.scenario("fetched within the polling interval")
     assert scenario["outcome"] == "fail"
     assert "was not fetched within" in scenario["message"]
-    assert "Git operations seen" in scenario["message"]
+    assert "Exchanges seen" in scenario["message"] and "commit" in scenario["message"]
     watched = run.scenario("watches its assigned repository")
     assert watched["outcome"] == "fail"
 
