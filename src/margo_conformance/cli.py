@@ -83,6 +83,8 @@ def _add_run(commands: argparse._SubParsersAction) -> None:
     )
     run.add_argument("--sut", type=Path, default=DEFAULT_SUT_FILE, help="SUT file (YAML)")
     run.add_argument("--report-dir", type=Path, default=Path("reports/latest"))
+    run.add_argument("--run-id", default=None,
+                     help="label value for this run's containers (org.margo.conformance.run); default: generated")
     run.add_argument("--base-image", default=None, help="base image for images the suite builds")
     run.add_argument(
         "-m", dest="select", default=None, help="tag expression, e.g. 'must and gitops'"
@@ -216,6 +218,7 @@ def _run(args: argparse.Namespace) -> int:
     waivers = load_waivers(args.waivers) if args.waivers else ()
     request = RunRequest(
         sut=sut,
+        run_id=args.run_id,
         report_dir=args.report_dir.resolve(),
         base_image=args.base_image,
         select=args.select,

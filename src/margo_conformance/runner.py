@@ -72,6 +72,7 @@ class RunRequest:
     sut: SutConfig
     report_dir: Path
     base_image: str | None = None
+    run_id: str | None = None  # label value of the run's containers; generated when absent
     select: str | None = None  # pytest -m expression
     keyword: str | None = None  # pytest -k expression
     verbose: bool = False
@@ -291,7 +292,7 @@ def execute(request: RunRequest, log: Log) -> int:
     """Run the suite for one SUT; returns the process exit code."""
     check_request(request)
     rerun = failed_nodeids(request.rerun_failed) if request.rerun_failed else ()
-    run_id = f"run-{uuid.uuid4().hex[:12]}"
+    run_id = request.run_id or f"run-{uuid.uuid4().hex[:12]}"
     request.report_dir.mkdir(parents=True, exist_ok=True)
     clear_previous_outputs(request.report_dir)
     run_log = RunLog(request.report_dir / RUN_LOG)

@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import threading
+import uuid
 from pathlib import Path
 
 import docker
@@ -26,11 +27,11 @@ START_TIMEOUT_S = 120
 EXIT_TIMEOUT_S = 60
 
 
-def _wait_for_suite_container_start(events: docker.types.daemon.CancellableStream, image_prefix: str) -> str:
+def _wait_for_suite_container_start(events: docker.types.daemon.CancellableStream, run_id: str) -> str:
     for event in events:
         attributes = event.get("Actor", {}).get("Attributes", {})
-        # Only this test's run: its SUT is the reference agent (other runs may share the engine).
-        if event.get("status") == "start" and RUN_LABEL in attributes and attributes.get("image", "").startswith(image_prefix):
+        # Only this test's run: other runs may share the engine.
+        if event.get("status") == "start" and attributes.get(RUN_LABEL) == run_id:
             return str(event["id"])
     raise AssertionError("the event stream ended before a suite container started")
 
@@ -39,13 +40,15 @@ def _wait_for_suite_container_start(events: docker.types.daemon.CancellableStrea
 def test_interrupted_run_removes_its_containers_and_still_reports(tmp_path: Path, signum: int) -> None:
     client = docker.from_env()
     events = client.events(decode=True, filters={"type": "container", "event": "start"})
+    run_id = f"cleanup-{uuid.uuid4().hex[:8]}"
     process = subprocess.Popen(
-        [sys.executable, "-m", "margo_conformance.cli", "run", "--report-dir", str(tmp_path), "-m", "status"],
+        [sys.executable, "-m", "margo_conformance.cli", "run", "--report-dir", str(tmp_path), "-m", "status",
+         "--run-id", run_id],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     try:
         timer = _deadline(events, START_TIMEOUT_S)
-        _wait_for_suite_container_start(events, "margo-conformance/reference-agent")
+        _wait_for_suite_container_start(events, run_id)
         timer.cancel()
         process.send_signal(signum)
         output, _ = process.communicate(timeout=EXIT_TIMEOUT_S)
