@@ -11,13 +11,14 @@ Feature: The agent rides out extended downtime
   Unreachable means unreachable: the suite refuses the device's connections to the orchestrator
   and its repository before any answer, so the agent sees network failures, not error statuses.
   The outage begins as soon as the orchestrator has accepted the agent's first report of a new
-  deployment, so the agent owes it the rest; it lasts at least three polling intervals (and a
-  few seconds), and until the agent has tried to read its repository during it. The tolerance
-  for retries, in words: the agent must try to read its repository at least once during the
-  outage, and make at most four attempts per polling interval over it, plus eight for the quick
-  first retries a backoff begins with, counting everything it retries. After the outage the
-  agent must poll its repository again within its polling interval plus the lateness the SUT
-  file allows.
+  deployment, so the agent owes it the rest. It lasts at least three polling intervals (and a
+  few seconds), and one polling interval more after the agent first tried to read its
+  repository during it, so that whatever the agent does about an unreachable repository
+  happens while it is unreachable. The tolerance for retries, in words: the agent must try to
+  read its repository at least once during the outage, and make at most four attempts per
+  polling interval over it, plus eight for the quick first retries a backoff begins with,
+  counting everything it retries. After the outage the agent must poll its repository again
+  within its polling interval plus the lateness the SUT file allows.
 
   The downtime window opens a few seconds after the agent starts, once it has had time to
   onboard, and lasts at least three polling intervals; the orchestrator is unreachable for

@@ -118,3 +118,13 @@ def test_an_outage_ends_at_its_latest_whatever_happened(link: DeviceLink, eviden
     link.cut("never satisfied")
     up = evidence.wait_for(lambda events: next((e for e in events if e.data.get("link") == "up"), None), 3)
     assert up is not None and "as long as it may" in up.summary
+
+
+def test_an_outage_may_outlast_its_condition_by_a_settling_time(link: DeviceLink, evidence: EvidenceLog) -> None:
+    link.end_when(0.0, lambda events: any(e.kind == LINK for e in events), 30, settle_s=0.3)
+    link.cut("until a while after the first attempt")
+    with pytest.raises(httpx.TransportError):
+        get(link, "/git/d.git/info/refs")
+    attempt = evidence.events(LINK)[0]
+    up = evidence.wait_for(lambda events: next((e for e in events if e.data.get("link") == "up"), None), 3)
+    assert up is not None and up.at - attempt.at >= 0.28

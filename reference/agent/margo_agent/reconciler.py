@@ -27,6 +27,7 @@ class WorkloadRuntime(Protocol):
 
 
 INVALID_DEPLOYMENT = "INVALID_DEPLOYMENT"
+NO_FAULTS = Faults()
 #: Problems listed in one error message, at most: enough to act on, short enough to read.
 MESSAGE_PROBLEMS = 5
 
@@ -40,7 +41,7 @@ def _progress(deployment: Deployment, faults: Faults) -> DeploymentProgress:
     )
 
 
-def reject_deployment(deployment: Deployment, report: Report, faults: Faults = Faults()) -> None:
+def reject_deployment(deployment: Deployment, report: Report, faults: Faults = NO_FAULTS) -> None:
     """A document that breaks the schema is not applied: Pending (it was received), then
     Failed with INVALID_DEPLOYMENT and the problems for the deployment and every component."""
     progress = _progress(deployment, faults)
@@ -59,7 +60,7 @@ def apply_deployment(
     report: Report,
     *,
     skip_installing: bool = False,
-    faults: Faults = Faults(),
+    faults: Faults = NO_FAULTS,
 ) -> bool:
     """Install the components in order, reporting after each state change:
     Pending; per component Installing (earlier Installed, later Pending); finally
@@ -114,7 +115,7 @@ class Reconciler:
         report: Report,
         state_file: Path,
         skip_installing: bool,
-        faults: Faults = Faults(),
+        faults: Faults = NO_FAULTS,
     ) -> None:
         self._runtime = runtime
         self._report = report

@@ -47,7 +47,10 @@ def test_desired_state_keeps_refused_documents_and_lists_unreadable_ones(tmp_pat
     del bad["spec"]["parameters"]["siteId"]["targets"]
     write(tmp_path, "deployments/bad.yaml", yaml.safe_dump(bad))
     state = read_desired_state(tmp_path)
-    assert state.unreadable == ("deployments/broken.yaml (not YAML)", "deployments/other.yaml (not an ApplicationDeployment)")
+    assert state.unreadable == (
+        "deployments/broken.yaml (not YAML)",
+        "deployments/other.yaml (not an ApplicationDeployment)",
+    )
     assert not state.deployments["ad9b614e-8912-45f4-a523-372358765def"].problems
     refused = state.deployments["0d3b2f4e-8912-45f4-a523-372358765def"]
     assert refused.problems == ("spec.parameters.siteId.targets must list at least one target",)

@@ -32,7 +32,8 @@ def test_an_unknown_switch_is_refused() -> None:
 def reconciler(tmp_path: Path, *switches: str) -> tuple[Reconciler, FakeRuntime, list[dict[str, Any]]]:
     runtime = FakeRuntime()
     reports: list[dict[str, Any]] = []
-    return Reconciler(runtime, reports.append, tmp_path / "a.json", False, Faults(frozenset(switches))), runtime, reports
+    subject = Reconciler(runtime, reports.append, tmp_path / "a.json", False, Faults(frozenset(switches)))
+    return subject, runtime, reports
 
 
 def test_ignore_updates(make_deployment, tmp_path: Path) -> None:

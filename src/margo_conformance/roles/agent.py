@@ -425,9 +425,10 @@ class AgentUnderTest:
         its first status report for this deployment was accepted: the device has the desired
         state, and owes the rest of its reports (its next connection is already refused).
 
-        The outage lasts `cadence.outage_duration` at least, and until the device has tried to
-        read its repository during it (so a device that takes an unreachable repository for
-        empty desired state shows it); no longer than that plus the deployment timeout."""
+        The outage lasts `cadence.outage_duration` at least, and until one polling interval
+        after the device first tried to read its repository during it (so a device that takes
+        an unreachable repository for empty desired state shows it while the outage lasts); no
+        longer than the shortest outage plus the deployment timeout."""
         route = f"/deployment/{published.deployment.deployment_id}/status"
 
         def reporting(events: list[Event]) -> bool:
@@ -438,7 +439,8 @@ class AgentUnderTest:
             return any(e.kind == LINK and e.data.get("channel") == "git" for e in events)
 
         shortest = cadence.outage_duration(self.poll_interval)
-        self.link.end_when(shortest, tried_repository, shortest + self.run.sut.timeouts.deployment)
+        self.link.end_when(shortest, tried_repository, shortest + self.run.sut.timeouts.deployment,
+                           settle_s=self.poll_interval)
         self.link.cut_when(reporting, None, f"as soon as the agent began reporting {published.deployment.name}")
 
     def wait_for_link(self, state: str, timeout: float) -> Event | None:

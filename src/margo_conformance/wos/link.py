@@ -61,7 +61,9 @@ class DeviceLink:
         self._down_since: float | None = None
         self._armed: tuple[Callable[[list[Event]], Any], float | None, str] | None = None
         self._timer: threading.Timer | None = None
-        self._end: tuple[float, Callable[[list[Event]], Any], float] | None = None  # (earliest, condition, latest)
+        # How an outage ends: (earliest, condition, latest, settle); see end_when.
+        self._end: tuple[float, Callable[[list[Event]], Any], float, float] | None = None
+        self._condition_since: float | None = None
         self._relays: set[socket.socket] = set()
         self._stopped = False
         #: (went down, came up) for every cut so far; the last one may still be open (None).
@@ -116,11 +118,15 @@ class DeviceLink:
         with self._lock:
             self._armed = (condition, duration_s, reason)
 
-    def end_when(self, earliest_s: float, condition: Callable[[list[Event]], Any], latest_s: float) -> None:
+    def end_when(
+        self, earliest_s: float, condition: Callable[[list[Event]], Any], latest_s: float, settle_s: float = 0.0
+    ) -> None:
         """Bring the link back up once it has been down `earliest_s` and `condition(evidence)`
-        holds (checked then and at every refused attempt), or at `latest_s` whatever happened."""
+        has held for `settle_s` (checked then, at every refused attempt and when the settling
+        time is up), or at `latest_s` whatever happened."""
         with self._lock:
-            self._end = (earliest_s, condition, latest_s)
+            self._end = (earliest_s, condition, latest_s, settle_s)
+            self._condition_since = None
 
     def check_armed(self) -> bool:
         """Cut now if the armed condition holds; True when the link is down."""
@@ -149,11 +155,9 @@ class DeviceLink:
             else:
                 self._reset_relays(set(self._relays))
         if self._end is not None and not self._stopped:
-            earliest, _, latest = self._end
+            earliest, _, latest, _ = self._end
             for delay in (earliest, latest):
-                timer = threading.Timer(delay, self._check_end)
-                timer.daemon = True
-                timer.start()
+                self._later(delay, self._check_end)
         elif duration_s is not None and not self._stopped:
             self._timer = threading.Timer(duration_s, self.restore, kwargs={"reason": "the outage is over"})
             self._timer.daemon = True
@@ -165,14 +169,26 @@ class DeviceLink:
         with self._lock:
             if self._end is None or self._down_since is None:
                 return
-            earliest, condition, latest = self._end
-            elapsed = time.time() - self._down_since
+            earliest, condition, latest, settle = self._end
+            now = time.time()
+            elapsed = now - self._down_since
             if elapsed >= latest - 0.01:
                 self._end = None
                 self._restore_locked("the outage is over (it lasted as long as it may)")
-            elif elapsed >= earliest - 0.01 and condition(self.evidence.events(since=self._down_since)):
+                return
+            if self._condition_since is None and condition(self.evidence.events(since=self._down_since)):
+                self._condition_since = now
+                if settle > 0:
+                    self._later(settle, self._check_end)
+            if (self._condition_since is not None and elapsed >= earliest - 0.01
+                    and now - self._condition_since >= settle - 0.01):
                 self._end = None
                 self._restore_locked("the outage is over")
+
+    def _later(self, delay: float, action: Callable[[], None]) -> None:
+        timer = threading.Timer(delay, action)
+        timer.daemon = True
+        timer.start()
 
     def _reset_relays(self, chosen: set[socket.socket]) -> None:
         """Reset those of the chosen connections that are still open (while the link is down)."""
