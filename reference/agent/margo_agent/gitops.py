@@ -12,7 +12,6 @@ import hashlib
 import json
 import logging
 import os
-import re
 import shutil
 import subprocess
 from collections.abc import Mapping
@@ -23,13 +22,12 @@ from typing import Any
 
 import yaml
 
+from margo_agent.document_checks import UUID, Problems, check_metadata, check_spec
 from margo_agent.wos_client import DesiredStateRepo
 
 log = logging.getLogger(__name__)
 
 GIT_TIMEOUT_S = 120.0
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-_APPLICATION_ID = re.compile(r"^[a-z0-9-]{1,200}$")
 
 
 class GitError(Exception):
@@ -201,57 +199,13 @@ def read_desired_state(checkout: Path) -> DesiredState:
 def validate_document(document: Any) -> list[str]:
     """Where the document breaks the V24 ApplicationDeployment tables (GIT-008, GIT-009).
     The profile type is the runtime's business (UNSUPPORTED_PROFILE), not checked here."""
-    problems: list[str] = []
-
-    def text(value: Any, where: str, pattern: re.Pattern[str] | None = None) -> None:
-        if not isinstance(value, str) or not value:
-            problems.append(f"{where} must be a non-empty string")
-        elif pattern is not None and not pattern.match(value):
-            problems.append(f"{where} {value!r} does not match {pattern.pattern}")
-
-    def mapping(value: Any, where: str) -> dict[str, Any]:
-        if not isinstance(value, dict):
-            problems.append(f"{where} must be a map")
-            return {}
-        return value
-
-    text(document.get("apiVersion"), "apiVersion")
-    metadata = mapping(document.get("metadata"), "metadata")
-    annotations = mapping(metadata.get("annotations"), "metadata.annotations")
-    text(annotations.get("id"), "metadata.annotations.id", _UUID)
-    text(annotations.get("applicationId"), "metadata.annotations.applicationId", _APPLICATION_ID)
-    text(metadata.get("name"), "metadata.name")
-    text(metadata.get("namespace"), "metadata.namespace")
-    spec = mapping(document.get("spec"), "spec")
-    profile = mapping(spec.get("deploymentProfile"), "spec.deploymentProfile")
-    text(profile.get("type"), "spec.deploymentProfile.type")
-    components = profile.get("components")
-    if not isinstance(components, list) or not components:
-        problems.append("spec.deploymentProfile.components must list at least one component")
-        components = []
-    for index, component in enumerate(components):
-        where = f"spec.deploymentProfile.components[{index}]"
-        component = mapping(component, where)
-        text(component.get("name"), f"{where}.name")
-        mapping(component.get("properties"), f"{where}.properties")
-    if "parameters" not in spec:
-        problems.append("spec.parameters is required")
-    for name, parameter in mapping(spec.get("parameters", {}), "spec.parameters").items():
-        where = f"spec.parameters.{name}"
-        parameter = mapping(parameter, where)
-        if parameter.get("value") is None:
-            problems.append(f"{where}.value is required")
-        targets = parameter.get("targets")
-        if not isinstance(targets, list) or not targets:
-            problems.append(f"{where}.targets must list at least one target")
-            continue
-        for index, target in enumerate(targets):
-            target = mapping(target, f"{where}.targets[{index}]")
-            text(target.get("pointer"), f"{where}.targets[{index}].pointer")
-            names = target.get("components")
-            if not isinstance(names, list) or not names or not all(isinstance(n, str) and n for n in names):
-                problems.append(f"{where}.targets[{index}].components must list component names")
-    return problems
+    problems = Problems()
+    if not isinstance(document, dict):
+        return ["the document must be a map"]
+    annotations = check_metadata(problems, document)
+    problems.text(annotations.get("id"), "metadata.annotations.id", UUID)
+    check_spec(problems, document)
+    return list(problems)
 
 
 def _one_line(exc: BaseException) -> str:

@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from margo_agent.document_checks import UUID, Problems, check_metadata, check_spec
 from margo_agent.gitops import Component, Deployment
 from margo_agent.workloads import COMPOSE_PROFILE, ENV_POINTER_PREFIX
 
@@ -27,8 +28,6 @@ log = logging.getLogger(__name__)
 
 MAX_VERSION = 2**64 - 1
 DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
-UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-APPLICATION_ID = re.compile(r"^[-a-z0-9]{1,200}$")
 PR1_COMPOSE = "compose"
 
 
@@ -176,57 +175,11 @@ def validate_document(document: dict[str, Any]) -> list[str]:
     """Where a PR1 ApplicationDeployment breaks schemas/pr1 in ways that matter to the agent
     (DSA-051, DSA-052). Unknown members and x-*-extensions are ignored (DSA-039); the profile
     type and packageLocation are the runtime's business (UNSUPPORTED_PROFILE, ...)."""
-    problems: list[str] = []
-
-    def text(value: Any, where: str, pattern: re.Pattern[str] | None = None) -> None:
-        if not isinstance(value, str) or not value:
-            problems.append(f"{where} must be a non-empty string")
-        elif pattern is not None and not pattern.match(value):
-            problems.append(f"{where} {value!r} does not match {pattern.pattern}")
-
-    def mapping(value: Any, where: str) -> dict[str, Any]:
-        if not isinstance(value, dict):
-            problems.append(f"{where} must be a map")
-            return {}
-        return value
-
-    text(document.get("apiVersion"), "apiVersion")
-    text(document.get("id"), "id", UUID)
-    metadata = mapping(document.get("metadata"), "metadata")
-    annotations = mapping(metadata.get("annotations"), "metadata.annotations")
-    text(annotations.get("applicationId"), "metadata.annotations.applicationId", APPLICATION_ID)
-    text(metadata.get("name"), "metadata.name")
-    text(metadata.get("namespace"), "metadata.namespace")
-    spec = mapping(document.get("spec"), "spec")
-    profile = mapping(spec.get("deploymentProfile"), "spec.deploymentProfile")
-    text(profile.get("type"), "spec.deploymentProfile.type")
-    names = set()
-    for index, component in enumerate(profile.get("components") or []):
-        where = f"spec.deploymentProfile.components[{index}]"
-        component = mapping(component, where)
-        text(component.get("name"), f"{where}.name")
-        mapping(component.get("properties"), f"{where}.properties")
-        names.add(component.get("name"))
-    if "parameters" not in spec:
-        problems.append("spec.parameters is required")
-    for name, parameter in mapping(spec.get("parameters", {}), "spec.parameters").items():
-        where = f"spec.parameters.{name}"
-        parameter = mapping(parameter, where)
-        if parameter.get("value") is None:
-            problems.append(f"{where}.value is required")
-        targets = parameter.get("targets")
-        if not isinstance(targets, list) or not targets:
-            problems.append(f"{where}.targets must list at least one target")
-            continue
-        for index, target in enumerate(targets):
-            target = mapping(target, f"{where}.targets[{index}]")
-            text(target.get("pointer"), f"{where}.targets[{index}].pointer")
-            listed = target.get("components")
-            if not isinstance(listed, list) or not listed or not all(isinstance(n, str) and n for n in listed):
-                problems.append(f"{where}.targets[{index}].components must list component names")
-            elif set(listed) - names:
-                problems.append(f"{where}.targets[{index}] names unknown components {sorted(set(listed) - names)}")
-    return problems
+    problems = Problems()
+    problems.text(document.get("id"), "id", UUID)
+    check_metadata(problems, document)
+    check_spec(problems, document)
+    return list(problems)
 
 
 # -- the last accepted manifest (DSA-034) --------------------------------------------------
