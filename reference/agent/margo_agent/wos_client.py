@@ -69,6 +69,20 @@ def decode_certificate(encoded: str) -> str:
     return ssl.DER_cert_to_PEM_cert(raw)
 
 
+def save_root_ca(response: Any, save_to: Path, wos_url: str) -> ssl.SSLContext | None:
+    """Keep a downloaded root CA (V24 and PR1 answer alike); over https, trust only it from now on."""
+    if not response.ok:
+        raise WosError("root CA", response)
+    try:
+        pem = decode_certificate(response.json()["certificate"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise WosError("root CA", response, f"unusable certificate document: {exc}") from None
+    save_to.parent.mkdir(parents=True, exist_ok=True)
+    save_to.write_text(pem, encoding="ascii")
+    log.info("onboarding: root CA saved to %s", save_to)
+    return ssl.create_default_context(cafile=str(save_to)) if wos_url.startswith("https://") else None
+
+
 def parse_onboarding(document: Any) -> Onboarding:
     try:
         desired = document["desiredState"]
@@ -110,17 +124,7 @@ class WosClient:
     def fetch_root_ca(self, save_to: Path) -> None:
         """Download the WOS root CA (CRT-002) and trust only it for https from now on."""
         response = self._send("GET", f"{self._wos_url}/onboarding/certificate")
-        if not response.ok:
-            raise WosError("root CA", response)
-        try:
-            pem = decode_certificate(response.json()["certificate"])
-        except (ValueError, KeyError, TypeError) as exc:
-            raise WosError("root CA", response, f"unusable certificate document: {exc}") from None
-        save_to.parent.mkdir(parents=True, exist_ok=True)
-        save_to.write_text(pem, encoding="ascii")
-        if self._wos_url.startswith("https://"):
-            self._ssl = ssl.create_default_context(cafile=str(save_to))
-        log.info("onboarding: root CA saved to %s", save_to)
+        self._ssl = save_root_ca(response, save_to, self._wos_url)
 
     def onboard(self, onboarding_key: str) -> Onboarding:
         document = {

@@ -17,7 +17,7 @@ from typing import Any
 
 from margo_agent.pr1 import wire
 from margo_agent.pr1.wire import Response
-from margo_agent.wos_client import WosError, decode_certificate
+from margo_agent.wos_client import WosError, save_root_ca
 
 log = logging.getLogger(__name__)
 
@@ -46,17 +46,7 @@ class Pr1WosClient:
     def fetch_root_ca(self, save_to: Path) -> None:
         """GET /api/v1/onboarding/certificate (CRT-010); trust only that CA for https."""
         response = self._send("GET", "/api/v1/onboarding/certificate")
-        if not response.ok:
-            raise WosError("root CA", response)
-        try:
-            pem = decode_certificate(response.json()["certificate"])
-        except (ValueError, KeyError, TypeError) as exc:
-            raise WosError("root CA", response, f"unusable certificate document: {exc}") from None
-        save_to.parent.mkdir(parents=True, exist_ok=True)
-        save_to.write_text(pem, encoding="ascii")
-        if self.wos_url.startswith("https://"):
-            self._ssl = ssl.create_default_context(cafile=str(save_to))
-        log.info("onboarding: root CA saved to %s", save_to)
+        self._ssl = save_root_ca(response, save_to, self.wos_url)
 
     def onboard(self, certificate_field: str) -> str:
         """POST /api/v1/onboarding with our certificate; returns the clientId (ONB-011)."""
