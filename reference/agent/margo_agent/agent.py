@@ -24,7 +24,7 @@ from margo_agent.downtime import DowntimeGuard
 from margo_agent.faults import FIXED_POLL_INTERVAL_S, TIGHT_RETRY_S
 from margo_agent.gitops import GitCheckout, GitError, read_desired_state
 from margo_agent.reconciler import Reconciler
-from margo_agent.retry import Backoff
+from margo_agent.retry import Backoff, until_done
 from margo_agent.status import StatusReporter
 from margo_agent.transport import TransportError
 from margo_agent.workloads import DockerRuntime
@@ -127,24 +127,7 @@ class Agent:
     def _until_done(
         self, step: str, action: Callable[[], None], accept_rejection: bool = False
     ) -> bool:
-        """Run `action` until it succeeds or the agent is stopped; False when stopped.
-        With `accept_rejection`, a WOS answer that a retry cannot change ends the step."""
-        backoff = Backoff(self._stop, self._retry_cap_s)
-        while not self._stop.is_set():
-            if not self._downtime.wait_out(step):
-                return False
-            try:
-                action()
-                return True
-            except WosError as exc:
-                if exc.permanent and accept_rejection:
-                    log.error("%s: rejected by the WOS: %s", step, exc)
-                    return True
-                log.warning("%s: %s; retrying", step, exc)
-            except TransportError as exc:
-                log.warning("%s: WOS not reachable (%s); retrying", step, exc)
-            backoff.wait()
-        return False
+        return until_done(step, action, self._stop, self._downtime, self._retry_cap_s, accept_rejection)
 
     def _onboard(self) -> None:
         self._onboarding = self._wos.onboard(self._config.onboarding_key)

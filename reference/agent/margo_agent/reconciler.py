@@ -202,10 +202,14 @@ class Reconciler:
         return True
 
     def _save(self) -> None:
-        document = {key: asdict(value) for key, value in self._applied.items()}
-        temporary = self._state_file.with_suffix(".tmp")
-        temporary.write_text(json.dumps(document, indent=1), encoding="utf-8")
-        temporary.replace(self._state_file)
+        write_json_atomically(self._state_file, {key: asdict(value) for key, value in self._applied.items()})
+
+
+def write_json_atomically(path: Path, document: object) -> None:
+    """Replace `path` in one step, so a crash never leaves half a state file."""
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(document, indent=1), encoding="utf-8")
+    temporary.replace(path)
 
 
 def _load_applied(path: Path) -> dict[str, Applied]:

@@ -10,7 +10,7 @@ import base64
 import hashlib
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -75,6 +75,18 @@ class FakePr1Wos:
     known_clients: set[str] = field(default_factory=set)
     requests: list[Request] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    arrived: threading.Condition = field(default_factory=threading.Condition)
+
+    def record(self, request: Request) -> None:
+        with self.arrived:
+            self.requests.append(request)
+            self.arrived.notify_all()
+
+    def wait_until(self, condition: Callable[[], object], timeout: float = 10.0) -> None:
+        """Wake on every request the fake answers; fail with what it saw after `timeout`."""
+        with self.arrived:
+            met = self.arrived.wait_for(condition, timeout)
+        assert met, f"timed out after {timeout:g}s; requests seen: {[(r.method, r.path) for r in self.requests]}"
 
     # -- what the tests change -------------------------------------------------------------
 
@@ -168,7 +180,7 @@ def pr1_wos() -> Iterator[FakePr1Wos]:
             request = Request(self.command, self.path, headers, self.rfile.read(length))
             status, reply_headers, body = wos.handle(request)
             request.status = status
-            wos.requests.append(request)
+            wos.record(request)
             self.send_response(status)
             for key, value in reply_headers.items():
                 self.send_header(key, value)

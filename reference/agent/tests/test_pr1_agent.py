@@ -7,8 +7,7 @@ from __future__ import annotations
 import base64
 import shutil
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -46,19 +45,12 @@ def running(wos: FakePr1Wos, state_dir: Path) -> Iterator[None]:
         assert not thread.is_alive()
 
 
-def wait_for(condition: Callable[[], object], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
-
-
 def test_start_onboards_with_a_p256_certificate_and_reports_capabilities(
     pr1_wos: FakePr1Wos,  # noqa: F811
     tmp_path: Path,
 ) -> None:
     with running(pr1_wos, tmp_path):
-        wait_for(lambda: len(pr1_wos.manifest_polls) >= 2)
+        pr1_wos.wait_until(lambda: len(pr1_wos.manifest_polls) >= 2)
     order = [(r.method, r.path) for r in pr1_wos.requests]
     assert order[:3] == [
         ("GET", "/api/v1/onboarding/certificate"),
@@ -88,11 +80,11 @@ def test_start_onboards_with_a_p256_certificate_and_reports_capabilities(
 
 def test_a_restart_reuses_the_client_and_the_manifest_state(pr1_wos: FakePr1Wos, tmp_path: Path) -> None:  # noqa: F811
     with running(pr1_wos, tmp_path):
-        wait_for(lambda: len(pr1_wos.manifest_polls) >= 1)
+        pr1_wos.wait_until(lambda: len(pr1_wos.manifest_polls) >= 1)
     key = (tmp_path / KEY_FILE).read_bytes()
     pr1_wos.requests.clear()
     with running(pr1_wos, tmp_path):
-        wait_for(lambda: len(pr1_wos.manifest_polls) >= 1)
+        pr1_wos.wait_until(lambda: len(pr1_wos.manifest_polls) >= 1)
     assert pr1_wos.seen("POST", "/api/v1/onboarding") == []
     assert (tmp_path / KEY_FILE).read_bytes() == key
     first = pr1_wos.manifest_polls[0]
@@ -101,10 +93,10 @@ def test_a_restart_reuses_the_client_and_the_manifest_state(pr1_wos: FakePr1Wos,
 
 def test_a_forgotten_client_onboards_again(pr1_wos: FakePr1Wos, tmp_path: Path) -> None:  # noqa: F811
     with running(pr1_wos, tmp_path):
-        wait_for(lambda: len(pr1_wos.manifest_polls) >= 1)
+        pr1_wos.wait_until(lambda: len(pr1_wos.manifest_polls) >= 1)
         pr1_wos.known_clients.clear()
         pr1_wos.client_id = "client-8"
-        wait_for(lambda: len(pr1_wos.manifest_polls) >= 1)  # polls of the new client id
+        pr1_wos.wait_until(lambda: len(pr1_wos.manifest_polls) >= 1)  # polls of the new client id
     assert len(pr1_wos.seen("POST", "/api/v1/onboarding")) == 2
 
 
@@ -120,5 +112,5 @@ def test_a_wos_that_is_not_up_yet_only_delays_onboarding(pr1_wos: FakePr1Wos, tm
 
     pr1_wos.handle = flaky  # type: ignore[method-assign]
     with running(pr1_wos, tmp_path):
-        wait_for(lambda: len(pr1_wos.manifest_polls) >= 1)
+        pr1_wos.wait_until(lambda: len(pr1_wos.manifest_polls) >= 1)
     assert len(pr1_wos.seen("POST", "/api/v1/onboarding")) == 4

@@ -23,7 +23,7 @@ from margo_agent.pr1.client import Pr1WosClient, UnknownClient
 from margo_agent.pr1.identity import IdentityError
 from margo_agent.pr1.reconcile import Pr1Reconciler
 from margo_agent.pr1.sync import ManifestSync, Outcome
-from margo_agent.retry import Backoff
+from margo_agent.retry import Backoff, until_done
 from margo_agent.status import StatusReporter
 from margo_agent.transport import TransportError
 from margo_agent.workloads import DockerRuntime
@@ -125,27 +125,18 @@ class Pr1Agent:
         self._last_capabilities = None
 
     def _until_done(self, step: str, action: Callable[[], None], accept_rejection: bool = False) -> bool:
-        """Run `action` until it succeeds or the agent is stopped (the V24 startup rule)."""
-        backoff = Backoff(self._stop, self._retry_cap_s)
-        while not self._stop.is_set():
-            if not self._downtime.wait_out(step):
-                return False
-            try:
-                action()
-                return True
-            except UnknownClient as exc:
+        """The V24 startup rule, plus PR1's own errors: an unknown client onboards again."""
+
+        def handle(exc: Exception) -> bool:
+            if isinstance(exc, UnknownClient):
                 self._forget_client(exc)
-            except WosError as exc:
-                if exc.permanent and accept_rejection:
-                    log.error("%s: rejected by the WOS: %s", step, exc)
-                    return True
-                log.warning("%s: %s; retrying", step, exc)
-            except TransportError as exc:
-                log.warning("%s: WOS not reachable (%s); retrying", step, exc)
-            except IdentityError as exc:
+                return True
+            if isinstance(exc, IdentityError):
                 log.error("%s: cannot make the client certificate: %s; retrying", step, exc)
-            backoff.wait()
-        return False
+                return True
+            return False
+
+        return until_done(step, action, self._stop, self._downtime, self._retry_cap_s, accept_rejection, handle)
 
     # -- capabilities ----------------------------------------------------------------------
 

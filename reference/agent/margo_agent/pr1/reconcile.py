@@ -19,7 +19,7 @@ from typing import Any
 from margo_agent.faults import Faults
 from margo_agent.gitops import Deployment
 from margo_agent.pr1 import status
-from margo_agent.reconciler import WorkloadRuntime, apply_deployment, reject_deployment
+from margo_agent.reconciler import WorkloadRuntime, apply_deployment, reject_deployment, write_json_atomically
 from margo_agent.workloads import WorkloadError
 
 log = logging.getLogger(__name__)
@@ -116,10 +116,7 @@ class Pr1Reconciler:
         return True
 
     def _save(self) -> None:
-        document = {key: asdict(value) for key, value in self._applied.items()}
-        temporary = self._state_file.with_suffix(".tmp")
-        temporary.write_text(json.dumps(document, indent=1), encoding="utf-8")
-        temporary.replace(self._state_file)
+        write_json_atomically(self._state_file, {key: asdict(value) for key, value in self._applied.items()})
 
 
 def _load(path: Path) -> dict[str, AppliedDeployment]:
