@@ -102,11 +102,14 @@ def wait_for_engine(process: subprocess.Popen[bytes], log_path: Path, deadline_s
     while time.monotonic() < deadline:
         if engine_answers(timeout=POLL_INTERVAL_S * 5):
             return
-        if process.poll() is not None:
-            raise EnvironmentSetupError(
-                f"dockerd exited with code {process.returncode}: {_last_line(log_path)}"
-            )
-        time.sleep(POLL_INTERVAL_S)
+        try:
+            # Wakes at once if dockerd dies; otherwise the next look at the socket.
+            process.wait(timeout=POLL_INTERVAL_S)
+        except subprocess.TimeoutExpired:
+            continue
+        raise EnvironmentSetupError(
+            f"dockerd exited with code {process.returncode}: {_last_line(log_path)}"
+        )
     raise EnvironmentSetupError(
         f"dockerd did not answer within {deadline_s:.0f} s; see {log_path}: {_last_line(log_path)}"
     )
