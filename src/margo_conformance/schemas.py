@@ -16,6 +16,7 @@ from typing import Any
 from jsonschema import Draft202012Validator, ValidationError
 
 from margo_conformance.paths import SCHEMA_DIR
+
 SCHEMA_SUFFIX = ".schema.json"
 
 ROOT_PATH = "(root)"

@@ -13,8 +13,8 @@ from typing import Any
 
 import docker
 
-from margo_conformance.environment import engine_answers, ensure_engine
 from margo_conformance.config import SutConfig, load_sut_file, render
+from margo_conformance.environment import engine_answers, ensure_engine
 from margo_conformance.images import BuildOutcome, build_if_stale, ensure_base_image
 from margo_conformance.paths import FIXTURES_DIR
 

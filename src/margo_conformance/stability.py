@@ -97,7 +97,12 @@ def run_stability(suts: Sequence[Path], runs: int, report_root: Path, log: Log) 
 def write_stability(report_root: Path, table: list[dict[str, Any]], runs: int) -> None:
     report_root.mkdir(parents=True, exist_ok=True)
     (report_root / "stability.json").write_text(json.dumps({"runs": runs, "scenarios": table}, indent=1) + "\n")
-    lines = [f"Runs per SUT: {runs}", "", "| SUT | scenario | outcomes | median s | spread s |", "| --- | --- | --- | --- | --- |"]
+    lines = [
+        f"Runs per SUT: {runs}",
+        "",
+        "| SUT | scenario | outcomes | median s | spread s |",
+        "| --- | --- | --- | --- | --- |",
+    ]
     for row in sorted(table, key=lambda r: -r["spread_s"]):
         outcomes = "/".join(sorted(set(row["outcomes"])))
         lines.append(f"| {row['sut']} | {row['scenario']} | {outcomes} | {row['median_s']} | {row['spread_s']} |")

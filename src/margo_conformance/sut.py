@@ -8,6 +8,7 @@ wait on any event also notices a crashed SUT at once.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import socket
 import threading
@@ -171,10 +172,8 @@ class SutContainer:
             self._remove_quietly()
 
     def _remove_quietly(self) -> None:
-        try:
+        with contextlib.suppress(NotFound, APIError, AttributeError, docker.errors.DockerException):
             self.container.stop()
-        except (NotFound, APIError, AttributeError, docker.errors.DockerException):
-            pass
 
     def _log_tail(self, lines: int = 3) -> str:
         try:

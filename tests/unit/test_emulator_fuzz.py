@@ -67,7 +67,12 @@ def _path(template: str, device: str, segment: str) -> str:
 @given(route=st.sampled_from(ROUTES), body=JSON, segment=SEGMENT,
        token=st.text(alphabet=st.characters(min_codepoint=33, max_codepoint=126), max_size=30))
 def test_arbitrary_json_never_gets_a_server_error(
-    server: tuple[EmulatedWos, str], client: httpx.Client, route: tuple[str, str], body: object, segment: str, token: str
+    server: tuple[EmulatedWos, str],
+    client: httpx.Client,
+    route: tuple[str, str],
+    body: object,
+    segment: str,
+    token: str,
 ) -> None:
     method, template = route
     headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -88,7 +93,9 @@ def test_arbitrary_bytes_never_get_a_server_error(
     assert response.status_code < 500, f"{method} {template} -> {response.status_code}: {response.text[:200]}"
 
 
-def test_memory_stays_bounded_under_repeated_bad_requests(server: tuple[EmulatedWos, str], client: httpx.Client) -> None:
+def test_memory_stays_bounded_under_repeated_bad_requests(
+    server: tuple[EmulatedWos, str], client: httpx.Client
+) -> None:
     def burst() -> None:
         for i in range(300):
             method, template = ROUTES[i % len(ROUTES)]
