@@ -71,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     selftest.add_argument("--report-dir", type=Path, default=Path("reports/selftest"))
     selftest.add_argument("--role", choices=("agent", "wos"), action="append", default=None,
                           help="limit to one role (repeatable); default: both")
+    selftest.add_argument("--jobs", type=int, default=1,
+                          help="mutant runs at a time (references always run alone, first); default 1")
     return parser
 
 
@@ -341,16 +343,17 @@ def _stability(args: argparse.Namespace) -> int:
 
 
 def _selftest(args: argparse.Namespace) -> int:
-    from margo_conformance.selftest import run_selftest
+    from margo_conformance.selftest import load_mutants, mutation_coverage, run_selftest
 
     report_dir = args.report_dir.resolve()
-    rows = run_selftest(report_dir, args.role, print_line)
+    rows = run_selftest(report_dir, args.role, print_line, jobs=args.jobs)
     mutants = [r for r in rows if r.mutant != "reference"]
     print_line(
         f"kill matrix: {sum(r.ok for r in mutants)}/{len(mutants)} mutants killed, "
         f"{sum(r.ok for r in rows if r.mutant == 'reference')} reference(s) passing; "
         f"{report_dir / 'kill-matrix.md'}"
     )
+    print_line(mutation_coverage(load_mutants()).summary())
     return 0 if all(r.ok for r in rows) else EXIT_FAIL
 
 

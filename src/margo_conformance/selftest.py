@@ -3,16 +3,24 @@
 Each reference implementation must pass. Each mutant (one fault switch, one violated
 requirement; fixtures/mutants/mutants.yaml) must be *killed*: at least one scenario fails,
 and every scenario that fails traces to a violated requirement (anything else is a *false
-failure*). The kill matrix is printed and written as kill-matrix.json and kill-matrix.md.
+failure*). The kill matrix is printed and written as kill-matrix.json and kill-matrix.md,
+with the mutation coverage: which MUST requirements the features trace, and which of them
+no mutant violates.
+
+The references run first, one at a time, so their verdicts never depend on load and their
+runs build the images the mutants reuse; the mutants then run `jobs` at a time, each in its
+own run (run id, emulator ports, containers), so they do not see each other.
 """
 
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,10 +28,12 @@ from typing import Any
 import yaml
 
 from margo_conformance.paths import FIXTURES_DIR
-from margo_conformance.requirements import id_to_tag
+from margo_conformance.requirements import id_to_tag, load_catalogue
 
 MUTANTS_FILE = FIXTURES_DIR / "mutants" / "mutants.yaml"
 RUN_TIMEOUT_S = 900
+#: How long a run that outlived RUN_TIMEOUT_S gets to clean up after SIGTERM before SIGKILL.
+TERMINATE_GRACE_S = 60
 Log = Callable[[str], None]
 
 
@@ -54,6 +64,41 @@ class MatrixRow:
     ok: bool
     seconds: float
     note: str = ""
+
+
+@dataclass(frozen=True)
+class MutationCoverage:
+    """Which MUST requirements the features trace, and which of those some mutant violates."""
+
+    traced_must: tuple[str, ...]
+    mutated: tuple[str, ...]
+
+    @property
+    def missing(self) -> tuple[str, ...]:
+        return tuple(r for r in self.traced_must if r not in self.mutated)
+
+    def summary(self) -> str:
+        text = f"MUST requirements traced by the features: {len(self.traced_must)}; with a mutant: " \
+               f"{len(self.traced_must) - len(self.missing)}"
+        return text + (f"; without: {', '.join(self.missing)}" if self.missing else "")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"traced_must": list(self.traced_must), "mutated": list(self.mutated), "missing": list(self.missing)}
+
+
+def traced_must_requirements() -> tuple[str, ...]:
+    """MUST-level catalogue requirements that at least one feature scenario is tagged with."""
+    from margo_conformance.listing import feature_scenarios
+
+    catalogue = load_catalogue()
+    traced = {r for s in feature_scenarios() for r in s.requirements}
+    return tuple(r for r in catalogue if r in traced and catalogue[r].level == "must")
+
+
+def mutation_coverage(mutants: Iterable[Mutant]) -> MutationCoverage:
+    traced = traced_must_requirements()
+    violated = {r for m in mutants for r in m.violates}
+    return MutationCoverage(traced, tuple(r for r in traced if r in violated))
 
 
 def load_mutants(path: Path = MUTANTS_FILE, roles: Iterable[str] | None = None) -> list[Mutant]:
@@ -141,41 +186,69 @@ def run_one(mutant: Mutant, report_root: Path, log: Log) -> MatrixRow:
     if selection:
         command += ["-m", selection]
     started = time.monotonic()
-    completed = subprocess.run(command, capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
-    (directory / "run.log").write_text(completed.stdout + completed.stderr)
-    seconds = time.monotonic() - started
+    returncode, output, timed_out = _run_bounded(command, RUN_TIMEOUT_S)
+    (directory / "run.log").write_text(output)
+    seconds = round(time.monotonic() - started, 1)
     try:
         results = json.loads((directory / "results.json").read_text())
     except (OSError, json.JSONDecodeError):
-        return MatrixRow(mutant.role, mutant.name, list(mutant.violates), "missing", [], [], False, seconds,
-                         f"no results.json (exit {completed.returncode})")
+        why = f"run outlived {RUN_TIMEOUT_S}s and was stopped" if timed_out else "no results.json"
+        row = MatrixRow(mutant.role, mutant.name, list(mutant.violates), "missing", [], [], False, seconds,
+                        f"{why} (exit {returncode}); see {directory / 'run.log'}")
+        log(f"BAD {mutant.role:<5} {mutant.name:<36} {row.note}")
+        return row
     killed, false, ok, note = judge(mutant, results)
     row = MatrixRow(mutant.role, mutant.name, list(mutant.violates), results.get("verdict", "?"),
-                    killed, false, ok, round(seconds, 1), note)
+                    killed, false, ok, seconds, note)
     log(f"{'ok ' if ok else 'BAD'} {mutant.role:<5} {mutant.name:<36} {row.verdict:<7} "
         f"killed by {len(killed)}, false failures {len(false)} ({seconds:.0f}s) {note}")
     return row
 
 
-def run_selftest(report_root: Path, roles: Iterable[str] | None, log: Log) -> list[MatrixRow]:
+def _run_bounded(command: list[str], timeout_s: float) -> tuple[int, str, bool]:
+    """(exit status, output, timed out) of a run; one that overstays gets SIGTERM first, so the
+    suite's own signal handling removes its containers, and SIGKILL only if that hangs too."""
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as process:
+        try:
+            output, _ = process.communicate(timeout=timeout_s)
+            return process.returncode, output, False
+        except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGTERM)
+            try:
+                output, _ = process.communicate(timeout=TERMINATE_GRACE_S)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                output, _ = process.communicate()
+            return process.returncode, output, True
+
+
+def run_selftest(report_root: Path, roles: Iterable[str] | None, log: Log, jobs: int = 1) -> list[MatrixRow]:
     mutants = load_mutants(roles=roles)
-    rows = [run_one(m, report_root, log) for m in mutants]
-    write_matrix(report_root, rows)
-    return rows
+    rows = {i: run_one(m, report_root, log) for i, m in enumerate(mutants) if m.is_reference}
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        pending = {i: pool.submit(run_one, m, report_root, log) for i, m in enumerate(mutants) if not m.is_reference}
+        rows.update({i: future.result() for i, future in pending.items()})
+    ordered = [rows[i] for i in range(len(mutants))]
+    # Coverage is a property of the whole mutants file, whichever roles this run chose.
+    write_matrix(report_root, ordered, mutation_coverage(load_mutants()))
+    return ordered
 
 
-def write_matrix(report_root: Path, rows: list[MatrixRow]) -> None:
+def write_matrix(report_root: Path, rows: list[MatrixRow], coverage: MutationCoverage) -> None:
     report_root.mkdir(parents=True, exist_ok=True)
-    (report_root / "kill-matrix.json").write_text(json.dumps([asdict(r) for r in rows], indent=2) + "\n")
-    (report_root / "kill-matrix.md").write_text(matrix_markdown(rows))
+    document = {"coverage": coverage.to_json(), "rows": [asdict(r) for r in rows]}
+    (report_root / "kill-matrix.json").write_text(json.dumps(document, indent=2) + "\n")
+    (report_root / "kill-matrix.md").write_text(matrix_markdown(rows, coverage))
 
 
-def matrix_markdown(rows: list[MatrixRow]) -> str:
+def matrix_markdown(rows: list[MatrixRow], coverage: MutationCoverage) -> str:
     mutants = [r for r in rows if r.mutant != "reference"]
     killed = sum(1 for r in mutants if r.ok)
     lines = [
         f"Mutants killed: {killed}/{len(mutants)}; references passing: "
         f"{sum(1 for r in rows if r.mutant == 'reference' and r.ok)}/{sum(1 for r in rows if r.mutant == 'reference')}",
+        "",
+        coverage.summary() + ".",
         "",
         "| role | mutant | violates | verdict | killed by | false failures |",
         "| --- | --- | --- | --- | --- | --- |",

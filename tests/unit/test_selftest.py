@@ -1,12 +1,25 @@
-"""How selftest judges one mutant's results (no Docker)."""
+"""How selftest judges one mutant's results, schedules its runs and counts its coverage (no Docker)."""
 
 from __future__ import annotations
 
+import json
+import sys
 from pathlib import Path
 
-from margo_conformance.selftest import Mutant, judge, load_mutants, mutant_sut_file
-
+import pytest
 import yaml
+
+from margo_conformance import selftest
+from margo_conformance.requirements import load_catalogue
+from margo_conformance.selftest import (
+    MatrixRow,
+    Mutant,
+    _run_bounded,
+    judge,
+    load_mutants,
+    mutant_sut_file,
+    mutation_coverage,
+)
 
 
 def _scenario(name: str, outcome: str, *requirements: str) -> dict:
@@ -50,3 +63,44 @@ def test_a_mutant_runs_the_scenarios_of_its_requirements_and_references_run_all(
     two = Mutant("wos", "x", Path("x.yaml"), "F", violates=("CAP-002", "STS-002"))
     assert mutant_selection(two) == "req_CAP_002 or req_STS_002"
     assert mutant_selection(Mutant("agent", "reference", Path("x.yaml"), "F")) is None
+
+
+def test_every_must_requirement_the_features_trace_has_a_mutant() -> None:
+    coverage = mutation_coverage(load_mutants())
+    assert coverage.traced_must, "no MUST requirement is traced by the features"
+    assert not coverage.missing, coverage.summary()
+
+
+def test_mutants_only_name_requirements_of_the_catalogue() -> None:
+    catalogue = load_catalogue()
+    unknown = {r for m in load_mutants() for r in m.violates} - set(catalogue)
+    assert not unknown
+
+
+def test_a_run_that_overstays_is_stopped_with_sigterm_first() -> None:
+    child = (
+        "import signal, sys\n"
+        "signal.signal(signal.SIGTERM, lambda *_: (print('cleaned up'), sys.exit(3)))\n"
+        "print('ready', flush=True)\n"
+        "signal.pause()\n"
+    )
+    returncode, output, timed_out = _run_bounded([sys.executable, "-c", child], timeout_s=1)
+    assert timed_out and returncode == 3 and "cleaned up" in output
+
+
+def test_mutants_run_in_parallel_after_the_references_and_keep_file_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    order: list[str] = []
+
+    def fake_run_one(mutant: Mutant, report_root: Path, log) -> MatrixRow:
+        order.append(mutant.name)
+        return MatrixRow(mutant.role, mutant.name, list(mutant.violates), "fail", [], [], True, 0.0)
+
+    monkeypatch.setattr(selftest, "run_one", fake_run_one)
+    rows = selftest.run_selftest(tmp_path, ["agent"], lambda _: None, jobs=3)
+    assert order[0] == "reference" and rows[0].mutant == "reference"
+    assert [r.mutant for r in rows] == [m.name for m in load_mutants(roles=["agent"])]
+    document = json.loads((tmp_path / "kill-matrix.json").read_text())
+    assert len(document["rows"]) == len(rows) and "missing" in document["coverage"]
+    assert "MUST requirements traced by the features" in (tmp_path / "kill-matrix.md").read_text()
