@@ -64,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     stability.add_argument("--sut", type=Path, action="append", default=None,
                            help="SUT file (repeatable); default: both bundled references")
     stability.add_argument("--report-dir", type=Path, default=Path("reports/stability"))
+    stability.add_argument("--workers", type=int, default=1, help="passed to each run (see `run --workers`)")
 
     selftest = commands.add_parser(
         "selftest", help="certify the references and every mutant; print the kill matrix"
@@ -336,7 +337,7 @@ def _stability(args: argparse.Namespace) -> int:
 
     report_dir = args.report_dir.resolve()
     suts = [p.resolve() for p in args.sut] if args.sut else list(DEFAULT_SUTS)
-    stable, table = run_stability(suts, args.runs, report_dir, print_line)
+    stable, table = run_stability(suts, args.runs, report_dir, print_line, workers=args.workers)
     print_line(f"{'stable' if stable else 'UNSTABLE'}: {len(table)} scenario(s) x {args.runs} run(s); "
                f"{report_dir / 'stability.md'}")
     return 0 if stable else EXIT_FAIL

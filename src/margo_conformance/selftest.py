@@ -15,9 +15,6 @@ own run (run id, emulator ports, containers), so they do not see each other.
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -29,11 +26,10 @@ import yaml
 
 from margo_conformance.paths import FIXTURES_DIR
 from margo_conformance.requirements import id_to_tag, load_catalogue
+from margo_conformance.subruns import run_suite
 
 MUTANTS_FILE = FIXTURES_DIR / "mutants" / "mutants.yaml"
 RUN_TIMEOUT_S = 900
-#: How long a run that outlived RUN_TIMEOUT_S gets to clean up after SIGTERM before SIGKILL.
-TERMINATE_GRACE_S = 60
 Log = Callable[[str], None]
 
 
@@ -180,21 +176,20 @@ def run_one(mutant: Mutant, report_root: Path, log: Log) -> MatrixRow:
     directory = report_root / "mutants" / f"{mutant.role}-{mutant.name}"
     directory.mkdir(parents=True, exist_ok=True)
     sut_file = mutant_sut_file(mutant, directory)
-    command = [sys.executable, "-m", "margo_conformance.cli", "run", "--sut", str(sut_file),
-               "--report-dir", str(directory)]
+    arguments = ["--sut", str(sut_file), "--report-dir", str(directory)]
     selection = mutant_selection(mutant)
     if selection:
-        command += ["-m", selection]
+        arguments += ["-m", selection]
     started = time.monotonic()
-    returncode, output, timed_out = _run_bounded(command, RUN_TIMEOUT_S)
-    (directory / "run.log").write_text(output)
+    child = run_suite(arguments, RUN_TIMEOUT_S)
+    (directory / "run.log").write_text(child.output)
     seconds = round(time.monotonic() - started, 1)
     try:
         results = json.loads((directory / "results.json").read_text())
     except (OSError, json.JSONDecodeError):
-        why = f"run outlived {RUN_TIMEOUT_S}s and was stopped" if timed_out else "no results.json"
+        why = f"run outlived {RUN_TIMEOUT_S}s and was stopped" if child.timed_out else "no results.json"
         row = MatrixRow(mutant.role, mutant.name, list(mutant.violates), "missing", [], [], False, seconds,
-                        f"{why} (exit {returncode}); see {directory / 'run.log'}")
+                        f"{why} (exit {child.returncode}); see {directory / 'run.log'}")
         log(f"BAD {mutant.role:<5} {mutant.name:<36} {row.note}")
         return row
     killed, false, ok, note = judge(mutant, results)
@@ -203,23 +198,6 @@ def run_one(mutant: Mutant, report_root: Path, log: Log) -> MatrixRow:
     log(f"{'ok ' if ok else 'BAD'} {mutant.role:<5} {mutant.name:<36} {row.verdict:<7} "
         f"killed by {len(killed)}, false failures {len(false)} ({seconds:.0f}s) {note}")
     return row
-
-
-def _run_bounded(command: list[str], timeout_s: float) -> tuple[int, str, bool]:
-    """(exit status, output, timed out) of a run; one that overstays gets SIGTERM first, so the
-    suite's own signal handling removes its containers, and SIGKILL only if that hangs too."""
-    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as process:
-        try:
-            output, _ = process.communicate(timeout=timeout_s)
-            return process.returncode, output, False
-        except subprocess.TimeoutExpired:
-            process.send_signal(signal.SIGTERM)
-            try:
-                output, _ = process.communicate(timeout=TERMINATE_GRACE_S)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                output, _ = process.communicate()
-            return process.returncode, output, True
 
 
 def run_selftest(report_root: Path, roles: Iterable[str] | None, log: Log, jobs: int = 1) -> list[MatrixRow]:

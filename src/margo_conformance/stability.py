@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import json
 import statistics
-import subprocess
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from margo_conformance.paths import FIXTURES_DIR
+from margo_conformance.subruns import run_suite
 
 DEFAULT_SUTS = (FIXTURES_DIR / "sut" / "reference-agent.yaml", FIXTURES_DIR / "sut" / "reference-wos.yaml")
 RUN_TIMEOUT_S = 1800
@@ -47,11 +46,13 @@ class ScenarioSpread:
         }
 
 
-def run_once(sut: Path, report_dir: Path) -> dict[str, Any]:
-    subprocess.run(
-        [sys.executable, "-m", "margo_conformance.cli", "run", "--sut", str(sut), "--report-dir", str(report_dir)],
-        capture_output=True, text=True, timeout=RUN_TIMEOUT_S,
-    )
+def run_once(sut: Path, report_dir: Path, workers: int = 1) -> dict[str, Any]:
+    report_dir.mkdir(parents=True, exist_ok=True)
+    arguments = ["--sut", str(sut), "--report-dir", str(report_dir)]
+    if workers > 1:
+        arguments += ["--workers", str(workers)]
+    child = run_suite(arguments, RUN_TIMEOUT_S)
+    (report_dir / "run.log").write_text(child.output)
     try:
         return json.loads((report_dir / "results.json").read_text())
     except (OSError, json.JSONDecodeError):
@@ -73,13 +74,15 @@ def spreads(sut_name: str, runs: Sequence[dict[str, Any]]) -> list[ScenarioSprea
     return rows
 
 
-def run_stability(suts: Sequence[Path], runs: int, report_root: Path, log: Log) -> tuple[bool, list[dict[str, Any]]]:
+def run_stability(
+    suts: Sequence[Path], runs: int, report_root: Path, log: Log, workers: int = 1
+) -> tuple[bool, list[dict[str, Any]]]:
     table: list[dict[str, Any]] = []
     stable = True
     for sut in suts:
         results = []
         for index in range(1, runs + 1):
-            tree = run_once(sut, report_root / sut.stem / f"run-{index:02d}")
+            tree = run_once(sut, report_root / sut.stem / f"run-{index:02d}", workers)
             results.append(tree)
             log(f"{sut.stem} run {index}/{runs}: {tree.get('verdict')}")
         verdicts = [r.get("verdict") for r in results]

@@ -14,12 +14,12 @@ from margo_conformance.requirements import load_catalogue
 from margo_conformance.selftest import (
     MatrixRow,
     Mutant,
-    _run_bounded,
     judge,
     load_mutants,
     mutant_sut_file,
     mutation_coverage,
 )
+from margo_conformance.subruns import run_bounded
 
 
 def _scenario(name: str, outcome: str, *requirements: str) -> dict:
@@ -84,8 +84,8 @@ def test_a_run_that_overstays_is_stopped_with_sigterm_first() -> None:
         "print('ready', flush=True)\n"
         "signal.pause()\n"
     )
-    returncode, output, timed_out = _run_bounded([sys.executable, "-c", child], timeout_s=1)
-    assert timed_out and returncode == 3 and "cleaned up" in output
+    run = run_bounded([sys.executable, "-c", child], timeout_s=1)
+    assert run.timed_out and run.returncode == 3 and "cleaned up" in run.output
 
 
 def test_mutants_run_in_parallel_after_the_references_and_keep_file_order(
