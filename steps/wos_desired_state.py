@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 from pytest_bdd import given, parsers, then, when
 
 from margo_conformance.roles.wos import WosUnderTest, application_request
 from margo_conformance.schemas import validation_errors
+
+UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+ANNOTATION_PATHS = ("metadata.annotations.id:", "metadata.annotations.applicationId:")
 
 
 @given(parsers.parse('the operator has deployed the application "{application}" to the device'))
@@ -62,19 +67,37 @@ def the_devices_repository_holds_one_applicationdeployment_for_that_deployment(w
 def the_deployment_document_is_valid_and_carries_the_application_as_deployed(wos: WosUnderTest) -> None:
     (application,) = wos.deployments
     (document,) = _documents_for(wos, wos.deployment_id(application)).values()
+    problems = _annotation_problems(document, application) + _document_problems(document, application)
+    assert not problems, "; ".join(problems)
+
+
+def _annotation_problems(document: object, application: str) -> list[str]:
+    """GIT-009: a WOS-assigned UUID as the id, and the id of the application deployed."""
+    annotations = _annotations(document)
+    deployment_id, application_id = annotations.get("id"), annotations.get("applicationId")
+    requested = application_request(application)["applicationId"]
+    problems = []
+    if not (isinstance(deployment_id, str) and UUID.fullmatch(deployment_id)):
+        problems.append(f"GIT-009: metadata.annotations.id is {deployment_id!r}, not a UUID")
+    if application_id != requested:
+        problems.append(f"GIT-009: metadata.annotations.applicationId is {application_id!r}, "
+                        f"not {requested!r}, the application deployed")
+    return problems
+
+
+def _document_problems(document: object, application: str) -> list[str]:
+    """GIT-008: every member the ApplicationDeployment table requires, and the application's own."""
     errors = validation_errors(document, "v24/application-deployment")
-    assert not errors, "GIT-008/GIT-009: the ApplicationDeployment violates the schema: " + "; ".join(errors)
+    # The annotations' formats are GIT-009's, reported above.
+    problems = [f"GIT-008: {e}" for e in errors if not e.startswith(ANNOTATION_PATHS)]
+    if problems or not isinstance(document, dict):
+        return problems
     requested = application_request(application)
-    assert isinstance(document, dict)
-    assert document["metadata"]["annotations"]["applicationId"] == requested["applicationId"], (
-        "GIT-009: applicationId differs from the application deployed"
-    )
-    assert document["spec"]["deploymentProfile"] == requested["deploymentProfile"], (
-        "GIT-008: the deployment profile differs from the application deployed"
-    )
-    assert document["spec"]["parameters"] == requested["parameters"], (
-        "GIT-008: the parameters differ from the application deployed"
-    )
+    for member in ("deploymentProfile", "parameters"):
+        if document["spec"][member] != requested[member]:
+            problems.append(f"GIT-008: spec.{member} differs from the application deployed: "
+                            f"{document['spec'][member]!r}")
+    return problems
 
 
 @then("the device's repository no longer holds that deployment")
@@ -84,9 +107,11 @@ def the_devices_repository_no_longer_holds_that_deployment(wos: WosUnderTest) ->
     assert not remaining, f"GIT-002: the removed deployment is still in the repository: {sorted(remaining)}"
 
 
-def _deployment_id(document: object) -> object:
-    if not isinstance(document, dict):
-        return None
-    metadata = document.get("metadata")
+def _annotations(document: object) -> dict[str, object]:
+    metadata = document.get("metadata") if isinstance(document, dict) else None
     annotations = metadata.get("annotations") if isinstance(metadata, dict) else None
-    return annotations.get("id") if isinstance(annotations, dict) else None
+    return annotations if isinstance(annotations, dict) else {}
+
+
+def _deployment_id(document: object) -> object:
+    return _annotations(document).get("id")

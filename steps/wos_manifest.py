@@ -11,8 +11,10 @@ from margo_conformance.device.pr1 import (
     bundle_problems,
     document_problems,
     listed_ids,
+    manifest_document,
     manifest_problems,
     manifest_version,
+    shown,
 )
 from margo_conformance.roles.wos import WosUnderTest, fetch_manifest
 
@@ -41,6 +43,17 @@ def the_device_fetches_its_state_manifest_accepting_only_a_web_page(wos: WosUnde
 def the_orchestrator_serves_a_valid_state_manifest(wos: WosUnderTest) -> None:
     problems = manifest_problems(wos.answer())
     assert not problems, "state manifest: " + "; ".join(problems)
+
+
+@then("the manifest lists no deployments and its bundle is null")
+def the_manifest_lists_no_deployments_and_its_bundle_is_null(wos: WosUnderTest) -> None:
+    document = manifest_document(wos.answer()) or {}
+    # `"bundle" in`: an omitted bundle reads as None too, and DSA-008 forbids omitting it.
+    empty = document.get("deployments") == [] and "bundle" in document and document["bundle"] is None
+    assert empty, (
+        f"DSA-008: a client with nothing deployed must get deployments [] and a bundle member that is "
+        f"null; got {shown(document)}"
+    )
 
 
 @then("the orchestrator answers that nothing changed")

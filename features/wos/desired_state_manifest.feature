@@ -13,6 +13,7 @@ Feature: Desired state served as a state manifest
   Scenario: The manifest carries a strong entity tag over its exact bytes
     When the device fetches its state manifest
     Then the orchestrator serves a valid state manifest
+    And the manifest lists no deployments and its bundle is null
     When the device fetches its state manifest again with the entity tag it holds
     Then the orchestrator answers that nothing changed
 

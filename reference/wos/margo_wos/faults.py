@@ -1,7 +1,7 @@
 """Fault switches: each one breaks exactly one requirement, so the suite can show it notices.
 
-The V24 switches act on the V24 routes only, the PR1 ones (etag-stale, manifest-version-stuck,
-digest-mismatch, bundle-extra-member, ignore-accept) on the PR1 state manifest only.
+The V24 switches act on the V24 routes and documents only, the PR1 ones (those described as
+"PR1:") on the PR1 state manifest and what it references only.
 
 All are off unless named in MARGO_WOS_FAULTS. Code asks `"status-500" in faults`; asking
 for a name that is not declared here is a programming error, caught by the assert.
@@ -14,18 +14,42 @@ from dataclasses import dataclass
 KNOWN_FAULTS: dict[str, str] = {
     "accept-capabilities-without-serial": "capabilities without serial number accepted (CAP-003)",
     "bundle-extra-member": "PR1: the bundle holds one YAML the manifest does not list (DSA-014)",
+    "bundle-omitted-when-empty": (
+        "PR1: a manifest listing no deployments has no bundle member instead of a null one "
+        "(DSA-008)"
+    ),
+    "bundle-wrong-media-type": (
+        "PR1: the manifest gives the bundle mediaType application/gzip (DSA-009)"
+    ),
     "capabilities-cross-device": (
         "capabilities accepted with another device's access token (TOK-005)"
     ),
     "crash-on-malformed-json": "a body that is not JSON gets 500 instead of 400 (ERR-001)",
+    "deployment-id-mismatch": (
+        "PR1: each deployment is listed (and served) under a deploymentId other than its "
+        "document's id (DSA-010)"
+    ),
+    "deployment-id-not-uuid": (
+        "V24: the WOS assigns deployment ids of 32 hex digits, not UUIDs (GIT-009)"
+    ),
     "digest-mismatch": (
         "PR1: every listed deployment digest differs from the bytes served at its URL (DSA-012)"
+    ),
+    "digest-uppercase": (
+        "PR1: listed digests, and so their URLs and ETags, use upper-case hex (DSA-011)"
+    ),
+    "document-without-namespace": (
+        "V24: deployment documents are committed without metadata.namespace (GIT-008)"
     ),
     "etag-stale": (
         "PR1: the manifest ETag stays that of the first manifest served, so a revalidating "
         "client gets 304 after a change (DSA-003, DSA-004)"
     ),
     "ignore-accept": "PR1: the manifest is served whatever Accept says, never 406 (DSA-002)",
+    "manifest-cache-immutable": (
+        "PR1: the manifest is served Cache-Control: public, max-age=31536000, immutable (DSA-006)"
+    ),
+    "manifest-plain-json": "PR1: the manifest is served as application/json (DSA-001)",
     "manifest-version-stuck": (
         "PR1: manifestVersion stays at its first served value after changes (DSA-007)"
     ),
@@ -33,6 +57,10 @@ KNOWN_FAULTS: dict[str, str] = {
     "oversized-500": "a body over the size limit gets 500 instead of 413 (ERR-001)",
     "refusal-locks-device": (
         "a refused report leaves the device busy: its next report gets 503 (CAP-002, STS-002)"
+    ),
+    "repository-unreachable": (
+        "V24: the repository handed out at onboarding answers 404, even to its device's "
+        "token (GIT-001)"
     ),
     "shared-repositories": "any device's git token reads any device's repository (GIT-006)",
     "status-500": "the status endpoint answers 500 to every valid report (STS-002)",
@@ -42,6 +70,7 @@ KNOWN_FAULTS: dict[str, str] = {
     ),
     "status-hang": "the status endpoint never answers a valid report (STS-002)",
     "token-accepts-bad-secret": "the token endpoint ignores the client secret (TOK-003, TOK-005)",
+    "weak-etag": "PR1: the manifest ETag is weak, W/\"sha256:...\" (DSA-004)",
 }
 
 

@@ -47,7 +47,9 @@ def refusal(wos: Wos, device_id: str, authorization: str) -> Response | None:
             headers={"WWW-Authenticate": f'Basic realm="{REALM}"'},
         )
     owner = wos.store.device(device_id)
-    if owner is None or not wos.repos.bare(device_id).exists():
+    # repository-unreachable: the URL handed out at onboarding leads nowhere, token or not.
+    unreachable = "repository-unreachable" in wos.config.faults
+    if owner is None or not wos.repos.bare(device_id).exists() or unreachable:
         return problem(404, f"no repository for device {device_id!r}")
     if holder.device_id != owner.device_id and "shared-repositories" not in wos.config.faults:
         return problem(403, "the token belongs to another device's repository")

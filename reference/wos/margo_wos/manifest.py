@@ -10,7 +10,7 @@ state gives equal bytes, equal digests and equal ETags (DSA-005):
   `/api/v1/clients/{clientId}/deployments/{deploymentId}/{digest}` (DSA-010);
 - the bundle is a tar (ustar) whose root holds `<deploymentId>.yaml` for each listed
   deployment, byte-identical to the individual documents, every member with mtime 0, mode
-  0644, owner 0:0, gzip-compressed with mtime 0 (DSA-014). No deployments, no bundle (DSA-008).
+  0644, owner 0:0, gzip-compressed with mtime 0 (DSA-014). No deployments: bundle null (DSA-008).
 
 URLs are relative: the schema admits absolute ones only on an https origin, and this WOS
 speaks plain HTTP (docs/pr1-wire-contract.md); a client resolves them against the manifest's
@@ -78,37 +78,63 @@ class Rendered:
     """One client's state manifest and the resources it references."""
 
     body: bytes
-    documents: Mapping[str, Listed]  # by deploymentId
+    documents: Mapping[str, Listed]  # by the deploymentId the manifest lists
     bundle: bytes | None
+    bundle_digest: str | None  # as the manifest lists it (and the bundle route expects it)
 
     @property
     def etag(self) -> str:
         return quoted(digest_of(self.body))
 
-    @property
-    def bundle_digest(self) -> str | None:
-        return digest_of(self.bundle) if self.bundle is not None else None
+
+@dataclass(frozen=True)
+class Deviations:
+    """How the PR1 fault switches (margo_wos/faults.py) bend a rendering; the default, not at all.
+
+    tampered_digests: every listed deployment digest differs from its bytes (digest-mismatch).
+    extra_bundle_member: the bundle holds one YAML more than listed (bundle-extra-member).
+    omit_empty_bundle: no deployments, no `bundle` member at all (bundle-omitted-when-empty).
+    bundle_media_type: the bundle's mediaType as listed (bundle-wrong-media-type).
+    aliased_ids: each deployment is listed, served and bundled under an id other than its
+        document's (deployment-id-mismatch).
+    upper_case_digests: listed digests, and so their URLs and routes, use upper-case hex
+        (digest-uppercase).
+    """
+
+    tampered_digests: bool = False
+    extra_bundle_member: bool = False
+    omit_empty_bundle: bool = False
+    bundle_media_type: str = BUNDLE_MEDIA_TYPE
+    aliased_ids: bool = False
+    upper_case_digests: bool = False
+
+
+def _alias(deployment_id: str) -> str:
+    """A stable UUID other than `deployment_id` (deployment-id-mismatch)."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"margo-wos:alias:{deployment_id}"))
+
+
+def _spelled(digest: str, upper_case: bool) -> str:
+    """`digest` as the manifest lists it: upper-case hex under digest-uppercase."""
+    return "sha256:" + digest.removeprefix("sha256:").upper() if upper_case else digest
 
 
 def render(
     client_id: str,
     version: int,
     documents: Mapping[str, bytes],
-    *,
-    tampered_digests: bool = False,
-    extra_bundle_member: bool = False,
+    deviations: Deviations = Deviations(),
 ) -> Rendered:
-    """The manifest of `client_id` at `version` listing `documents` (deploymentId -> YAML).
-
-    The two flags are fault switches (margo_wos/faults.py): `tampered_digests` lists, for
-    every deployment, a digest that is not that of the bytes served at its URL
-    (digest-mismatch); `extra_bundle_member` puts one YAML more in the bundle than the
-    manifest lists (bundle-extra-member).
-    """
+    """The manifest of `client_id` at `version` listing `documents` (deploymentId -> YAML)."""
     base = f"/api/v1/clients/{client_id}"
-    def listed_digest(body: bytes) -> str:
-        return digest_of(body + b"\n# not the bytes served\n" if tampered_digests else body)
 
+    def listed_digest(body: bytes) -> str:
+        if deviations.tampered_digests:
+            body += b"\n# not the bytes served\n"
+        return _spelled(digest_of(body), deviations.upper_case_digests)
+
+    if deviations.aliased_ids:
+        documents = {_alias(deployment_id): body for deployment_id, body in documents.items()}
     listed = {
         deployment_id: Listed(listed_digest(body), body)
         for deployment_id, body in documents.items()
@@ -122,25 +148,27 @@ def render(
         }
         for deployment_id, item in sorted(listed.items())
     ]
+    manifest: dict[str, Any] = {"manifestVersion": version, "deployments": entries}
     bundle: bytes | None = None
-    bundle_ref: dict[str, Any] | None = None
+    bundle_digest: str | None = None
     if entries:
         members = {f"{deployment_id}.yaml": body for deployment_id, body in documents.items()}
-        if extra_bundle_member:
+        if deviations.extra_bundle_member:
             first = min(documents)
             stray = uuid.uuid5(uuid.NAMESPACE_URL, f"margo-wos:stray:{first}")
             members[f"{stray}.yaml"] = documents[first]
         bundle = build_bundle(members)
-        bundle_ref = {
-            "mediaType": BUNDLE_MEDIA_TYPE,
-            "digest": digest_of(bundle),
+        # Only deployment digests are tampered with: the bundle's stays true (DSA-014).
+        bundle_digest = _spelled(digest_of(bundle), deviations.upper_case_digests)
+        manifest["bundle"] = {
+            "mediaType": deviations.bundle_media_type,
+            "digest": bundle_digest,
             "sizeBytes": len(bundle),
-            "url": f"{base}/bundles/{digest_of(bundle)}",
+            "url": f"{base}/bundles/{bundle_digest}",
         }
-    body = canonical_json(
-        {"manifestVersion": version, "bundle": bundle_ref, "deployments": entries}
-    )
-    return Rendered(body, listed, bundle)
+    elif not deviations.omit_empty_bundle:
+        manifest["bundle"] = None  # DSA-008: present and null, never an empty archive
+    return Rendered(canonical_json(manifest), listed, bundle, bundle_digest)
 
 
 # -- request headers ------------------------------------------------------------------------

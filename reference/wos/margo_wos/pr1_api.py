@@ -39,6 +39,7 @@ from margo_wos.manifest import (
     IMMUTABLE,
     MANIFEST_MEDIA_TYPE,
     REVALIDATE,
+    Deviations,
     Rendered,
     accepts_manifest,
     matches_if_none_match,
@@ -139,13 +140,27 @@ def _version(wos: Wos, device: Device, pin: bool) -> int:
     return wos.first_version.get(device.client_id, device.manifest_version)
 
 
+def deviations(wos: Wos) -> Deviations:
+    """How the PR1 fault switches bend the rendering (all off: not at all)."""
+    faults = wos.config.faults
+    return Deviations(
+        tampered_digests="digest-mismatch" in faults,
+        extra_bundle_member="bundle-extra-member" in faults,
+        omit_empty_bundle="bundle-omitted-when-empty" in faults,
+        bundle_media_type=(
+            "application/gzip" if "bundle-wrong-media-type" in faults else BUNDLE_MEDIA_TYPE
+        ),
+        aliased_ids="deployment-id-mismatch" in faults,
+        upper_case_digests="digest-uppercase" in faults,
+    )
+
+
 def current(wos: Wos, device: Device, pin: bool = False) -> Rendered:
     """The client's manifest as it stands, rendered once per change and then reused."""
-    faults = wos.config.faults
     active = device.active_deployments
-    tampered, extra = "digest-mismatch" in faults, "bundle-extra-member" in faults
+    bent = deviations(wos)
     version = _version(wos, device, pin)
-    key = (device.client_id, version, tuple(sorted(active)), tampered, extra)
+    key = (device.client_id, version, tuple(sorted(active)), bent)
     cached = wos.rendered.get(device.device_id)
     if cached is not None and cached[0] == key:
         return cached[1]  # type: ignore[no-any-return]
@@ -153,8 +168,7 @@ def current(wos: Wos, device: Device, pin: bool = False) -> Rendered:
         deployment_id: (deployment.document or "").encode("utf-8")
         for deployment_id, deployment in active.items()
     }
-    rendered = render(device.client_id, version, documents,
-                      tampered_digests=tampered, extra_bundle_member=extra)
+    rendered = render(device.client_id, version, documents, bent)
     wos.rendered[device.device_id] = (key, rendered)
     return rendered
 
@@ -172,13 +186,20 @@ async def state_manifest(wos: Wos, request: Request) -> Response:
         served = f"{MANIFEST_MEDIA_TYPE} is the one type served"
         return problem(406, f"Accept {', '.join(accept)!r} does not admit it; {served}")
     rendered = current(wos, device, pin=True)
+    faults = wos.config.faults
     etag = rendered.etag
-    if "etag-stale" in wos.config.faults:
+    if "etag-stale" in faults:
         etag = wos.first_etag.setdefault(device.client_id, etag)
-    headers = {"ETag": etag, "Cache-Control": REVALIDATE, "Vary": "Accept"}
+    headers = {
+        # weak-etag marks it weak; If-None-Match still compares weakly, so 304s go on working.
+        "ETag": f"W/{etag}" if "weak-etag" in faults else etag,
+        "Cache-Control": IMMUTABLE if "manifest-cache-immutable" in faults else REVALIDATE,
+        "Vary": "Accept",
+    }
     if matches_if_none_match(_if_none_match(request), etag):
         return Response(status_code=304, headers=headers)
-    return Response(rendered.body, media_type=MANIFEST_MEDIA_TYPE, headers=headers)
+    media_type = "application/json" if "manifest-plain-json" in faults else MANIFEST_MEDIA_TYPE
+    return Response(rendered.body, media_type=media_type, headers=headers)
 
 
 def _immutable(request: Request, body: bytes, digest: str, media_type: str) -> Response:

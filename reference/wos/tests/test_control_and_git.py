@@ -12,27 +12,7 @@ from margo_wos import ctl
 from margo_wos.control import control_app
 from margo_wos.device_api import device_app
 
-from wos_support import Harness, hello_application, schema_errors
-
-
-def repository_files(harness: Harness, device_id: str) -> dict[str, str]:
-    """Every file on main of the device's bare repository, read with the git CLI."""
-    bare = harness.wos.repos.bare(device_id)
-    names = subprocess.run(
-        ["git", "--git-dir", str(bare), "ls-tree", "-r", "--name-only", "main"],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.split()
-    return {
-        name: subprocess.run(
-            ["git", "--git-dir", str(bare), "show", f"main:{name}"],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-        for name in names
-    }
+from wos_support import Harness, hello_application, repository_files, schema_errors
 
 
 def commit_count(harness: Harness, device_id: str) -> int:

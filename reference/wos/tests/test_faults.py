@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import re
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
+import yaml
 from margo_wos.device_api import device_app
 from margo_wos.faults import KNOWN_FAULTS, Faults
 
-from wos_support import Harness, corpus, status_report
+from wos_support import PUBLIC_URL, Harness, corpus, repository_files, status_report
 
 
 def test_unknown_fault_names_are_refused() -> None:
@@ -268,3 +271,40 @@ def test_status_crosstalk(make_harness, live, faults: str) -> None:  # type: ign
         assert shown[0] == shown[1]  # both show the report that arrived last
     else:
         assert shown == states
+
+
+@pytest.mark.parametrize("faults,status", [("", 200), ("repository-unreachable", 404)])
+def test_repository_unreachable(make_harness, faults: str, status: int) -> None:  # type: ignore[no-untyped-def]
+    harness: Harness = make_harness(faults)
+    device = harness.onboard("dev-1")
+    assert device.onboarding["desiredState"]["url"] == f"{PUBLIC_URL}/git/dev-1.git"
+    refs = "/git/dev-1.git/info/refs?service=git-upload-pack"
+    assert harness.api.get(refs, auth=("device", device.git_token)).status_code == status
+    assert harness.api.get(refs).status_code == 401  # a missing token is still refused as such
+
+
+@pytest.mark.parametrize("faults", ["", "document-without-namespace"])
+def test_document_without_namespace(make_harness, faults: str) -> None:  # type: ignore[no-untyped-def]
+    harness: Harness = make_harness(faults)
+    harness.verb("register-device", {"deviceId": "dev-1"})
+    harness.deploy("dev-1")
+    (text,) = repository_files(harness, "dev-1").values()
+    metadata = yaml.safe_load(text)["metadata"]
+    assert ("namespace" in metadata) is not bool(faults)
+    assert metadata["name"] == "hello-compose-deployment"  # only the namespace goes missing
+
+
+@pytest.mark.parametrize("faults", ["", "deployment-id-not-uuid"])
+def test_deployment_id_not_uuid(make_harness, faults: str) -> None:  # type: ignore[no-untyped-def]
+    harness: Harness = make_harness(faults)
+    harness.verb("register-device", {"deviceId": "dev-1"})
+    deployment_id = harness.deploy("dev-1")
+    (text,) = repository_files(harness, "dev-1").values()
+    assert yaml.safe_load(text)["metadata"]["annotations"]["id"] == deployment_id
+    if faults:
+        assert re.fullmatch("[0-9a-f]{32}", deployment_id)
+    else:
+        assert str(uuid.UUID(deployment_id)) == deployment_id
+    pr1 = harness.onboard_pr1("dev-pr1")  # a V24 switch: PR1 deployments keep their UUIDs
+    pr1_id = harness.deploy(pr1.device_id)
+    assert str(uuid.UUID(pr1_id)) == pr1_id

@@ -140,6 +140,26 @@ class Harness:
         return str(self.verb("deploy", request)["deploymentId"])
 
 
+def repository_files(harness: Harness, device_id: str) -> dict[str, str]:
+    """Every file on main of the device's bare repository, read with the git CLI."""
+    bare = harness.wos.repos.bare(device_id)
+    names = subprocess.run(
+        ["git", "--git-dir", str(bare), "ls-tree", "-r", "--name-only", "main"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    return {
+        name: subprocess.run(
+            ["git", "--git-dir", str(bare), "show", f"main:{name}"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        for name in names
+    }
+
+
 def hello_application() -> dict[str, Any]:
     return {
         "applicationId": "hello-compose",

@@ -13,13 +13,21 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from margo_conformance.device.client import Answer
-from margo_conformance.manifest import BUNDLE_MEDIA_TYPE, MANIFEST_MEDIA_TYPE, digest_of, etag_of, read_bundle
+from margo_conformance.manifest import (
+    BUNDLE_MEDIA_TYPE,
+    DIGEST,
+    MANIFEST_MEDIA_TYPE,
+    digest_of,
+    etag_of,
+    read_bundle,
+)
 from margo_conformance.schemas import validation_errors
 
 ONBOARDING_API_VERSION = "onboarding.margo.org/v1alpha1"
@@ -55,19 +63,61 @@ def manifest_document(answer: Answer) -> dict[str, Any] | None:
 
 
 def manifest_problems(answer: Answer) -> list[str]:
-    """DSA-001/DSA-004/DSA-006 and the schema: what is wrong with one 200 manifest answer."""
+    """DSA-001/004/006/008/009/011 and the schema: what is wrong with one 200 manifest answer."""
     if answer.status != 200:
         return [f"expected 200 with the manifest, got {answer.describe()}"]
-    problems = [f"schema: {e}" for e in validation_errors(answer.json(), "pr1/state-manifest")]
+    document = answer.json()
+    problems = header_problems(answer)
+    if isinstance(document, dict):
+        problems += bundle_ref_problems(document) + digest_format_problems(document)
+    return problems + [f"schema: {e}" for e in validation_errors(document, "pr1/state-manifest")]
+
+
+def header_problems(answer: Answer) -> list[str]:
+    """DSA-001 media type, DSA-004 strong ETag over the exact bytes, DSA-006 no immutable caching."""
+    problems = []
     content_type = answer.headers.get("content-type", "").split(";")[0].strip()
     if content_type != MANIFEST_MEDIA_TYPE:
         problems.append(f"DSA-001: Content-Type is {content_type!r}, not {MANIFEST_MEDIA_TYPE}")
     etag = answer.headers.get("etag")
-    if etag != etag_of(answer.body):
+    if etag is not None and etag.startswith("W/"):
+        problems.append(f"DSA-004: ETag {etag!r} is weak; it must be the strong {etag_of(answer.body)}")
+    elif etag != etag_of(answer.body):
         problems.append(f"DSA-004: ETag {etag!r} is not the quoted digest of the body ({etag_of(answer.body)})")
-    if "immutable" in answer.headers.get("cache-control", ""):
-        problems.append("DSA-006: the manifest must not be cacheable as immutable")
+    cache_control = answer.headers.get("cache-control", "")
+    if "immutable" in cache_control.lower():
+        problems.append(f"DSA-006: the manifest must not be cacheable as immutable; Cache-Control: {cache_control!r}")
     return problems
+
+
+def bundle_ref_problems(manifest: Mapping[str, Any]) -> list[str]:
+    """DSA-008: `bundle` always present, null exactly when nothing is listed; DSA-009 its media type."""
+    listed = manifest.get("deployments")
+    if "bundle" not in manifest:
+        count = len(listed) if isinstance(listed, list) else listed
+        return [f"DSA-008: the manifest has no bundle member ({count} deployment(s) listed); "
+                f"it must be present, null when nothing is listed"]
+    bundle = manifest["bundle"]
+    if listed == [] and bundle is not None:
+        return [f"DSA-008: no deployments are listed, so bundle must be null; it is {shown(bundle)}"]
+    if isinstance(bundle, dict) and bundle.get("mediaType") != BUNDLE_MEDIA_TYPE:
+        return [f"DSA-009: bundle mediaType is {bundle.get('mediaType')!r}, not {BUNDLE_MEDIA_TYPE}"]
+    return []
+
+
+def digest_format_problems(manifest: Mapping[str, Any]) -> list[str]:
+    """DSA-011: every digest the manifest lists is `sha256:` and 64 lowercase hex digits."""
+    bundle = manifest.get("bundle")
+    named = [("bundle", bundle.get("digest"))] if isinstance(bundle, dict) else []
+    deployments = manifest.get("deployments")
+    for entry in deployments if isinstance(deployments, list) else []:
+        if isinstance(entry, dict):
+            named.append((f"deployment {entry.get('deploymentId')}", entry.get("digest")))
+    return [
+        f"DSA-011: the {name} digest {digest!r} is not sha256: and 64 lowercase hex digits"
+        for name, digest in named
+        if not (isinstance(digest, str) and DIGEST.match(digest))
+    ]
 
 
 def document_problems(
@@ -82,19 +132,41 @@ def document_problems(
     for entry in manifest.get("deployments", []):
         url = str(entry.get("url", ""))
         match = _DEPLOYMENT_URL.match(url)
-        if not match or match["client"] != client_id or match["id"] != entry.get("deploymentId") or match["digest"] != entry.get("digest"):
-            problems.append(f"DSA-010: {url!r} is not /api/v1/clients/{client_id}/deployments/{entry.get('deploymentId')}/{entry.get('digest')}")
+        expected = (client_id, entry.get("deploymentId"), entry.get("digest"))
+        if not match or (match["client"], match["id"], match["digest"]) != expected:
+            problems.append(f"DSA-010: {url!r} is not /api/v1/clients/{client_id}/deployments/"
+                            f"{entry.get('deploymentId')}/{entry.get('digest')}")
             continue
         answer = fetch(url)
         if answer.status != 200:
             problems.append(f"DSA-012: {answer.describe()}")
             continue
         if digest_of(answer.body) != entry["digest"]:
-            problems.append(f"DSA-012: {url} served bytes with digest {digest_of(answer.body)}, listed {entry['digest']}")
+            problems.append(f"DSA-012: {url} served bytes with digest {digest_of(answer.body)}, "
+                            f"listed {entry['digest']}")
         if answer.headers.get("etag") != f'"{entry["digest"]}"':
             problems.append(f"DSA-012: {url} ETag {answer.headers.get('etag')!r} is not the quoted digest (I-2)")
+        document_id = _document_id(answer.body)
+        if document_id != entry["deploymentId"]:
+            problems.append(f"DSA-010: deploymentId {entry['deploymentId']} is listed for a document whose id is "
+                            f"{document_id!r} ({url})")
         served[f"{entry['deploymentId']}.yaml"] = answer.body
     return problems, served
+
+
+def _document_id(body: bytes) -> object:
+    """The id an ApplicationDeployment YAML carries: top-level `id`, else annotations.id (I-11)."""
+    try:
+        document = yaml.safe_load(body)
+    except yaml.YAMLError:
+        return None
+    if not isinstance(document, dict):
+        return None
+    if "id" in document:
+        return document["id"]
+    metadata = document.get("metadata")
+    annotations = metadata.get("annotations") if isinstance(metadata, dict) else None
+    return annotations.get("id") if isinstance(annotations, dict) else None
 
 
 def bundle_problems(manifest: Mapping[str, Any], client_id: str, served: Mapping[str, bytes],
@@ -112,7 +184,8 @@ def bundle_problems(manifest: Mapping[str, Any], client_id: str, served: Mapping
         return [f"DSA-014: {answer.describe()}"]
     problems = []
     if digest_of(answer.body) != bundle.get("digest"):
-        problems.append(f"DSA-014: the bundle's bytes have digest {digest_of(answer.body)}, listed {bundle.get('digest')}")
+        problems.append(f"DSA-014: the bundle's bytes have digest {digest_of(answer.body)}, "
+                        f"listed {bundle.get('digest')}")
     if answer.headers.get("content-type", "").split(";")[0].strip() != BUNDLE_MEDIA_TYPE:
         problems.append(f"DSA-014: bundle Content-Type {answer.headers.get('content-type')!r}")
     try:

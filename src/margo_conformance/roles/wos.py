@@ -149,7 +149,9 @@ class WosUnderTest:
     @property
     def client(self) -> DeviceClient:
         if self._client is None:
-            raise StepOrderError("the WOS has not been started: add 'Given the orchestrator has a device registered by its owner'")
+            raise StepOrderError(
+                "the WOS has not been started: add 'Given the orchestrator has a device registered by its owner'"
+            )
         return self._client
 
     @property
