@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pytest_bdd import parsers, then, when
 
+from margo_conformance.evidence import Event
 from margo_conformance.roles.agent import AgentUnderTest
 
 
@@ -22,12 +23,29 @@ def the_agent_reads_its_assigned_repository_using_the_access_token_it_was_issued
     assert read is not None, (
         f"GIT-003: the agent did not read its repository with its access token within "
         f"{timeout:g}s of onboarding (polling interval {polling.interval:g}s + {polling.tolerance:g}s)."
-        f"{agent.exit_note()}\nGit operations seen:\n{agent.evidence.excerpt(('git',))}"
+        f"{agent.exit_note()}{_unassigned_reads(agent)}\nGit operations seen:\n{agent.evidence.excerpt(('git',))}"
     )
-    foreign = [g for g in agent.git_operations() if g.data["repo"] != agent.device.device_id]
-    assert not foreign, (
-        "GIT-005: the agent must read only its assigned repository; it also tried: "
-        + ", ".join(sorted({g.data['repo'] for g in foreign}))
+    # The next poll closes the agent's first cycle: whatever else it read in that cycle, before
+    # or after its own repository, is on record by then.
+    read_at = read.at
+    agent.wait(lambda _: next((p for p in agent.polls() if p.at > read_at), None), timeout)
+    foreign = _unassigned_reads(agent)
+    assert not foreign, f"GIT-005: the agent must read desired state only from its assigned repository.{foreign}"
+
+
+def _unassigned_reads(agent: AgentUnderTest) -> str:
+    """The repositories other than its assigned one that the agent asked for, first request each."""
+    own = agent.device.device_id
+    first: dict[str, Event] = {}
+    for operation in agent.git_operations():
+        if operation.data["repo"] != own:
+            first.setdefault(operation.data["repo"], operation)
+    if not first:
+        return ""
+    origin = agent.evidence.origin
+    return f" Assigned {own}.git, it also requested: " + "; ".join(
+        f"{repo}.git (+{e.at - origin:.2f}s {e.data['method']} {e.data['path']} -> {e.data['status']})"
+        for repo, e in first.items()
     )
 
 

@@ -130,7 +130,12 @@ def the_agent_reports_the_deployment_as_removing_then_removed(agent: AgentUnderT
     after = collapse(normalise(r.document.get("status", {}).get("state"))
                      for r in agent.status_reports(deployment_id) if r.at >= removal.at)
     finding = judge_sequence(after, ("removing", "removed"))
-    assert final is not None and finding.ok, (
+    if final is not None and finding.ok:
+        return
+    fetched = agent.wait_for_pickup(removal, 0.0)  # on record by now, if it happened at all
+    pickup = (f"it fetched the manifest without {name} at +{fetched.at - agent.evidence.origin:.2f}s"
+              if fetched is not None else f"it never fetched the manifest without {name}")
+    raise AssertionError(
         f"STS-011/DSA-036: after {name} left the manifest the agent must report removing, then removed; "
-        f"{finding.problem or 'no final state'}; reported: {shown(after)}.{agent.exit_note()}"
+        f"{finding.problem or 'no final state'}; reported: {shown(after)}; {pickup}.{agent.exit_note()}"
     )

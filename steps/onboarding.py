@@ -15,9 +15,17 @@ TOKEN = "/oauth/token"
 def the_agent_downloads_the_orchestrators_root_certificate(agent: AgentUnderTest) -> None:
     timeout = agent.run.sut.timeouts.onboarding
     download = agent.wait_for_request("GET", CERTIFICATE, timeout)
-    assert download is not None, (
-        f"CRT-002: the agent never requested the root certificate within {timeout:g}s."
-        f"{agent.exit_note()}\n{agent.evidence.excerpt()}"
+    if download is not None:
+        return
+    onboarded = [r for r in agent.requests("POST") if r.data["path"] in ONBOARDING and r.data["status"] == 201]
+    seen = f"{agent.exit_note()}\n{agent.evidence.excerpt()}"
+    if onboarded:
+        since = onboarded[0].at
+        later = [e for e in (*agent.requests(), *agent.git_operations()) if e.at > since]
+        seen = (f" It onboarded without it (+{since - agent.evidence.origin:.2f}s) and made "
+                f"{len(later)} request(s) to the orchestrator and its Git server since.{agent.exit_note()}")
+    raise AssertionError(
+        f"CRT-002: the agent never requested the root certificate (GET {CERTIFICATE}) within {timeout:g}s.{seen}"
     )
 
 
@@ -77,8 +85,8 @@ def every_request_the_agent_sends_to_the_device_api_carries_a_valid_access_token
     assert not refused, (
         f"TOK-001: {len(refused)} of {len(calls)} device API request(s) lacked a valid bearer token: "
         + "; ".join(
-            f"{c.data['method']} {c.data['path']} Authorization={c.data['request_headers'].get('authorization', '(none)')!r}"
-            f" -> {c.data['status']}"
+            f"{c.data['method']} {c.data['path']} "
+            f"Authorization={c.data['request_headers'].get('authorization', '(none)')!r} -> {c.data['status']}"
             for c in refused[:5]
         )
     )
@@ -86,14 +94,52 @@ def every_request_the_agent_sends_to_the_device_api_carries_a_valid_access_token
 
 @then("the agent reports its device capabilities after onboarding")
 def the_agent_reports_its_device_capabilities_after_onboarding(agent: AgentUnderTest) -> None:
-    first = agent.wait_until_onboarded()
+    first = agent.first_capabilities()
     onboarded_at = agent.device.onboarded_at
+    origin = agent.evidence.origin
+    if first is None:
+        if onboarded_at is None:
+            raise agent.not_onboarded()  # it never came up: no verdict on capabilities
+        raise AssertionError(
+            f"CAP-001/ONB-005: the agent onboarded (+{onboarded_at - origin:.2f}s) but sent no capabilities "
+            f"report within {agent.run.sut.timeouts.onboarding:g}s; meanwhile it made "
+            f"{len(agent.desired_state_reads())} request(s) for its desired state.{agent.exit_note()}"
+        )
     assert onboarded_at is not None and first.at >= onboarded_at, (
         "ONB-005: capabilities arrived before the device had onboarded"
+    )
+    # Capability reporting is part of onboarding, so it comes before the agent starts
+    # following its desired state.
+    early = [e for e in agent.desired_state_reads() if e.at < first.at]
+    assert not early, (
+        f"ONB-005: capability reporting is part of onboarding, but the agent made {len(early)} request(s) "
+        f"for its desired state before it reported capabilities (+{first.at - origin:.2f}s); the first: "
+        f"+{early[0].at - origin:.2f}s {early[0].summary}"
     )
     assert first.method == "POST", (
         f"CAP-002: the first capabilities report should be a POST (later ones PUT), it was a {first.method}"
     )
+
+
+def _capabilities_requirement(error: str) -> str:
+    """The requirement a schema error breaks: roles are CAP-004, units CAP-005, the rest (missing
+    members included) CAP-003."""
+    path, _, message = error.partition(":")
+    if "is a required property" in message:
+        return "CAP-003"
+    if path.startswith("properties.roles"):
+        return "CAP-004"
+    if path in ("properties.resources.memory", "properties.resources.storage") or (
+        path.startswith("properties.resources.cpus.") and path.endswith(".frequency")
+    ):
+        return "CAP-005"
+    return "CAP-003"
+
+
+_CAPABILITIES_RULES = {
+    "CAP-004": "V24 roles are Standalone Cluster, Cluster Leader and Standalone Device",
+    "CAP-005": "memory and storage are whole GB, CPU frequency whole GHz, all integers",
+}
 
 
 @then("the reported capabilities are a valid capabilities document")
@@ -101,8 +147,10 @@ def the_reported_capabilities_are_a_valid_capabilities_document(agent: AgentUnde
     reports = agent.device.capabilities
     assert reports, "CAP-001: no capabilities report received"
     for report in reports:
+        broken = sorted({_capabilities_requirement(e) for e in report.errors})
+        rules = "".join(f" ({_CAPABILITIES_RULES[r]})" for r in broken if r in _CAPABILITIES_RULES)
         assert not report.errors, (
-            f"CAP-003: the {report.method} capabilities document violates the schema: "
+            f"{'/'.join(broken)}: the {report.method} capabilities document violates the schema{rules}: "
             + "; ".join(report.errors[:8])
         )
 

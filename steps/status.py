@@ -60,12 +60,22 @@ def the_agent_reports_each_component_as_pending_then_installing_then_installed(
 ) -> None:
     published = _latest(agent)
     documents = [r.document for r in _final_reports(agent, published)]
+    # Without a components list no component state can be judged: say that, not "never reported".
+    bare = next((i for i, d in enumerate(documents, start=1) if not _lists_components(d)), None)
+    assert bare is None, (
+        f"STS-003: status report {bare} for {published.deployment.name} has no components list "
+        f"(V24 DeploymentStatus carries components[{{name, state, error?}}]): {documents[(bare or 1) - 1]!r}"
+    )
     for component in published.deployment.component_names:
         finding = judge_sequence(component_states(documents, component))
         assert finding.ok, (
             f"STS-001/STS-004: component {component!r} of {published.deployment.name}: "
             f"{finding.problem}; reported: {shown(finding.observed)}"
         )
+
+
+def _lists_components(document: object) -> bool:
+    return isinstance(document, dict) and isinstance(document.get("components"), list)
 
 
 @then("every status report names the deployment and its components as published")

@@ -18,17 +18,23 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from margo_agent.capabilities import collect_capabilities
+from margo_agent.capabilities import collect_capabilities, with_memory_in_mebibytes, with_roles
 from margo_agent.config import AgentConfig
 from margo_agent.downtime import DowntimeGuard
-from margo_agent.faults import FIXED_POLL_INTERVAL_S, TIGHT_RETRY_S
+from margo_agent.faults import BAD_ROLE, FIXED_POLL_INTERVAL_S, TIGHT_RETRY_S, UNASSIGNED_REPO
 from margo_agent.gitops import GitCheckout, GitError, read_desired_state
 from margo_agent.reconciler import Reconciler
 from margo_agent.retry import Backoff, until_done
 from margo_agent.status import StatusReporter
 from margo_agent.transport import TransportError
 from margo_agent.workloads import DockerRuntime
-from margo_agent.wos_client import DesiredStateRepo, Onboarding, WosClient, WosError
+from margo_agent.wos_client import (
+    DesiredStateRepo,
+    Onboarding,
+    WosClient,
+    WosError,
+    sibling_repository,
+)
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +56,7 @@ class Agent:
         )
         self._wos = WosClient(config.wos_url, config.device_id, reauthenticate=not faults.no_reauth)
         self._reporter = StatusReporter(
-            self._wos.post_status,
+            self._post_status_without_components if faults.status_without_components else self._wos.post_status,
             stop,
             self._retry_cap_s,
             downtime=self._downtime,
@@ -72,7 +78,8 @@ class Agent:
         if not self._start():
             return
         self._reporter.start()
-        ca_file = self._ca_file if self._config.wos_url.startswith("https://") else None
+        pinned = self._config.wos_url.startswith("https://") and not self._config.faults.skip_root_ca
+        ca_file = self._ca_file if pinned else None
         checkout = GitCheckout(self._state_dir / "desired-state", ca_file)
         runtime = DockerRuntime(
             self._config.device_id, self._config.workload_labels, self._wos.ssl_context
@@ -89,8 +96,7 @@ class Agent:
             if not self._downtime.wait_out("desired-state poll"):
                 break
             try:
-                self._refresh_capabilities()
-                fetched = self._sync(checkout, reconciler)
+                fetched = self._cycle(checkout, reconciler)
             except Exception:  # a device agent keeps running; the next cycle may succeed
                 log.exception("agent: unexpected error in this cycle, continuing")
                 fetched = False
@@ -111,13 +117,18 @@ class Agent:
 
     def _start(self) -> bool:
         """The onboarding sequence; False when stopped before it completed."""
-        if not self._until_done("onboarding", lambda: self._wos.fetch_root_ca(self._ca_file)):
+        faults = self._config.faults
+        if faults.skip_root_ca:
+            log.warning("fault: skip-root-ca: not downloading the root CA, keeping the default trust")
+        elif not self._until_done("onboarding", lambda: self._wos.fetch_root_ca(self._ca_file)):
             return False
         saved = self._load_onboarding()
         if saved is not None and not self._until_done("token", lambda: self._verify_saved(saved)):
             return False
         if self._onboarding is None and not self._until_done("onboarding", self._onboard):
             return False
+        if faults.no_capabilities or faults.capabilities_after_first_poll:
+            return True  # the faults' cycles report late or never (_cycle)
         # A rejected capabilities document is logged and POSTed again next cycle; it
         # must not keep the device from following its desired state.
         return self._until_done(
@@ -176,8 +187,17 @@ class Agent:
 
     # -- capabilities ----------------------------------------------------------------------
 
-    def _report_capabilities(self, first: bool) -> None:
+    def _collect_capabilities(self) -> dict[str, Any]:
         document = collect_capabilities(self._config.device_id, self._config.serial_number)
+        faults = self._config.faults
+        if faults.capabilities_bad_role:
+            document = with_roles(document, [BAD_ROLE])
+        if faults.capabilities_memory_in_mb:
+            document = with_memory_in_mebibytes(document)
+        return document
+
+    def _report_capabilities(self, first: bool) -> None:
+        document = self._collect_capabilities()
         self._wos.report_capabilities(document, first=first)
         self._last_capabilities = document
         log.info("capabilities: reported (%s)", "POST" if first else "PUT")
@@ -185,13 +205,27 @@ class Agent:
     def _refresh_capabilities(self) -> None:
         """Report again when the device changed (CAP-001); POST until one was accepted."""
         try:
-            current = collect_capabilities(self._config.device_id, self._config.serial_number)
+            current = self._collect_capabilities()
             if current != self._last_capabilities:
                 self._report_capabilities(first=self._last_capabilities is None)
         except (WosError, TransportError) as exc:
             log.warning("capabilities: %s; will retry next cycle", exc)
 
     # -- desired state ---------------------------------------------------------------------
+
+    def _cycle(self, checkout: GitCheckout, reconciler: Reconciler) -> bool | None:
+        """One poll: capabilities if they changed (CAP-001), then the desired state."""
+        faults = self._config.faults
+        if faults.no_capabilities:
+            return self._sync(checkout, reconciler)
+        if not faults.capabilities_after_first_poll:
+            self._refresh_capabilities()
+            return self._sync(checkout, reconciler)
+        fetched = self._sync(checkout, reconciler)
+        if self._last_capabilities is None:
+            log.warning("fault: capabilities-after-first-poll: reporting capabilities only now")
+        self._refresh_capabilities()
+        return fetched
 
     def _sync(self, checkout: GitCheckout, reconciler: Reconciler) -> bool | None:
         """Fetch and reconcile. True when fetched, False on a failure worth retrying soon,
@@ -213,6 +247,8 @@ class Agent:
             log.warning("fetch: git failed: %s", exc)
             self._fault_forget_workloads(reconciler)
             return False
+        if self._config.faults.read_unassigned_repo:
+            self._fault_read_unassigned(checkout, repo)
         if commit is None:
             log.info("fetch: branch %s does not exist yet, no desired state", repo.branch)
             return True
@@ -233,6 +269,19 @@ class Agent:
             log.warning("fault: forget-workloads-offline: repository unreachable, removing everything")
             reconciler.reconcile({})
             self._last_commit = None
+
+    def _fault_read_unassigned(self, checkout: GitCheckout, repo: DesiredStateRepo) -> None:
+        """The read-unassigned-repo fault: also read a guessed repository beside the assigned one."""
+        unassigned = sibling_repository(repo, UNASSIGNED_REPO)
+        log.warning("fault: read-unassigned-repo: also reading %s", unassigned.url)
+        try:
+            checkout.list_remote(unassigned)
+        except (GitError, subprocess.TimeoutExpired, OSError) as exc:
+            log.warning("fault: read-unassigned-repo: %s", exc)
+
+    def _post_status_without_components(self, deployment_id: str, document: dict[str, Any]) -> None:
+        """The status-without-components fault: the report leaves out its components list."""
+        self._wos.post_status(deployment_id, {k: v for k, v in document.items() if k != "components"})
 
     def _report_status(self, document: dict[str, Any]) -> None:
         self._reporter.report(document)

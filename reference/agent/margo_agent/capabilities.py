@@ -7,6 +7,7 @@ Inside a container /proc and /sys describe the host kernel, which is the device.
 
 from __future__ import annotations
 
+import copy
 import os
 import platform
 import shutil
@@ -51,6 +52,21 @@ def collect_capabilities(
             "interfaces": network_interfaces(sys / "class/net"),
         },
     }
+
+
+def with_roles(document: dict[str, Any], roles: list[str]) -> dict[str, Any]:
+    """A copy claiming other roles (the capabilities-bad-role fault)."""
+    changed = copy.deepcopy(document)
+    changed["properties"]["roles"] = list(roles)
+    return changed
+
+
+def with_memory_in_mebibytes(document: dict[str, Any]) -> dict[str, Any]:
+    """A copy giving memory as a MiB string, e.g. "16384Mi" (the capabilities-memory-in-mb fault)."""
+    changed = copy.deepcopy(document)
+    resources = changed["properties"]["resources"]
+    resources["memory"] = f"{int(resources['memory']) * 1024}Mi"
+    return changed
 
 
 def _read(path: Path) -> str:

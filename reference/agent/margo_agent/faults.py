@@ -25,6 +25,13 @@ FORGET_WORKLOADS_OFFLINE = "forget-workloads-offline"
 IGNORE_DOWNTIME_WINDOW = "ignore-downtime-window"
 NO_REAUTH = "no-reauth"
 OVERALL_FROM_LAST_COMPONENT = "overall-from-last-component"
+NO_CAPABILITIES = "no-capabilities"
+CAPABILITIES_AFTER_FIRST_POLL = "capabilities-after-first-poll"
+CAPABILITIES_BAD_ROLE = "capabilities-bad-role"
+CAPABILITIES_MEMORY_IN_MB = "capabilities-memory-in-mb"
+SKIP_ROOT_CA = "skip-root-ca"
+READ_UNASSIGNED_REPO = "read-unassigned-repo"
+STATUS_WITHOUT_COMPONENTS = "status-without-components"
 
 KNOWN_FAULTS: frozenset[str] = frozenset(
     {
@@ -44,6 +51,13 @@ KNOWN_FAULTS: frozenset[str] = frozenset(
         IGNORE_DOWNTIME_WINDOW,
         NO_REAUTH,
         OVERALL_FROM_LAST_COMPONENT,
+        NO_CAPABILITIES,
+        CAPABILITIES_AFTER_FIRST_POLL,
+        CAPABILITIES_BAD_ROLE,
+        CAPABILITIES_MEMORY_IN_MB,
+        SKIP_ROOT_CA,
+        READ_UNASSIGNED_REPO,
+        STATUS_WITHOUT_COMPONENTS,
     }
 )
 
@@ -56,6 +70,10 @@ KNOWN_FAULTS = KNOWN_FAULTS | pr1_faults.PR1_FAULTS
 FIXED_POLL_INTERVAL_S = 1.0
 #: The retry delay of the tight-retry fault: effectively no backoff at all.
 TIGHT_RETRY_S = 0.01
+#: The role the capabilities-bad-role fault reports: a plausible name, but not a V24 role.
+BAD_ROLE = "Edge Device"
+#: The repository the read-unassigned-repo fault reads beside its own: a guessed shared one.
+UNASSIGNED_REPO = "desired-state.git"
 
 
 def parse_faults(text: str) -> frozenset[str]:
@@ -153,6 +171,41 @@ class Faults:
         """Report the last component's state as the overall state (STS-005)."""
         return OVERALL_FROM_LAST_COMPONENT in self.active
 
+    @property
+    def no_capabilities(self) -> bool:
+        """Onboard and follow the desired state without ever reporting capabilities (CAP-001)."""
+        return NO_CAPABILITIES in self.active
+
+    @property
+    def capabilities_after_first_poll(self) -> bool:
+        """Report capabilities only after reading the desired state, not during onboarding (ONB-005)."""
+        return CAPABILITIES_AFTER_FIRST_POLL in self.active
+
+    @property
+    def capabilities_bad_role(self) -> bool:
+        """Report the role BAD_ROLE, which is none of the three V24 roles (CAP-004)."""
+        return CAPABILITIES_BAD_ROLE in self.active
+
+    @property
+    def capabilities_memory_in_mb(self) -> bool:
+        """Report memory as a MiB string ("16384Mi") instead of whole GB (CAP-005)."""
+        return CAPABILITIES_MEMORY_IN_MB in self.active
+
+    @property
+    def skip_root_ca(self) -> bool:
+        """Never download the WOS root CA; keep the default trust (CRT-002)."""
+        return SKIP_ROOT_CA in self.active
+
+    @property
+    def read_unassigned_repo(self) -> bool:
+        """Also read UNASSIGNED_REPO on the same Git server after each fetch (GIT-005)."""
+        return READ_UNASSIGNED_REPO in self.active
+
+    @property
+    def status_without_components(self) -> bool:
+        """Send V24 status reports without their components list (STS-003)."""
+        return STATUS_WITHOUT_COMPONENTS in self.active
+
     # -- PR1 state manifest (names in margo_agent/pr1/faults.py) ----------------------------
 
     @property
@@ -174,3 +227,8 @@ class Faults:
     def remove_on_404(self) -> bool:
         """Treat a 404 for a listed deployment's content as its removal (DSA-035)."""
         return pr1_faults.REMOVE_ON_404 in self.active
+
+    @property
+    def keep_unlisted(self) -> bool:
+        """Never remove a deployment the manifest no longer lists (DSA-036)."""
+        return pr1_faults.KEEP_UNLISTED in self.active

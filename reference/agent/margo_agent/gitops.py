@@ -104,6 +104,11 @@ class GitCheckout:
         self._git(repo, "clean", "--quiet", "-d", "--force", "-x")
         return commit
 
+    def list_remote(self, repo: DesiredStateRepo) -> str:
+        """The refs of a repository, without touching the checkout (`git ls-remote`)."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        return self._git(repo, "ls-remote", repo.url, cwd=self.path.parent)
+
     def _clone(self, repo: DesiredStateRepo) -> None:
         shutil.rmtree(self.path, ignore_errors=True)
         self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -14,7 +14,7 @@ import ssl
 import threading
 import time
 import urllib.parse
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +81,12 @@ def save_root_ca(response: Any, save_to: Path, wos_url: str) -> ssl.SSLContext |
     save_to.write_text(pem, encoding="ascii")
     log.info("onboarding: root CA saved to %s", save_to)
     return ssl.create_default_context(cafile=str(save_to)) if wos_url.startswith("https://") else None
+
+
+def sibling_repository(repo: DesiredStateRepo, name: str) -> DesiredStateRepo:
+    """Another repository beside `repo` on the same server (the read-unassigned-repo fault)."""
+    parent = repo.url.split("?")[0].rstrip("/").rsplit("/", 1)[0]
+    return replace(repo, url=f"{parent}/{name}")
 
 
 def parse_onboarding(document: Any) -> Onboarding:

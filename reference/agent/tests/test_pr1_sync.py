@@ -34,7 +34,7 @@ class Device:
         wos.known_clients.add(wos.client_id)
         client = Pr1WosClient(wos.url, "dev-1")
         client.client_id = wos.client_id
-        self.reconciler = Pr1Reconciler(self.runtime, self.reports.append, self.state_dir / "applied.json")
+        self.reconciler = Pr1Reconciler(self.runtime, self.reports.append, self.state_dir / "applied.json", self.faults)
         self.sync = ManifestSync(client, self.reconciler, self.state_dir / "manifest.json", self.faults)
 
     def poll(self) -> Outcome:
@@ -269,6 +269,20 @@ def test_fault_remove_on_404_removes_a_listed_deployment(pr1_wos: FakePr1Wos, tm
     pr1_wos.publish(B, deployment_yaml(B, "other"))
     assert device.poll() is Outcome.APPLIED
     assert device.states(A)[-2:] == ["removing", "removed"]
+
+
+def test_fault_keep_unlisted_never_removes_what_the_manifest_dropped(
+    pr1_wos: FakePr1Wos,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    device = Device(pr1_wos, tmp_path, "keep-unlisted")
+    device.poll()
+    installed(device, A, "hello")
+    pr1_wos.remove(A)
+    assert device.poll() is Outcome.APPLIED
+    assert not device.runtime.removed(A)
+    assert device.states(A)[-1] == "installed"
+    assert A in device.reconciler.applied
 
 
 def test_without_faults_the_same_situations_behave(device: Device) -> None:

@@ -354,16 +354,19 @@ class AgentUnderTest:
         """A GET of the deployment's YAML or of a bundle, after `since`."""
         deployment_id = self.deployment(name).deployment.deployment_id
 
+        def content_fetch(event: Event) -> bool:
+            path = str(event.data.get("path"))
+            return (event.kind == HTTP and event.at >= since and event.data.get("method") == "GET"
+                    and (f"/deployments/{deployment_id}/" in path or "/bundles/" in path))
+
         def fetched(events: list[Event]) -> Event | None:
-            return next(
-                (e for e in events if e.kind == HTTP and e.at >= since and e.data.get("method") == "GET"
-                 and (f"/deployments/{deployment_id}/" in str(e.data.get("path")) or "/bundles/" in str(e.data.get("path")))),
-                None,
-            )
+            return next((e for e in events if content_fetch(e)), None)
 
         return self.wait(fetched, timeout)
 
-    def wait_for_state(self, name: str, states: tuple[str, ...], since: float, timeout: float) -> ReceivedDocument | None:
+    def wait_for_state(
+        self, name: str, states: tuple[str, ...], since: float, timeout: float
+    ) -> ReceivedDocument | None:
         """The first report after `since` whose overall state is one of `states` (lowercase)."""
         deployment_id = self.deployment(name).deployment.deployment_id
 
@@ -515,15 +518,22 @@ class AgentUnderTest:
         exits = [e for e in self.evidence.events(CONTAINER) if "exit_code" in e.data]
         return f" The agent container {exits[-1].summary}." if exits else ""
 
+    def first_capabilities(self) -> ReceivedDocument | None:
+        """The agent's first capabilities report, waited for up to the onboarding timeout."""
+        return self.wait(lambda _: self.device.capabilities[0] if self.device.capabilities else None,
+                         self.run.sut.timeouts.onboarding)
+
     def wait_until_onboarded(self) -> ReceivedDocument:
-        found = self.wait(lambda _: self.device.capabilities[0] if self.device.capabilities else None,
-                          self.run.sut.timeouts.onboarding)
+        found = self.first_capabilities()
         if found is None:
-            raise SutError(
-                f"the agent did not onboard and report capabilities within "
-                f"{self.run.sut.timeouts.onboarding:g}s.{self.exit_note()}\n{self.evidence.excerpt()}"
-            )
+            raise self.not_onboarded()
         return found
+
+    def not_onboarded(self) -> SutError:
+        return SutError(
+            f"the agent did not onboard and report capabilities within "
+            f"{self.run.sut.timeouts.onboarding:g}s.{self.exit_note()}\n{self.evidence.excerpt()}"
+        )
 
     # -- observations ------------------------------------------------------------------
 
@@ -531,13 +541,19 @@ class AgentUnderTest:
         return [e for e in self.evidence.events(HTTP) if _matches(e, method, path)]
 
     def wait_for_request(self, method: str, path: str | re.Pattern[str], timeout: float) -> Event | None:
-        return self.wait(lambda events: next((e for e in events if e.kind == HTTP and _matches(e, method, path)), None), timeout)
+        return self.wait(
+            lambda events: next((e for e in events if e.kind == HTTP and _matches(e, method, path)), None), timeout
+        )
 
     def device_api_requests(self) -> list[Event]:
         return [e for e in self.requests() if _DEVICE_API.match(str(e.data.get("path", "")))]
 
     def git_operations(self) -> list[Event]:
         return self.evidence.events(GIT)
+
+    def desired_state_reads(self) -> list[Event]:
+        """Every attempt to read desired state: Git requests (V24) and manifest polls (PR1)."""
+        return sorted([*self.git_operations(), *self.manifest_polls()], key=lambda e: e.at)
 
     def wait_for_repository_read(self, timeout: float) -> Event | None:
         own = self.device.device_id

@@ -12,5 +12,8 @@ IGNORE_DIGESTS = "ignore-digests"
 ACCEPT_ROLLBACK = "accept-rollback"
 NO_ETAG = "no-etag"
 REMOVE_ON_404 = "remove-on-404"
+KEEP_UNLISTED = "keep-unlisted"
 
-PR1_FAULTS: frozenset[str] = frozenset({IGNORE_DIGESTS, ACCEPT_ROLLBACK, NO_ETAG, REMOVE_ON_404})
+PR1_FAULTS: frozenset[str] = frozenset(
+    {IGNORE_DIGESTS, ACCEPT_ROLLBACK, NO_ETAG, REMOVE_ON_404, KEEP_UNLISTED}
+)

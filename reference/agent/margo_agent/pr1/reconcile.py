@@ -59,6 +59,9 @@ class Pr1Reconciler:
         True when everything reached its desired state; False when a removal must be retried."""
         complete = True
         for deployment_id in sorted(set(self._applied) - set(desired)):
+            if self._faults.keep_unlisted:
+                log.warning("fault: keep-unlisted: %s is no longer listed, keeping it", deployment_id)
+                continue
             complete &= self._remove(deployment_id)
         for deployment_id in sorted(desired):
             deployment = desired[deployment_id]
