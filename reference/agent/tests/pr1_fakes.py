@@ -13,15 +13,13 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import pytest
+from suite_schemas import suite_validator
 
 MANIFEST_TYPE = "application/vnd.margo.manifest.v1+json"
 BUNDLE_TYPE = "application/vnd.margo.bundle.v1+tar+gzip"
-REPO = Path(__file__).resolve().parents[3]
-SCHEMAS = REPO / "schemas" / "pr1"
 #: Any PEM certificate will do as the WOS root CA: the agent only stores it over http.
 ROOT_CA_PEM = b"-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUY2E=\n-----END CERTIFICATE-----\n"
 
@@ -237,9 +235,4 @@ class RecordingRuntime:
 
 def schema_validator(name: str) -> Any:
     """A validator for schemas/pr1/<name>.schema.json, or a skip outside the repository."""
-    jsonschema = pytest.importorskip("jsonschema")
-    path = SCHEMAS / f"{name}.schema.json"
-    if not path.is_file():
-        pytest.skip(f"{path} not present")
-    schema = json.loads(path.read_text())
-    return jsonschema.Draft202012Validator(schema)
+    return suite_validator(f"pr1/{name}")

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-import pytest
 from margo_agent.capabilities import collect_capabilities, cpu_frequency_ghz, memory_gb
+from suite_schemas import suite_validator
 
 
 def fake_system(root: Path) -> tuple[Path, Path]:
@@ -88,11 +87,4 @@ def test_cpufreq_maximum_wins_over_cpuinfo(tmp_path: Path) -> None:
 
 def test_the_real_system_yields_a_schema_valid_document() -> None:
     """Cross-check with the suite's own schema when this runs inside the repository."""
-    jsonschema = pytest.importorskip("jsonschema")
-    schema_path = (
-        Path(__file__).resolve().parents[3] / "schemas/v24/device-capabilities.schema.json"
-    )
-    if not schema_path.is_file():
-        pytest.skip(f"{schema_path} not present")
-    schema = json.loads(schema_path.read_text())
-    jsonschema.validate(collect_capabilities("dev-1", None), schema)
+    suite_validator("v24/device-capabilities").validate(collect_capabilities("dev-1", None))

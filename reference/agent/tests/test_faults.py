@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import json
 import logging
 import subprocess
 import threading
@@ -21,6 +20,7 @@ from margo_agent.reconciler import Reconciler
 from margo_agent.status import DeploymentProgress, StatusError, StatusReporter
 from margo_agent.transport import TransportError
 from margo_agent.wos_client import DesiredStateRepo, WosClient, WosError, sibling_repository
+from suite_schemas import suite_validator
 from test_reconciler import FakeRuntime
 
 
@@ -210,11 +210,7 @@ def test_capabilities_after_first_poll(fake_server: FakeServer, origin: Path, tm
 
 
 def test_capabilities_bad_role_and_memory_in_mb(fake_server: FakeServer, origin: Path, tmp_path: Path) -> None:
-    jsonschema = pytest.importorskip("jsonschema")
-    schema_path = Path(__file__).resolve().parents[3] / "schemas/v24/device-capabilities.schema.json"
-    if not schema_path.is_file():
-        pytest.skip(f"{schema_path} not present")
-    validator = jsonschema.Draft202012Validator(json.loads(schema_path.read_text()))
+    validator = suite_validator("v24/device-capabilities")
     agent = v24_agent(fake_server, origin, tmp_path, f.CAPABILITIES_BAD_ROLE, f.CAPABILITIES_MEMORY_IN_MB)
     assert agent._start()
     sent = next(r for r in fake_server.requests if r.path.endswith("/capabilities")).json()

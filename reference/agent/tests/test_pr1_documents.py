@@ -23,9 +23,10 @@ from margo_agent.pr1.manifest import (
 )
 from margo_agent.reconciler import apply_deployment, reject_deployment
 from margo_agent.workloads import WorkloadError, parameter_environment
-from pr1_fakes import REPO, deployment_yaml, schema_validator
+from pr1_fakes import deployment_yaml, schema_validator
+from suite_schemas import SCHEMAS
 
-PAYLOADS = REPO / "fixtures" / "payloads" / "pr1"
+PAYLOADS = SCHEMAS.parent / "fixtures" / "payloads" / "pr1"
 A = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
 
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 from margo_agent.gitops import Component, Deployment
 from margo_agent.reconciler import apply_deployment
 from margo_agent.workloads import WorkloadError
+from suite_schemas import suite_validator
 
 
 def states(document: dict[str, Any]) -> tuple[str, tuple[str, ...]]:
@@ -120,13 +119,9 @@ def test_document_shape(make_deployment) -> None:
 @pytest.mark.parametrize("fail_on", [None, "web"])
 def test_reports_are_valid_against_the_suite_schema(make_deployment, fail_on) -> None:
     """Cross-check with the suite's own schema when this runs inside the repository."""
-    jsonschema = pytest.importorskip("jsonschema")
-    schema_path = Path(__file__).resolve().parents[3] / "schemas/v24/deployment-status.schema.json"
-    if not schema_path.is_file():
-        pytest.skip(f"{schema_path} not present")
-    schema = json.loads(schema_path.read_text())
+    validator = suite_validator("v24/deployment-status")
     recorder = Recorder(fail_on=fail_on)
     deployment = make_deployment("db", "web", deployment_id="a3e2f5dc-912e-494f-8395-52cf3769bc06")
     apply_deployment(deployment, recorder.install, recorder.report)
     for document in recorder.reports:
-        jsonschema.validate(document, schema)
+        validator.validate(document)
