@@ -30,6 +30,9 @@ from margo_conformance.subruns import run_suite
 
 MUTANTS_FILE = FIXTURES_DIR / "mutants" / "mutants.yaml"
 RUN_TIMEOUT_S = 900
+#: Which scenarios a mutant runs (see `mutant_selection`).
+TRACED, FULL = "traced", "full"
+SCOPES = (TRACED, FULL)
 Log = Callable[[str], None]
 
 
@@ -137,13 +140,16 @@ def mutant_sut_file(mutant: Mutant, directory: Path) -> Path:
     return target
 
 
-def mutant_selection(mutant: Mutant) -> str | None:
+def mutant_selection(mutant: Mutant, scope: str = TRACED) -> str | None:
     """The scenarios a mutant runs: its own `select`, else those tracing to what it violates.
 
-    References run everything. A mutant breaks one code path, so its kill (and any false
-    failure) shows among the scenarios of its requirements; running the rest again for every
-    mutant would cost the CI budget without adding evidence.
+    References run everything. In the `traced` scope a mutant runs the scenarios of its
+    requirements, where its kill shows, which keeps the matrix within the CI budget; the
+    `full` scope runs every scenario of its role, so a fault that breaks more than it claims,
+    or a scenario failing for a requirement it does not trace, shows as a false failure.
     """
+    if scope == FULL:
+        return None
     if mutant.select:
         return mutant.select
     if mutant.is_reference or mutant.outcome == "error":
@@ -172,12 +178,12 @@ def judge(mutant: Mutant, results: dict[str, Any]) -> tuple[list[str], list[str]
     return killed, false, ok, note
 
 
-def run_one(mutant: Mutant, report_root: Path, log: Log) -> MatrixRow:
+def run_one(mutant: Mutant, report_root: Path, log: Log, scope: str = TRACED) -> MatrixRow:
     directory = report_root / "mutants" / f"{mutant.role}-{mutant.name}"
     directory.mkdir(parents=True, exist_ok=True)
     sut_file = mutant_sut_file(mutant, directory)
     arguments = ["--sut", str(sut_file), "--report-dir", str(directory)]
-    selection = mutant_selection(mutant)
+    selection = mutant_selection(mutant, scope)
     if selection:
         arguments += ["-m", selection]
     started = time.monotonic()
@@ -200,11 +206,15 @@ def run_one(mutant: Mutant, report_root: Path, log: Log) -> MatrixRow:
     return row
 
 
-def run_selftest(report_root: Path, roles: Iterable[str] | None, log: Log, jobs: int = 1) -> list[MatrixRow]:
+def run_selftest(
+    report_root: Path, roles: Iterable[str] | None, log: Log, jobs: int = 1, scope: str = TRACED
+) -> list[MatrixRow]:
     mutants = load_mutants(roles=roles)
-    rows = {i: run_one(m, report_root, log) for i, m in enumerate(mutants) if m.is_reference}
+    rows = {i: run_one(m, report_root, log, scope) for i, m in enumerate(mutants) if m.is_reference}
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        pending = {i: pool.submit(run_one, m, report_root, log) for i, m in enumerate(mutants) if not m.is_reference}
+        pending = {
+            i: pool.submit(run_one, m, report_root, log, scope) for i, m in enumerate(mutants) if not m.is_reference
+        }
         rows.update({i: future.result() for i, future in pending.items()})
     ordered = [rows[i] for i in range(len(mutants))]
     # Coverage is a property of the whole mutants file, whichever roles this run chose.

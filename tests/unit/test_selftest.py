@@ -93,7 +93,7 @@ def test_mutants_run_in_parallel_after_the_references_and_keep_file_order(
 ) -> None:
     order: list[str] = []
 
-    def fake_run_one(mutant: Mutant, report_root: Path, log) -> MatrixRow:
+    def fake_run_one(mutant: Mutant, report_root: Path, log, scope: str) -> MatrixRow:
         order.append(mutant.name)
         return MatrixRow(mutant.role, mutant.name, list(mutant.violates), "fail", [], [], True, 0.0)
 
@@ -104,3 +104,8 @@ def test_mutants_run_in_parallel_after_the_references_and_keep_file_order(
     document = json.loads((tmp_path / "kill-matrix.json").read_text())
     assert len(document["rows"]) == len(rows) and "missing" in document["coverage"]
     assert "MUST requirements traced by the features" in (tmp_path / "kill-matrix.md").read_text()
+
+
+def test_the_full_scope_runs_every_scenario_of_a_mutant() -> None:
+    assert selftest.mutant_selection(MUTANT) == "req_STS_001"
+    assert selftest.mutant_selection(MUTANT, selftest.FULL) is None
