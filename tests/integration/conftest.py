@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ import docker
 import pytest
 import yaml
 
-from margo_conformance.paths import DEFAULT_SUT_FILE, FIXTURES_DIR
+from margo_conformance.paths import DEFAULT_SUT_FILE, FIXTURES_DIR, SUITE_ROOT
 from margo_conformance.sut import RUN_LABEL
 
 CLI_TIMEOUT_S = 600
@@ -114,3 +115,15 @@ def no_leftover_containers() -> Any:
         assert run_id, f"no run id in {report_dir}/results.json"
         leaked = suite_containers(run_id)
         assert not leaked, f"containers left behind by run {run_id}: {sorted(leaked)}"
+
+
+#: Where the matrix and stability tests keep their reports, so `.ci/run` can print them.
+CI_REPORTS = SUITE_ROOT / "reports" / "ci"
+
+
+def kept_report_dir(name: str) -> Path:
+    """A fresh reports/ci/<name> directory that outlives the test (reports/ is not committed)."""
+    directory = CI_REPORTS / name
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    return directory
