@@ -21,7 +21,7 @@ from margo_conformance.control import ControlAdapter, adapter_for
 from margo_conformance.device.client import Answer, DeviceClient
 from margo_conformance.device.git_reader import GitRead, read_repository
 from margo_conformance.errors import StepOrderError, SutError
-from margo_conformance.evidence import EvidenceLog
+from margo_conformance.evidence import NOTE, EvidenceLog
 from margo_conformance.paths import FIXTURES_DIR
 from margo_conformance.schemas import validation_errors
 from margo_conformance.sut import SutContainer, docker_host_address, free_host_port
@@ -34,6 +34,9 @@ PAYLOADS = FIXTURES_DIR / "payloads" / "v24"
 APPLICATIONS = FIXTURES_DIR / "deployments"
 ONBOARDING_API_VERSION = "onboarding.margo/v1"
 MANIFEST_ACCEPT = "application/vnd.margo.manifest.v1+json"
+#: Docker's refusal when a host port the suite picked was taken before the container bound it.
+PORT_TAKEN = "port is already allocated"
+PORT_ATTEMPTS = 3
 
 #: Capabilities defects named in the Gherkin -> corpus file breaking exactly that rule.
 CAPABILITY_DEFECTS = {
@@ -126,19 +129,38 @@ class WosUnderTest:
         if sut.port is None or sut.control is None:
             raise SutError("a WOS SUT file needs `port` and `control`")
         host = host or docker_host_address()
-        published = {sut.port: free_host_port()}
-        if sut.control.http_port is not None:
-            published[sut.control.http_port] = free_host_port()
-        public_url = f"http://{host}:{published[sut.port]}"
-        values = {"public_url": public_url, "run_id": self.run.run_id,
-                  "base_image": self.run.base_image or "", "workload_image": self.run.workload_image or ""}
-        self._sut = SutContainer(sut, values, self.evidence, self.run.run_id, published)
-        self._sut.start()
+        published, public_url = self._start_on_free_ports(host)
         timeout = sut.timeouts.request
         self._client = DeviceClient(public_url, self.evidence, timeout)
         control_base = (f"http://{host}:{published[sut.control.http_port]}"
                         if sut.control.http_port is not None else None)
         self._control = adapter_for(sut.control, self._sut, control_base, self.evidence, timeout)
+
+    def _start_on_free_ports(self, host: str) -> tuple[dict[int, int], str]:
+        """Start the SUT with its ports published on free host ports; (ports, public URL).
+
+        The WOS must know its public URL before it starts, so the suite picks the host ports
+        rather than Docker. Another run on the engine can take a port between the pick and the
+        bind; the engine then refuses the container, and new ports are picked.
+        """
+        sut = self.run.sut
+        assert sut.port is not None and sut.control is not None
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            published = {sut.port: free_host_port()}
+            if sut.control.http_port is not None:
+                published[sut.control.http_port] = free_host_port()
+            public_url = f"http://{host}:{published[sut.port]}"
+            values = {"public_url": public_url, "run_id": self.run.run_id,
+                      "base_image": self.run.base_image or "", "workload_image": self.run.workload_image or ""}
+            self._sut = SutContainer(sut, values, self.evidence, self.run.run_id, published)
+            try:
+                self._sut.start()
+                return published, public_url
+            except SutError as exc:
+                if PORT_TAKEN not in str(exc) or attempt == PORT_ATTEMPTS:
+                    raise
+                self.evidence.record(NOTE, f"a host port was taken between pick and bind ({exc}); new ports")
+        raise AssertionError("unreachable")
 
     def stop(self) -> None:
         if self._client is not None:
