@@ -74,6 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
                           help="limit to one role (repeatable); default: both")
     selftest.add_argument("--jobs", type=int, default=1,
                           help="mutant runs at a time (references always run alone, first); default 1")
+    selftest.add_argument("--mutant", action="append", default=None, metavar="FAULT",
+                          help="only this mutant (repeatable; 'reference' for the references); default: all")
     selftest.add_argument("--scope", choices=("traced", "full"), default="traced",
                           help="scenarios a mutant runs: those tracing what it violates (default), or all "
                                "of its role, which also shows any false failure elsewhere")
@@ -350,7 +352,7 @@ def _selftest(args: argparse.Namespace) -> int:
     from margo_conformance.selftest import load_mutants, mutation_coverage, run_selftest
 
     report_dir = args.report_dir.resolve()
-    rows = run_selftest(report_dir, args.role, print_line, jobs=args.jobs, scope=args.scope)
+    rows = run_selftest(report_dir, args.role, print_line, jobs=args.jobs, scope=args.scope, names=args.mutant)
     mutants = [r for r in rows if r.mutant != "reference"]
     print_line(
         f"kill matrix: {sum(r.ok for r in mutants)}/{len(mutants)} mutants killed, "

@@ -24,6 +24,7 @@ from typing import Any
 
 import yaml
 
+from margo_conformance.errors import ConfigError
 from margo_conformance.paths import FIXTURES_DIR
 from margo_conformance.requirements import id_to_tag, load_catalogue
 from margo_conformance.subruns import run_suite
@@ -62,6 +63,18 @@ class MatrixRow:
     false_failures: list[str]
     ok: bool
     seconds: float
+    note: str = ""
+    #: Scenarios that ended in ERROR: the mutant kept them from reaching their checks (an agent
+    #: that never onboards cannot be asked about status). No verdict on anything, so not false.
+    blocked: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Judgement:
+    killed_by: list[str]
+    false_failures: list[str]
+    blocked: list[str]
+    ok: bool
     note: str = ""
 
 
@@ -157,25 +170,25 @@ def mutant_selection(mutant: Mutant, scope: str = TRACED) -> str | None:
     return " or ".join(id_to_tag(r) for r in mutant.violates)
 
 
-def judge(mutant: Mutant, results: dict[str, Any]) -> tuple[list[str], list[str], bool, str]:
-    """(killed_by, false_failures, ok, note) for one run's results tree."""
+def judge(mutant: Mutant, results: dict[str, Any]) -> Judgement:
+    """How one run's results tree judges a reference (everything passes) or a mutant (a FAIL
+    tracing what it violates, and no FAIL tracing anything else)."""
     # Scenarios of profiles the SUT does not claim are skipped in every run; they judge nothing.
     scenarios = [s for s in results.get("scenarios", []) if s["outcome"] != "skip"]
-    bad = [s for s in scenarios if s["outcome"] in ("fail", "error")]
+    failed = [s["name"] for s in scenarios if s["outcome"] == "fail"]
+    errored = [s["name"] for s in scenarios if s["outcome"] == "error"]
     if mutant.is_reference:
-        names = [s["name"] for s in bad]
         ok = results.get("verdict") == "pass"
-        return [], names, ok, "" if ok else f"reference verdict {results.get('verdict')}"
+        return Judgement([], failed + errored, [], ok, "" if ok else f"reference verdict {results.get('verdict')}")
     if mutant.outcome == "error":
-        killed = [s["name"] for s in bad if s["outcome"] == "error"]
-        ok = results.get("verdict") == "error" and len(killed) == len(scenarios) > 0
-        return killed, [], ok, "" if ok else "expected every scenario to end in ERROR"
+        ok = results.get("verdict") == "error" and len(errored) == len(scenarios) > 0
+        return Judgement(errored, failed, [], ok, "" if ok else "expected every scenario to end in ERROR")
     violated = set(mutant.violates)
-    killed = [s["name"] for s in bad if s["outcome"] == "fail" and violated & set(s["requirements"])]
-    false = [s["name"] for s in bad if s["name"] not in killed]
+    killed = [s["name"] for s in scenarios if s["outcome"] == "fail" and violated & set(s["requirements"])]
+    false = [name for name in failed if name not in killed]
     ok = bool(killed) and not false
     note = "" if ok else ("survived: no scenario failed" if not killed else "false failures")
-    return killed, false, ok, note
+    return Judgement(killed, false, errored, ok, note)
 
 
 def run_one(mutant: Mutant, report_root: Path, log: Log, scope: str = TRACED) -> MatrixRow:
@@ -198,18 +211,30 @@ def run_one(mutant: Mutant, report_root: Path, log: Log, scope: str = TRACED) ->
                         f"{why} (exit {child.returncode}); see {directory / 'run.log'}")
         log(f"BAD {mutant.role:<5} {mutant.name:<36} {row.note}")
         return row
-    killed, false, ok, note = judge(mutant, results)
+    found = judge(mutant, results)
     row = MatrixRow(mutant.role, mutant.name, list(mutant.violates), results.get("verdict", "?"),
-                    killed, false, ok, seconds, note)
-    log(f"{'ok ' if ok else 'BAD'} {mutant.role:<5} {mutant.name:<36} {row.verdict:<7} "
-        f"killed by {len(killed)}, false failures {len(false)} ({seconds:.0f}s) {note}")
+                    found.killed_by, found.false_failures, found.ok, seconds, found.note, found.blocked)
+    log(f"{'ok ' if found.ok else 'BAD'} {mutant.role:<5} {mutant.name:<36} {row.verdict:<7} "
+        f"killed by {len(found.killed_by)}, false failures {len(found.false_failures)}, "
+        f"blocked {len(found.blocked)} ({seconds:.0f}s) {found.note}")
     return row
 
 
 def run_selftest(
-    report_root: Path, roles: Iterable[str] | None, log: Log, jobs: int = 1, scope: str = TRACED
+    report_root: Path,
+    roles: Iterable[str] | None,
+    log: Log,
+    jobs: int = 1,
+    scope: str = TRACED,
+    names: Iterable[str] | None = None,
 ) -> list[MatrixRow]:
     mutants = load_mutants(roles=roles)
+    if names is not None:
+        wanted = set(names)
+        unknown = wanted - {m.name for m in mutants}
+        if unknown:
+            raise ConfigError(f"no mutant named {', '.join(sorted(unknown))} in {MUTANTS_FILE.name}")
+        mutants = [m for m in mutants if m.name in wanted]
     rows = {i: run_one(m, report_root, log, scope) for i, m in enumerate(mutants) if m.is_reference}
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         pending = {
@@ -218,13 +243,13 @@ def run_selftest(
         rows.update({i: future.result() for i, future in pending.items()})
     ordered = [rows[i] for i in range(len(mutants))]
     # Coverage is a property of the whole mutants file, whichever roles this run chose.
-    write_matrix(report_root, ordered, mutation_coverage(load_mutants()))
+    write_matrix(report_root, ordered, mutation_coverage(load_mutants()), scope)
     return ordered
 
 
-def write_matrix(report_root: Path, rows: list[MatrixRow], coverage: MutationCoverage) -> None:
+def write_matrix(report_root: Path, rows: list[MatrixRow], coverage: MutationCoverage, scope: str = TRACED) -> None:
     report_root.mkdir(parents=True, exist_ok=True)
-    document = {"coverage": coverage.to_json(), "rows": [asdict(r) for r in rows]}
+    document = {"scope": scope, "coverage": coverage.to_json(), "rows": [asdict(r) for r in rows]}
     (report_root / "kill-matrix.json").write_text(json.dumps(document, indent=2) + "\n")
     (report_root / "kill-matrix.md").write_text(matrix_markdown(rows, coverage))
 
@@ -238,12 +263,13 @@ def matrix_markdown(rows: list[MatrixRow], coverage: MutationCoverage) -> str:
         "",
         coverage.summary() + ".",
         "",
-        "| role | mutant | violates | verdict | killed by | false failures |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| role | mutant | violates | verdict | killed by | false failures | blocked | note |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in rows:
         lines.append(
             f"| {r.role} | {r.mutant} | {', '.join(r.violates) or '-'} | {r.verdict} | "
-            f"{'; '.join(r.killed_by) or '-'} | {'; '.join(r.false_failures) or '-'} |"
+            f"{'; '.join(r.killed_by) or '-'} | {'; '.join(r.false_failures) or '-'} | {len(r.blocked)} | "
+            f"{r.note or '-'} |"
         )
     return "\n".join(lines) + "\n"

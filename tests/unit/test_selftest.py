@@ -10,8 +10,10 @@ import pytest
 import yaml
 
 from margo_conformance import selftest
+from margo_conformance.errors import ConfigError
 from margo_conformance.requirements import load_catalogue
 from margo_conformance.selftest import (
+    Judgement,
     MatrixRow,
     Mutant,
     judge,
@@ -31,18 +33,37 @@ MUTANT = Mutant("agent", "skip-installing", Path("x.yaml"), "FAULTS", violates=(
 
 def test_killed_when_only_traced_scenarios_fail() -> None:
     results = {"verdict": "fail", "scenarios": [_scenario("a", "fail", "STS-001"), _scenario("b", "pass", "GIT-003")]}
-    assert judge(MUTANT, results) == (["a"], [], True, "")
+    assert judge(MUTANT, results) == Judgement(["a"], [], [], True, "")
 
 
 def test_a_failure_outside_the_violated_requirements_is_false() -> None:
     results = {"verdict": "fail", "scenarios": [_scenario("a", "fail", "STS-001"), _scenario("b", "fail", "GIT-003")]}
-    killed, false, ok, note = judge(MUTANT, results)
-    assert killed == ["a"] and false == ["b"] and not ok and note == "false failures"
+    found = judge(MUTANT, results)
+    assert found.killed_by == ["a"] and found.false_failures == ["b"]
+    assert not found.ok and found.note == "false failures"
 
 
 def test_a_mutant_nothing_fails_survives() -> None:
     results = {"verdict": "pass", "scenarios": [_scenario("a", "pass", "STS-001")]}
-    assert judge(MUTANT, results)[2:] == (False, "survived: no scenario failed")
+    found = judge(MUTANT, results)
+    assert (found.ok, found.note) == (False, "survived: no scenario failed")
+
+
+def test_a_scenario_the_mutant_kept_from_its_checks_is_blocked_not_false() -> None:
+    results = {"verdict": "fail", "scenarios": [_scenario("a", "fail", "STS-001"), _scenario("b", "error", "GIT-003")]}
+    assert judge(MUTANT, results) == Judgement(["a"], [], ["b"], True, "")
+
+
+def test_an_error_alone_does_not_kill() -> None:
+    results = {"verdict": "error", "scenarios": [_scenario("a", "error", "STS-001")]}
+    found = judge(MUTANT, results)
+    assert not found.ok and found.blocked == ["a"] and found.note == "survived: no scenario failed"
+
+
+def test_a_reference_passes_only_when_nothing_fails_or_errors() -> None:
+    reference = Mutant("agent", "reference", Path("x.yaml"), "FAULTS", outcome="pass")
+    results = {"verdict": "error", "scenarios": [_scenario("a", "pass"), _scenario("b", "error")]}
+    assert judge(reference, results) == Judgement([], ["b"], [], False, "reference verdict error")
 
 
 def test_mutants_file_is_well_formed_and_starts_each_role_with_its_reference(tmp_path: Path) -> None:
@@ -109,3 +130,8 @@ def test_mutants_run_in_parallel_after_the_references_and_keep_file_order(
 def test_the_full_scope_runs_every_scenario_of_a_mutant() -> None:
     assert selftest.mutant_selection(MUTANT) == "req_STS_001"
     assert selftest.mutant_selection(MUTANT, selftest.FULL) is None
+
+
+def test_an_unknown_mutant_name_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no mutant named no-such-fault"):
+        selftest.run_selftest(tmp_path, None, lambda _: None, names=["no-such-fault"])
