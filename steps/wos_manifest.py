@@ -45,6 +45,17 @@ def the_orchestrator_serves_a_valid_state_manifest(wos: WosUnderTest) -> None:
     assert not problems, "state manifest: " + "; ".join(problems)
 
 
+@then("the orchestrator serves a new state manifest")
+def the_orchestrator_serves_a_new_state_manifest(wos: WosUnderTest) -> None:
+    # Only what this scenario is about: the old tag no longer matches, a manifest comes back.
+    # Its headers and schema are the first two scenarios' business.
+    answer = wos.answer()
+    assert answer.status == 200 and manifest_document(answer) is not None, (
+        "DSA-003: after the desired state changed, revalidating with the old entity tag must be answered "
+        f"200 with the new manifest (a JSON object); got {answer.describe()}"
+    )
+
+
 @then("the manifest lists no deployments and its bundle is null")
 def the_manifest_lists_no_deployments_and_its_bundle_is_null(wos: WosUnderTest) -> None:
     document = manifest_document(wos.answer()) or {}

@@ -21,7 +21,7 @@ Feature: Deployment status reporting
       | hello-compose |
       | two-components  |
 
-  @must @req_STS_005 @req_STS_001 @req_GIT_004
+  @must @req_STS_005 @req_STS_001 @req_STS_003 @req_GIT_004
   Scenario: The overall state follows the component being installed
     When the orchestrator publishes the deployment "two-components"
     Then the agent reports the deployment as Pending, then Installing, then Installed

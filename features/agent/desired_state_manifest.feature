@@ -16,7 +16,7 @@ Feature: Desired state pulled from the state manifest
     Then the agent polls its state manifest asking for the manifest media type
     And the agent's later polls carry the entity tag of the manifest it holds
 
-  @must @req_DSA_030 @req_DSA_036
+  @must @req_DSA_030 @req_DSA_036 @req_STS_001
   Scenario: A new manifest version is picked up within the polling interval
     When the orchestrator publishes the deployment "hello-compose"
     Then the agent fetches the new desired state within its polling interval

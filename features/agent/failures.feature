@@ -39,7 +39,7 @@ Feature: Desired state that cannot be applied
       | parameter-without-targets |
       | unknown-profile-type      |
 
-  @must @req_STS_006 @req_STS_001 @req_GIT_004
+  @must @req_STS_006 @req_STS_001 @req_STS_003 @req_GIT_004
   Scenario: A component whose package cannot be fetched fails its deployment
     Given the orchestrator has published the deployment "hello-compose" and the agent installed it
     When the orchestrator publishes the deployment "missing-package"

@@ -17,7 +17,7 @@ Feature: The overall state of a deployment follows its components
     And the device's agent is configured with the orchestrator's address
     And the agent has started and onboarded
 
-  @must @req_STS_005 @req_STS_006 @req_GIT_004
+  @must @req_STS_005 @req_STS_006 @req_STS_003 @req_GIT_004
   Scenario Outline: A failing component makes the whole deployment Failed
     When the orchestrator publishes the deployment "<deployment>"
     Then the agent reports the deployment "<deployment>" as Failed with an error code and message

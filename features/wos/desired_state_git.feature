@@ -14,7 +14,7 @@ Feature: Desired state in the device's Git repository
     Then the device's repository holds one ApplicationDeployment for that deployment
     And the deployment document is valid and carries the application as deployed
 
-  @must @req_GIT_002
+  @must @req_GIT_001 @req_GIT_002
   Scenario: Removing a deployment deletes it from the repository
     Given the operator has deployed the application "hello-compose" to the device
     When the operator removes that deployment

@@ -17,7 +17,8 @@ Feature: Desired state served as a state manifest
     When the device fetches its state manifest again with the entity tag it holds
     Then the orchestrator answers that nothing changed
 
-  @must @req_DSA_009 @req_DSA_010 @req_DSA_011 @req_DSA_012 @req_DSA_014
+  @must @req_DSA_001 @req_DSA_004 @req_DSA_006 @req_DSA_008 @req_DSA_009 @req_DSA_010 @req_DSA_011 @req_DSA_012
+  @req_DSA_014
   Scenario: Every listed document is served at its content address with matching bytes
     When the operator deploys the application "two-components" to the device
     And the device fetches its state manifest
@@ -30,12 +31,12 @@ Feature: Desired state served as a state manifest
     When the device fetches its state manifest accepting only a web page
     Then the orchestrator answers that it cannot serve that representation
 
-  @must @req_DSA_003 @req_DSA_007 @req_DSA_036
+  @must @req_DSA_003 @req_DSA_007 @req_DSA_010 @req_DSA_036
   Scenario: The manifest version increases whenever the desired state changes
     When the device fetches its state manifest
     And the operator deploys the application "hello-compose" to the device
     And the device fetches its state manifest again with the entity tag it holds
-    Then the orchestrator serves a valid state manifest
+    Then the orchestrator serves a new state manifest
     And the manifest version increased and the manifest lists the deployment
     When the operator removes that deployment
     And the device fetches its state manifest again with the entity tag it holds

@@ -26,6 +26,12 @@ class SutError(Exception):
     """The SUT could not be started or stopped answering before a verdict was possible."""
 
 
+class PreconditionNotMet(SutError):
+    """The SUT never reached the state a scenario needs before its checks (an agent that sends
+    no status cannot be cut off mid-report): ERROR, no verdict on the scenario's requirements;
+    the scenarios about the missing behaviour fail on their own."""
+
+
 class StepOrderError(SuiteError):
     """A step needs state an earlier step should have set: the feature file is wrong."""
 

@@ -72,6 +72,8 @@ def overall_follows_current_component(report: Any) -> str | None:
     """
     components = _components(report)
     overall = normalise(_get(report, "status", "state"))
+    if not components:
+        return f"the report lists no components (STS-003), so its overall state {overall!r} cannot be judged"
     current = next((c for c in components if normalise(c.get("state")) != "installed"), None)
     if current is None:
         expected, because = "installed", "every component is Installed"

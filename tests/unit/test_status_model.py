@@ -53,3 +53,9 @@ def test_overall_follows_the_current_component() -> None:
     assert overall_follows_current_component(wrong) == "overall state Installed while component 'web' is Installing"
     early = report("Installing", ("db", "Installed"), ("web", "Installed"))
     assert "every component is Installed" in (overall_follows_current_component(early) or "")
+
+
+def test_a_report_without_components_is_not_judged_as_all_installed() -> None:
+    bare = {"status": {"state": "Pending"}}
+    problem = overall_follows_current_component(bare)
+    assert problem is not None and "no components (STS-003)" in problem and "Installed" not in problem

@@ -148,9 +148,9 @@ def _spoiled(wos: Wos, document: dict[str, Any]) -> dict[str, Any]:
     Applied after validation, which would refuse what they make of it.
     """
     faults = wos.config.faults
-    if "deployment-id-not-uuid" in faults:
+    if "application-id-uppercase" in faults:
         annotations = document["metadata"]["annotations"]
-        annotations["id"] = uuid.UUID(annotations["id"]).hex  # 32 hex digits, no dashes
+        annotations["applicationId"] = str(annotations["applicationId"]).upper()
     if "document-without-namespace" in faults:
         del document["metadata"]["namespace"]
     return document

@@ -29,8 +29,9 @@ KNOWN_FAULTS: dict[str, str] = {
         "PR1: each deployment is listed (and served) under a deploymentId other than its "
         "document's id (DSA-010)"
     ),
-    "deployment-id-not-uuid": (
-        "V24: the WOS assigns deployment ids of 32 hex digits, not UUIDs (GIT-009)"
+    "application-id-uppercase": (
+        "V24: committed documents name their application in upper case, not as the package "
+        "does (GIT-009)"
     ),
     "digest-mismatch": (
         "PR1: every listed deployment digest differs from the bytes served at its URL (DSA-012)"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -12,7 +11,6 @@ import pytest
 import yaml
 from margo_wos.device_api import device_app
 from margo_wos.faults import KNOWN_FAULTS, Faults
-
 from wos_support import PUBLIC_URL, Harness, corpus, repository_files, status_report
 
 
@@ -294,17 +292,12 @@ def test_document_without_namespace(make_harness, faults: str) -> None:  # type:
     assert metadata["name"] == "hello-compose-deployment"  # only the namespace goes missing
 
 
-@pytest.mark.parametrize("faults", ["", "deployment-id-not-uuid"])
-def test_deployment_id_not_uuid(make_harness, faults: str) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("faults", ["", "application-id-uppercase"])
+def test_application_id_uppercase(make_harness, faults: str) -> None:  # type: ignore[no-untyped-def]
     harness: Harness = make_harness(faults)
     harness.verb("register-device", {"deviceId": "dev-1"})
     deployment_id = harness.deploy("dev-1")
     (text,) = repository_files(harness, "dev-1").values()
-    assert yaml.safe_load(text)["metadata"]["annotations"]["id"] == deployment_id
-    if faults:
-        assert re.fullmatch("[0-9a-f]{32}", deployment_id)
-    else:
-        assert str(uuid.UUID(deployment_id)) == deployment_id
-    pr1 = harness.onboard_pr1("dev-pr1")  # a V24 switch: PR1 deployments keep their UUIDs
-    pr1_id = harness.deploy(pr1.device_id)
-    assert str(uuid.UUID(pr1_id)) == pr1_id
+    annotations = yaml.safe_load(text)["metadata"]["annotations"]
+    assert annotations["id"] == deployment_id and str(uuid.UUID(deployment_id)) == deployment_id
+    assert annotations["applicationId"] == ("HELLO-COMPOSE" if faults else "hello-compose")
