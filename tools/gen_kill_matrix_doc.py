@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from margo_conformance.requirements import load_catalogue
-from margo_conformance.selftest import Mutant, load_mutants, mutation_coverage
+from margo_conformance.selftest import Mutant, load_mutants, mutation_coverage, summarise_scenarios
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUTPUT = REPO_ROOT / "docs" / "kill-matrix.md"
@@ -79,18 +79,10 @@ def run_section(rows: list[dict[str, Any]], scope: str) -> list[str]:
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in rows:
-        killed = killed_by(r["killed_by"]) or ("(passes)" if r["mutant"] == "reference" else "-")
+        killed = summarise_scenarios(r["killed_by"]) or ("(passes)" if r["mutant"] == "reference" else "-")
         lines.append(f"| {r['role']} | `{r['mutant']}` | {', '.join(r['violates']) or '-'} | "
                      f"{r['verdict']} | {killed} | {len(r.get('blocked', []))} | {r['seconds']:.0f} |")
     return lines + [""]
-
-
-def killed_by(scenarios: list[str], shown: int = 2) -> str:
-    """The scenarios that killed a mutant; long lists keep their first names and a count."""
-    names = sorted(set(scenarios))
-    if len(names) <= shown + 1:
-        return "; ".join(names)
-    return "; ".join(names[:shown]) + f"; and {len(names) - shown} more ({len(names)} scenarios)"
 
 
 def requirement_section(mutants: list[Mutant]) -> list[str]:

@@ -254,6 +254,14 @@ def write_matrix(report_root: Path, rows: list[MatrixRow], coverage: MutationCov
     (report_root / "kill-matrix.md").write_text(matrix_markdown(rows, coverage))
 
 
+def summarise_scenarios(scenarios: list[str], shown: int = 2) -> str:
+    """Scenario names for a table cell; long lists keep their first names and a count."""
+    names = sorted(set(scenarios))
+    if len(names) <= shown + 1:
+        return "; ".join(names)
+    return "; ".join(names[:shown]) + f"; and {len(names) - shown} more ({len(names)} scenarios)"
+
+
 def matrix_markdown(rows: list[MatrixRow], coverage: MutationCoverage) -> str:
     mutants = [r for r in rows if r.mutant != "reference"]
     killed = sum(1 for r in mutants if r.ok)
@@ -269,7 +277,7 @@ def matrix_markdown(rows: list[MatrixRow], coverage: MutationCoverage) -> str:
     for r in rows:
         lines.append(
             f"| {r.role} | {r.mutant} | {', '.join(r.violates) or '-'} | {r.verdict} | "
-            f"{'; '.join(r.killed_by) or '-'} | {'; '.join(r.false_failures) or '-'} | {len(r.blocked)} | "
+            f"{summarise_scenarios(r.killed_by) or '-'} | {'; '.join(r.false_failures) or '-'} | {len(r.blocked)} | "
             f"{r.note or '-'} |"
         )
     return "\n".join(lines) + "\n"
