@@ -21,7 +21,7 @@ from typing import Any
 from margo_agent.capabilities import collect_capabilities, with_memory_in_mebibytes, with_roles
 from margo_agent.config import AgentConfig
 from margo_agent.downtime import DowntimeGuard
-from margo_agent.faults import BAD_ROLE, FIXED_POLL_INTERVAL_S, TIGHT_RETRY_S, UNASSIGNED_REPO
+from margo_agent.faults import BAD_ROLE, UNASSIGNED_REPO
 from margo_agent.gitops import GitCheckout, GitError, read_desired_state
 from margo_agent.reconciler import Reconciler
 from margo_agent.retry import Backoff, until_done
@@ -48,9 +48,8 @@ class Agent:
         self._stop = stop
         self._state_dir = config.state_dir
         faults = config.faults
-        # Retries back off up to one poll interval (the tight-retry fault hardly waits at all).
-        self._retry_cap_s = TIGHT_RETRY_S if faults.tight_retry else config.poll_interval_s
-        self._poll_s = FIXED_POLL_INTERVAL_S if faults.fixed_poll_interval else config.poll_interval_s
+        self._retry_cap_s = config.retry_cap_s
+        self._poll_s = config.poll_s
         self._downtime = DowntimeGuard(
             config.downtime_window, stop, disabled=faults.ignore_downtime_window
         )

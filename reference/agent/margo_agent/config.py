@@ -9,7 +9,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from margo_agent.downtime import DowntimeWindow, parse_window
-from margo_agent.faults import Faults, parse_faults
+from margo_agent.faults import FIXED_POLL_INTERVAL_S, TIGHT_RETRY_S, Faults, parse_faults
 
 DEFAULT_POLL_INTERVAL_S = 30.0
 DEFAULT_STATE_DIR = "/var/lib/margo-agent"
@@ -32,6 +32,16 @@ class AgentConfig:
     faults: Faults = Faults()
     #: V24 (Git desired state) or PR1 (state manifest, margo_agent/pr1).
     profile: str = "V24"
+
+    @property
+    def poll_s(self) -> float:
+        """The interval the agent polls at: the configured one, unless fixed-poll-interval is on."""
+        return FIXED_POLL_INTERVAL_S if self.faults.fixed_poll_interval else self.poll_interval_s
+
+    @property
+    def retry_cap_s(self) -> float:
+        """Retries back off up to one poll interval (the tight-retry fault hardly waits at all)."""
+        return TIGHT_RETRY_S if self.faults.tight_retry else self.poll_interval_s
 
 
 PROFILES = ("V24", "PR1")

@@ -16,7 +16,6 @@ from typing import Any
 
 from margo_agent.config import AgentConfig
 from margo_agent.downtime import DowntimeGuard
-from margo_agent.faults import FIXED_POLL_INTERVAL_S, TIGHT_RETRY_S
 from margo_agent.pr1 import identity
 from margo_agent.pr1.capabilities import collect_pr1_capabilities
 from margo_agent.pr1.client import Pr1WosClient, UnknownClient
@@ -42,8 +41,8 @@ class Pr1Agent:
         self._stop = stop
         self._state_dir = config.state_dir
         faults = config.faults
-        self._retry_cap_s = TIGHT_RETRY_S if faults.tight_retry else config.poll_interval_s
-        self._poll_s = FIXED_POLL_INTERVAL_S if faults.fixed_poll_interval else config.poll_interval_s
+        self._retry_cap_s = config.retry_cap_s
+        self._poll_s = config.poll_s
         self._downtime = DowntimeGuard(config.downtime_window, stop, disabled=faults.ignore_downtime_window)
         self._wos = Pr1WosClient(config.wos_url, config.device_id)
         self._reporter = StatusReporter(
