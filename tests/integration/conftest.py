@@ -37,6 +37,12 @@ class CliRun:
         assert len(matches) == 1, f"{fragment!r} matched {[s['name'] for s in matches]}"
         return matches[0]
 
+    def failed(self, fragment: str) -> dict[str, Any]:
+        """The one scenario named by `fragment`, which must have failed."""
+        scenario = self.scenario(fragment)
+        assert scenario["outcome"] == "fail", (scenario["outcome"], scenario["message"])
+        return scenario
+
 
 #: Report directories of the runs made by the current test, checked for leftovers afterwards.
 _RUNS: list[Path] = []
@@ -76,6 +82,13 @@ def reference_agent_variant(
 
 def with_faults(tmp_path: Path, *faults: str) -> Path:
     return reference_agent_variant(tmp_path, "-".join(faults), env={"MARGO_AGENT_FAULTS": ",".join(faults)})
+
+
+def run_agent_with_fault(tmp_path: Path, fault: str, *selection: str) -> CliRun:
+    """The reference agent with one fault switch on, over `selection` (-k/-m); the run fails."""
+    run = run_cli("--sut", str(with_faults(tmp_path, fault)), *selection, report_dir=tmp_path / "report")
+    assert run.code == 1, run.stderr[-3000:]
+    return run
 
 
 def reference_wos_with_faults(tmp_path: Path, *faults: str, **timeouts: float) -> Path:

@@ -16,7 +16,7 @@ from typing import Any
 import docker
 import pytest
 
-from tests.integration.conftest import run_cli, with_faults
+from tests.integration.conftest import run_agent_with_fault, run_cli
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("no_leftover_containers")]
 
@@ -56,38 +56,26 @@ def test_an_update_replaces_the_container_with_one_carrying_the_new_value(tmp_pa
 
 
 def test_an_agent_that_ignores_removals_fails_with_its_running_workloads_named(tmp_path: Path) -> None:
-    run = run_cli("--sut", str(with_faults(tmp_path, "ignore-removals")), "-k", "removed_from_the_device",
-                  report_dir=tmp_path / "report")
-    assert run.code == 1, run.stderr[-3000:]
-    scenario = run.scenario("removed from the device")
-    assert scenario["outcome"] == "fail"
+    run = run_agent_with_fault(tmp_path, "ignore-removals", "-k", "removed_from_the_device")
+    scenario = run.failed("removed from the device")
     assert "was removed from the desired state, but its workloads still run" in scenario["message"]
 
 
 def test_an_agent_that_retries_in_a_tight_loop_fails_with_the_count(tmp_path: Path) -> None:
-    run = run_cli("--sut", str(with_faults(tmp_path, "tight-retry")), "-m", "downtime",
-                  report_dir=tmp_path / "report")
-    assert run.code == 1, run.stderr[-3000:]
-    scenario = run.scenario("through an outage")
-    assert scenario["outcome"] == "fail"
+    run = run_agent_with_fault(tmp_path, "tight-retry", "-m", "downtime")
+    scenario = run.failed("through an outage")
     assert "is a tight loop: at most" in scenario["message"]
     assert run.scenario("downtime window")["outcome"] == "pass"
 
 
 def test_an_agent_that_ignores_the_polling_interval_fails_only_where_it_differs(tmp_path: Path) -> None:
-    run = run_cli("--sut", str(with_faults(tmp_path, "fixed-poll-interval")), "-m", "polling",
-                  report_dir=tmp_path / "report")
-    assert run.code == 1, run.stderr[-3000:]
+    run = run_agent_with_fault(tmp_path, "fixed-poll-interval", "-m", "polling")
     assert run.scenario("[the usual interval]")["outcome"] == "pass"
-    doubled = run.scenario("[twice the usual interval]")
-    assert doubled["outcome"] == "fail"
+    doubled = run.failed("[twice the usual interval]")
     assert "although the configured interval is 2s" in doubled["message"]
 
 
 def test_a_failure_without_code_and_message_is_named(tmp_path: Path) -> None:
-    run = run_cli("--sut", str(with_faults(tmp_path, "no-error-details")), "-k", "package_cannot_be_fetched",
-                  report_dir=tmp_path / "report")
-    assert run.code == 1, run.stderr[-3000:]
-    scenario = run.scenario("package cannot be fetched")
-    assert scenario["outcome"] == "fail"
+    run = run_agent_with_fault(tmp_path, "no-error-details", "-k", "package_cannot_be_fetched")
+    scenario = run.failed("package cannot be fetched")
     assert "STS-006" in scenario["message"] and "no error (code and message) was given" in scenario["message"]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import reference_agent_variant, run_cli, with_faults
+from tests.integration.conftest import reference_agent_variant, run_agent_with_fault, run_cli, with_faults
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("no_leftover_containers")]
 
@@ -37,26 +37,19 @@ def test_reference_agent_is_certified_with_real_git_fetches(tmp_path: Path) -> N
 
 
 def test_agent_that_skips_installing_fails_the_status_scenarios(tmp_path: Path) -> None:
-    run = run_cli("--sut", str(with_faults(tmp_path, "skip-installing")), "-m", "status",
-                  report_dir=tmp_path / "report")
-    assert run.code == 1, run.stderr[-3000:]
+    run = run_agent_with_fault(tmp_path, "skip-installing", "-m", "status")
     for profile in ("V24", "PR1"):  # the status scenarios run once per claimed profile
-        scenario = run.scenario(f"every step of applying a new deployment [{profile}-hello-compose]")
-        assert scenario["outcome"] == "fail"
+        scenario = run.failed(f"every step of applying a new deployment [{profile}-hello-compose]")
         assert "never reported Installing" in scenario["message"]
         assert "STS-001" in scenario["message"]
 
 
 def test_agent_that_never_fetches_fails_the_gitops_scenarios_with_the_fetch_log(tmp_path: Path) -> None:
-    run = run_cli("--sut", str(with_faults(tmp_path, "never-fetch")), "-m", "gitops",
-                  report_dir=tmp_path / "report")
-    assert run.code == 1, run.stderr[-3000:]
-    scenario = run.scenario("fetched within the polling interval")
-    assert scenario["outcome"] == "fail"
+    run = run_agent_with_fault(tmp_path, "never-fetch", "-m", "gitops")
+    scenario = run.failed("fetched within the polling interval")
     assert "was not fetched within" in scenario["message"]
     assert "Exchanges seen" in scenario["message"] and "commit" in scenario["message"]
-    watched = run.scenario("watches its assigned repository")
-    assert watched["outcome"] == "fail"
+    run.failed("watches its assigned repository")
 
 
 def test_agent_that_exits_at_start_is_an_error_with_its_last_words(tmp_path: Path) -> None:
