@@ -17,7 +17,10 @@ from margo_agent.pr1.agent import Pr1Agent
 from margo_agent.pr1.identity import CLIENT_FILE, KEY_FILE
 from pr1_fakes import ROOT_CA_PEM, FakePr1Wos, pr1_wos, schema_validator  # noqa: F401
 
-pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
+pytestmark = pytest.mark.skipif(
+    shutil.which("openssl") is None,
+    reason="needs the openssl command: the PR1 agent makes its device key and certificate with it",
+)
 
 
 @contextmanager
