@@ -67,6 +67,9 @@ class MatrixRow:
     #: Scenarios that ended in ERROR: the mutant kept them from reaching their checks (an agent
     #: that never onboards cannot be asked about status). No verdict on anything, so not false.
     blocked: list[str] = field(default_factory=list)
+    #: Scenario -> the first line of its failure message, for every false failure, so a CI log
+    #: that only keeps the matrix still says what went wrong.
+    reasons: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,12 @@ class Judgement:
     blocked: list[str]
     ok: bool
     note: str = ""
+    reasons: dict[str, str] = field(default_factory=dict)
+
+
+def first_line(message: str, limit: int = 300) -> str:
+    line = (message or "").strip().splitlines()[0] if (message or "").strip() else "(no message)"
+    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 @dataclass(frozen=True)
@@ -177,18 +186,22 @@ def judge(mutant: Mutant, results: dict[str, Any]) -> Judgement:
     scenarios = [s for s in results.get("scenarios", []) if s["outcome"] != "skip"]
     failed = [s["name"] for s in scenarios if s["outcome"] == "fail"]
     errored = [s["name"] for s in scenarios if s["outcome"] == "error"]
+    messages = {s["name"]: first_line(s.get("message", "")) for s in scenarios if s["outcome"] in ("fail", "error")}
     if mutant.is_reference:
         ok = results.get("verdict") == "pass"
-        return Judgement([], failed + errored, [], ok, "" if ok else f"reference verdict {results.get('verdict')}")
+        wrong = failed + errored
+        return Judgement([], wrong, [], ok, "" if ok else f"reference verdict {results.get('verdict')}",
+                         {n: messages[n] for n in wrong})
     if mutant.outcome == "error":
         ok = results.get("verdict") == "error" and len(errored) == len(scenarios) > 0
-        return Judgement(errored, failed, [], ok, "" if ok else "expected every scenario to end in ERROR")
+        return Judgement(errored, failed, [], ok, "" if ok else "expected every scenario to end in ERROR",
+                         {n: messages[n] for n in failed})
     violated = set(mutant.violates)
     killed = [s["name"] for s in scenarios if s["outcome"] == "fail" and violated & set(s["requirements"])]
     false = [name for name in failed if name not in killed]
     ok = bool(killed) and not false
     note = "" if ok else ("survived: no scenario failed" if not killed else "false failures")
-    return Judgement(killed, false, errored, ok, note)
+    return Judgement(killed, false, errored, ok, note, {n: messages[n] for n in false})
 
 
 def run_one(mutant: Mutant, report_root: Path, log: Log, scope: str = TRACED) -> MatrixRow:
@@ -213,7 +226,8 @@ def run_one(mutant: Mutant, report_root: Path, log: Log, scope: str = TRACED) ->
         return row
     found = judge(mutant, results)
     row = MatrixRow(mutant.role, mutant.name, list(mutant.violates), results.get("verdict", "?"),
-                    found.killed_by, found.false_failures, found.ok, seconds, found.note, found.blocked)
+                    found.killed_by, found.false_failures, found.ok, seconds, found.note, found.blocked,
+                    found.reasons)
     log(f"{'ok ' if found.ok else 'BAD'} {mutant.role:<5} {mutant.name:<36} {row.verdict:<7} "
         f"killed by {len(found.killed_by)}, false failures {len(found.false_failures)}, "
         f"blocked {len(found.blocked)} ({seconds:.0f}s) {found.note}")
@@ -280,4 +294,8 @@ def matrix_markdown(rows: list[MatrixRow], coverage: MutationCoverage) -> str:
             f"{summarise_scenarios(r.killed_by) or '-'} | {'; '.join(r.false_failures) or '-'} | {len(r.blocked)} | "
             f"{r.note or '-'} |"
         )
+    explained = [(r, name, why) for r in rows for name, why in r.reasons.items()]
+    if explained:
+        lines += ["", "Why each false failure failed:", ""]
+        lines += [f"- {r.role} {r.mutant}: {name}: {why}" for r, name, why in explained]
     return "\n".join(lines) + "\n"

@@ -63,7 +63,19 @@ def test_an_error_alone_does_not_kill() -> None:
 def test_a_reference_passes_only_when_nothing_fails_or_errors() -> None:
     reference = Mutant("agent", "reference", Path("x.yaml"), "FAULTS", outcome="pass")
     results = {"verdict": "error", "scenarios": [_scenario("a", "pass"), _scenario("b", "error")]}
-    assert judge(reference, results) == Judgement([], ["b"], [], False, "reference verdict error")
+    assert judge(reference, results) == Judgement([], ["b"], [], False, "reference verdict error",
+                                                  {"b": "(no message)"})
+
+
+def test_a_false_failure_keeps_the_first_line_of_its_message_for_the_matrix() -> None:
+    wrong = dict(_scenario("b", "fail", "GIT-003"), message="GIT-003: not fetched within 3s.\n  + evidence")
+    results = {"verdict": "fail", "scenarios": [_scenario("a", "fail", "STS-001"), wrong]}
+    found = judge(MUTANT, results)
+    assert found.reasons == {"b": "GIT-003: not fetched within 3s."}
+    row = MatrixRow("agent", "skip-installing", ["STS-001"], "fail", found.killed_by, found.false_failures,
+                    found.ok, 1.0, found.note, found.blocked, found.reasons)
+    table = selftest.matrix_markdown([row], mutation_coverage(load_mutants()))
+    assert "- agent skip-installing: b: GIT-003: not fetched within 3s." in table
 
 
 def test_mutants_file_is_well_formed_and_starts_each_role_with_its_reference(tmp_path: Path) -> None:
