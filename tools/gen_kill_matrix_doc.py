@@ -32,7 +32,9 @@ INTRO = """\
 (a reference with one fault switch on, `fixtures/mutants/mutants.yaml`). A mutant is *killed*
 when a scenario tracing to a requirement it violates fails and no scenario tracing anything
 else fails; such a failure elsewhere is a *false failure*: a verdict pinned on the wrong
-requirement. A scenario that ends in ERROR is *blocked*: the mutant kept it from reaching its
+requirement. A false failure is confirmed by running its scenario once more against the same
+mutant: one that passes then is listed as *unconfirmed* (a wobble, with what the first failure
+said) and does not fail the row. A scenario that ends in ERROR is *blocked*: the mutant kept it from reaching its
 checks (an agent that never reports capabilities has not onboarded, so nothing can be asked
 about its status), which is no verdict on any requirement. The references run every scenario
 and must pass with nothing failed, errored or skipped.
@@ -73,6 +75,7 @@ def run_section(rows: list[dict[str, Any]], scope: str) -> list[str]:
         f"- Mutants killed: {sum(r['ok'] for r in mutants)} of {len(mutants)}.",
         f"- References passing: {sum(r['ok'] for r in references)} of {len(references)}.",
         f"- False failures: {false_failures}.",
+        f"- Unconfirmed false failures (passed when run again): {sum(len(r.get('unconfirmed', {})) for r in rows)}.",
         f"- Run time, summed over runs: {sum(r['seconds'] for r in rows) / 60:.1f} min.",
         "",
         "| role | fault switch | violates | verdict | killed by | blocked | s |",

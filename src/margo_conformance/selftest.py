@@ -7,6 +7,11 @@ failure*). The kill matrix is printed and written as kill-matrix.json and kill-m
 with the mutation coverage: which MUST requirements the features trace, and which of them
 no mutant violates.
 
+A false failure is confirmed before it counts: the scenarios that failed outside the violated
+requirements run once more against the same mutant. Those that fail again are false failures;
+those that pass are *unconfirmed* (a wobble under load, not a misplaced check): shown with their
+first failure message in the matrix, without failing the row.
+
 The references run first, one at a time, so their verdicts never depend on load and their
 runs build the images the mutants reuse; the mutants then run `jobs` at a time, each in its
 own run (run id, emulator ports, containers), so they do not see each other.
@@ -70,6 +75,8 @@ class MatrixRow:
     #: Scenario -> the first line of its failure message, for every false failure, so a CI log
     #: that only keeps the matrix still says what went wrong.
     reasons: dict[str, str] = field(default_factory=dict)
+    #: False failures that passed when run again: scenario -> the first failure's message.
+    unconfirmed: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -225,13 +232,51 @@ def run_one(mutant: Mutant, report_root: Path, log: Log, scope: str = TRACED) ->
         log(f"BAD {mutant.role:<5} {mutant.name:<36} {row.note}")
         return row
     found = judge(mutant, results)
+    unconfirmed: dict[str, str] = {}
+    if found.false_failures and not mutant.is_reference:
+        found, unconfirmed = confirm_false_failures(found, results, sut_file, directory / "confirm", log)
+        seconds = round(time.monotonic() - started, 1)
     row = MatrixRow(mutant.role, mutant.name, list(mutant.violates), results.get("verdict", "?"),
                     found.killed_by, found.false_failures, found.ok, seconds, found.note, found.blocked,
-                    found.reasons)
+                    found.reasons, unconfirmed)
     log(f"{'ok ' if found.ok else 'BAD'} {mutant.role:<5} {mutant.name:<36} {row.verdict:<7} "
         f"killed by {len(found.killed_by)}, false failures {len(found.false_failures)}, "
-        f"blocked {len(found.blocked)} ({seconds:.0f}s) {found.note}")
+        f"blocked {len(found.blocked)} ({seconds:.0f}s) {found.note}"
+        + (f" unconfirmed: {len(unconfirmed)}" if unconfirmed else ""))
     return row
+
+
+def confirm_false_failures(
+    found: Judgement, results: dict[str, Any], sut_file: Path, directory: Path, log: Log
+) -> tuple[Judgement, dict[str, str]]:
+    """Run the falsely failed scenarios once more (the same SUT file, through --rerun-failed);
+    those that pass are returned as unconfirmed, those that fail or cannot be judged stay."""
+    directory.mkdir(parents=True, exist_ok=True)
+    suspects = [s for s in results["scenarios"] if s["name"] in found.false_failures]
+    subset = directory / "false-failures.json"
+    subset.write_text(json.dumps({"scenarios": suspects}, indent=2) + "\n")
+    arguments = ["--sut", str(sut_file), "--report-dir", str(directory), "--rerun-failed", str(subset)]
+    child = run_suite(arguments, RUN_TIMEOUT_S)
+    (directory / "run.log").write_text(child.output)
+    passed = passed_scenarios(directory / "results.json")
+    unconfirmed = {name: found.reasons.get(name, "") for name in found.false_failures if name in passed}
+    if unconfirmed:
+        log(f"    {len(unconfirmed)} false failure(s) passed when run again: {', '.join(sorted(unconfirmed))}")
+    confirmed = [name for name in found.false_failures if name not in unconfirmed]
+    ok = bool(found.killed_by) and not confirmed
+    note = "" if ok else "false failures"
+    return (
+        Judgement(found.killed_by, confirmed, found.blocked, ok, note, {n: found.reasons[n] for n in confirmed}),
+        unconfirmed,
+    )
+
+
+def passed_scenarios(results_path: Path) -> set[str]:
+    try:
+        results = json.loads(results_path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return set()
+    return {s["name"] for s in results.get("scenarios", []) if s.get("outcome") == "pass"}
 
 
 def run_selftest(
@@ -278,10 +323,12 @@ def summarise_scenarios(scenarios: list[str], shown: int = 2) -> str:
 
 def matrix_markdown(rows: list[MatrixRow], coverage: MutationCoverage) -> str:
     mutants = [r for r in rows if r.mutant != "reference"]
+    references = [r for r in rows if r.mutant == "reference"]
     killed = sum(1 for r in mutants if r.ok)
     lines = [
         f"Mutants killed: {killed}/{len(mutants)}; references passing: "
-        f"{sum(1 for r in rows if r.mutant == 'reference' and r.ok)}/{sum(1 for r in rows if r.mutant == 'reference')}",
+        f"{sum(1 for r in references if r.ok)}/{len(references)}; "
+        f"unconfirmed false failures (failed, then passed when run again): {sum(len(r.unconfirmed) for r in rows)}",
         "",
         coverage.summary() + ".",
         "",
@@ -292,10 +339,21 @@ def matrix_markdown(rows: list[MatrixRow], coverage: MutationCoverage) -> str:
         lines.append(
             f"| {r.role} | {r.mutant} | {', '.join(r.violates) or '-'} | {r.verdict} | "
             f"{summarise_scenarios(r.killed_by) or '-'} | {'; '.join(r.false_failures) or '-'} | {len(r.blocked)} | "
-            f"{r.note or '-'} |"
+            f"{_note(r)} |"
         )
     explained = [(r, name, why) for r in rows for name, why in r.reasons.items()]
     if explained:
         lines += ["", "Why each false failure failed:", ""]
         lines += [f"- {r.role} {r.mutant}: {name}: {why}" for r, name, why in explained]
+    wobbled = [(r, name, why) for r in rows for name, why in r.unconfirmed.items()]
+    if wobbled:
+        lines += ["", "Unconfirmed false failures (each passed when run again; the first failure said):", ""]
+        lines += [f"- {r.role} {r.mutant}: {name}: {why}" for r, name, why in wobbled]
     return "\n".join(lines) + "\n"
+
+
+def _note(row: MatrixRow) -> str:
+    parts = [row.note] if row.note else []
+    if row.unconfirmed:
+        parts.append(f"{len(row.unconfirmed)} unconfirmed false failure(s)")
+    return "; ".join(parts) or "-"

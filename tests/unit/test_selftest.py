@@ -21,7 +21,7 @@ from margo_conformance.selftest import (
     mutant_sut_file,
     mutation_coverage,
 )
-from margo_conformance.subruns import run_bounded
+from margo_conformance.subruns import ChildRun, run_bounded
 
 
 def _scenario(name: str, outcome: str, *requirements: str) -> dict:
@@ -147,3 +147,64 @@ def test_the_full_scope_runs_every_scenario_of_a_mutant() -> None:
 def test_an_unknown_mutant_name_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no mutant named no-such-fault"):
         selftest.run_selftest(tmp_path, None, lambda _: None, names=["no-such-fault"])
+
+
+def _fake_rerun(monkeypatch: pytest.MonkeyPatch, outcomes: dict[str, str], seen: list[list[str]]) -> None:
+    """run_suite stand-in for the confirmation run: writes the results it is told to."""
+
+    def fake_run_suite(arguments: list[str], timeout_s: float) -> ChildRun:
+        seen.append(list(arguments))
+        report_dir = Path(arguments[arguments.index("--report-dir") + 1])
+        scenarios = [_scenario(name, outcome) for name, outcome in outcomes.items()]
+        (report_dir / "results.json").write_text(json.dumps({"scenarios": scenarios}))
+        return ChildRun(0, "", False)
+
+    monkeypatch.setattr(selftest, "run_suite", fake_run_suite)
+
+
+def test_a_false_failure_that_passes_when_run_again_is_unconfirmed_not_false(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[list[str]] = []
+    _fake_rerun(monkeypatch, {"b": "pass", "c": "fail"}, seen)
+    results = {"verdict": "fail", "scenarios": [
+        _scenario("a", "fail", "STS-001"),
+        dict(_scenario("b", "fail", "GIT-003"), message="late"),
+        dict(_scenario("c", "fail", "GIT-003"), message="wrong"),
+    ]}
+    found, unconfirmed = selftest.confirm_false_failures(
+        judge(MUTANT, results), results, tmp_path / "m.sut.yaml", tmp_path / "confirm", lambda line: None
+    )
+    assert unconfirmed == {"b": "late"}
+    assert found.false_failures == ["c"] and found.reasons == {"c": "wrong"} and not found.ok
+    rerun_of = json.loads((tmp_path / "confirm" / "false-failures.json").read_text())
+    assert [s["name"] for s in rerun_of["scenarios"]] == ["b", "c"]
+    assert seen[0][seen[0].index("--rerun-failed") + 1] == str(tmp_path / "confirm" / "false-failures.json")
+
+
+def test_a_row_whose_false_failures_all_pass_again_is_ok_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _fake_rerun(monkeypatch, {"b": "pass"}, [])
+    results = {"verdict": "fail", "scenarios": [
+        _scenario("a", "fail", "STS-001"), dict(_scenario("b", "fail", "GIT-003"), message="late")]}
+    found, unconfirmed = selftest.confirm_false_failures(
+        judge(MUTANT, results), results, tmp_path / "m.sut.yaml", tmp_path / "confirm", lambda line: None
+    )
+    assert found.ok and found.false_failures == [] and unconfirmed == {"b": "late"}
+    row = MatrixRow("agent", "skip-installing", ["STS-001"], "fail", found.killed_by, [], True, 1.0,
+                    unconfirmed=unconfirmed)
+    table = selftest.matrix_markdown([row], mutation_coverage(load_mutants()))
+    assert "unconfirmed false failures (failed, then passed when run again): 1" in table.splitlines()[0]
+    assert "- agent skip-installing: b: late" in table and "1 unconfirmed false failure(s)" in table
+
+
+def test_a_confirmation_run_without_results_confirms_every_false_failure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(selftest, "run_suite", lambda arguments, timeout_s: ChildRun(3, "", True))
+    results = {"verdict": "fail", "scenarios": [_scenario("a", "fail", "STS-001"), _scenario("b", "fail", "GIT-003")]}
+    found, unconfirmed = selftest.confirm_false_failures(
+        judge(MUTANT, results), results, tmp_path / "m.sut.yaml", tmp_path / "confirm", lambda line: None
+    )
+    assert unconfirmed == {} and found.false_failures == ["b"] and not found.ok
