@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-from pytest_bdd import then
+from pytest_bdd import parsers, then
 
 from margo_conformance.roles.agent import AgentUnderTest, Published
 from margo_conformance.status_model import (
     component_states,
     judge_sequence,
     overall_follows_current_component,
+    overall_is_most_severe,
     overall_states,
     shown,
 )
 from margo_conformance.wos.state import ReceivedDocument
+
+
+def _ids(agent: AgentUnderTest, v24: str, pr1: str) -> str:
+    """The requirement a check stands for in the profile this scenario speaks."""
+    return pr1 if agent.profile == "PR1" else v24
 
 
 def _latest(agent: AgentUnderTest) -> Published:
@@ -49,7 +55,8 @@ def the_agent_reports_the_deployment_as_pending_then_installing_then_installed(
     reports = _final_reports(agent, published)
     finding = judge_sequence(overall_states([r.document for r in reports]))
     assert finding.ok, (
-        f"STS-001/STS-004: deployment {published.deployment.name}: {finding.problem}; "
+        f"{_ids(agent, 'STS-001/STS-004', 'STS-001/STS-011')}: deployment {published.deployment.name}: "
+        f"{finding.problem}; "
         f"reported: {shown(finding.observed)}"
     )
 
@@ -63,13 +70,15 @@ def the_agent_reports_each_component_as_pending_then_installing_then_installed(
     # Without a components list no component state can be judged: say that, not "never reported".
     bare = next((i for i, d in enumerate(documents, start=1) if not _lists_components(d)), None)
     assert bare is None, (
-        f"STS-003: status report {bare} for {published.deployment.name} has no components list "
-        f"(V24 DeploymentStatus carries components[{{name, state, error?}}]): {documents[(bare or 1) - 1]!r}"
+        f"{_ids(agent, 'STS-003', 'STS-012')}: status report {bare} for {published.deployment.name} has no "
+        f"components list (every status document carries components[{{name, state, error?}}]): "
+        f"{documents[(bare or 1) - 1]!r}"
     )
     for component in published.deployment.component_names:
         finding = judge_sequence(component_states(documents, component))
         assert finding.ok, (
-            f"STS-001/STS-004: component {component!r} of {published.deployment.name}: "
+            f"{_ids(agent, 'STS-001/STS-004', 'STS-001/STS-011')}: component {component!r} of "
+            f"{published.deployment.name}: "
             f"{finding.problem}; reported: {shown(finding.observed)}"
         )
 
@@ -88,13 +97,13 @@ def every_status_report_names_the_deployment_and_its_components_as_published(
     for report in _final_reports(agent, published):
         document = report.document if isinstance(report.document, dict) else {}
         assert document.get("deploymentId") == expected_id, (
-            f"STS-003: a status report for {expected_id} carried deploymentId "
+            f"{_ids(agent, 'STS-003', 'STS-012')}: a status report for {expected_id} carried deploymentId "
             f"{document.get('deploymentId')!r}"
         )
         named = sorted(c.get("name") for c in document.get("components", []) if isinstance(c, dict))
         assert named == expected_components, (
-            f"STS-003: status reports must list the published components {expected_components}, "
-            f"one entry each; a report listed {named}"
+            f"{_ids(agent, 'STS-003', 'STS-014')}: status reports must list the published components "
+            f"{expected_components}, one entry each; a report listed {named}"
         )
 
 
@@ -103,7 +112,8 @@ def every_status_report_is_a_valid_deployment_status_document(agent: AgentUnderT
     published = _latest(agent)
     for index, report in enumerate(_final_reports(agent, published), start=1):
         assert not report.errors, (
-            f"STS-003/STS-004: status report {index} for {published.deployment.name} violates the "
+            f"{_ids(agent, 'STS-003/STS-004', 'STS-012/STS-013')}: status report {index} for "
+            f"{published.deployment.name} violates the "
             f"schema: " + "; ".join(report.errors[:8])
         )
 
@@ -116,3 +126,30 @@ def while_any_component_is_not_yet_installed_the_overall_state_is_that_component
     for index, report in enumerate(_final_reports(agent, published), start=1):
         violation = overall_follows_current_component(report.document)
         assert violation is None, f"STS-005: status report {index}: {violation}"
+
+
+@then(parsers.parse('the agent reports the deployment "{name}" as {state:w} in the end'))
+def the_agent_reports_the_deployment_as_state_in_the_end(agent: AgentUnderTest, name: str, state: str) -> None:
+    outcome = agent.outcome(name)
+    polling = agent.run.sut.polling
+    assert outcome.fetched is not None, (
+        f"DSA-030: the agent did not fetch the manifest listing {name} within "
+        f"{agent.poll_interval + polling.tolerance:g}s, so it cannot report it.{agent.exit_note()}\n"
+        f"{agent.evidence.excerpt(('http', 'commit'))}"
+    )
+    reported = overall_states([r.document for r in outcome.reports])
+    assert outcome.final_state == state.lower(), (
+        f"STS-011: deployment {name} must end {state.lower()}; "
+        + (f"it ended {outcome.final_state}" if outcome.final is not None
+           else f"no final state came within {agent.run.sut.timeouts.deployment:g}s")
+        + f" (reported: {shown(reported)}).{agent.exit_note()}\n{agent.evidence.excerpt(('http', 'log'))}"
+    )
+
+
+@then("every status report gives the most severe component state as the overall state")
+def every_status_report_gives_the_most_severe_component_state_as_the_overall_state(agent: AgentUnderTest) -> None:
+    published = _latest(agent)
+    reports = agent.outcome(published.deployment.name).reports
+    for index, report in enumerate(reports, start=1):
+        violation = overall_is_most_severe(report.document)
+        assert violation is None, f"STS-015: status report {index} for {published.deployment.name}: {violation}"

@@ -10,7 +10,7 @@ Feature: The overall state of a deployment follows its components
   The 1.0 drafts instead make the overall state the most severe component state, with a
   precedence list that names one state twice and forgets another (I-8). On the cases tested
   here both rules agree: any failed component makes the deployment Failed, all installed make
-  it Installed. The success case is in the deployment status feature.
+  it Installed. The 1.0 rule has its own feature, tested only where its list is unambiguous.
 
   Background:
     Given the orchestrator expects a new device
@@ -29,3 +29,9 @@ Feature: The overall state of a deployment follows its components
       | deployment             |
       | first-package-missing  |
       | second-package-missing |
+
+  @must @req_STS_005 @req_STS_001 @req_STS_003 @req_GIT_004
+  Scenario: The overall state follows the component being installed
+    When the orchestrator publishes the deployment "two-components"
+    Then the agent reports the deployment as Pending, then Installing, then Installed
+    And while any component is not yet installed the overall state is that component's state

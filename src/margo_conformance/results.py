@@ -343,12 +343,22 @@ def _marker_tags(item: pytest.Item) -> list[str]:
 
 
 def narrow_to_item_profile(item: pytest.Item, tags: set[str]) -> list[str]:
-    """A scenario run once per profile carries only the profile of this run among its tags."""
+    """A scenario run once per profile carries only the profile of this run among its tags,
+    and only the requirements of that profile: a transport-neutral scenario lists each
+    profile's own wording of a rule (V24 STS-004, PR1 STS-013), and each run claims its own."""
     callspec = getattr(item, "callspec", None)
     profile = callspec.params.get("profile") if callspec is not None else None
     if profile is not None:
-        tags = {t for t in tags if t not in ALL_PROFILES} | {profile}
+        tags = {t for t in tags if t not in ALL_PROFILES and applies_to(t, profile)} | {profile}
     return sorted(tags)
+
+
+def applies_to(tag: str, profile: str) -> bool:
+    """False only for a requirement tag whose requirement belongs to other profiles."""
+    if not tag.startswith("req_"):
+        return True
+    requirement = load_catalogue().get(tag_to_id(tag))
+    return requirement is None or profile in requirement.profiles
 
 
 def _planned(item: pytest.Item) -> PlannedScenario:

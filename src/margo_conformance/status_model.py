@@ -85,6 +85,32 @@ def overall_follows_current_component(report: Any) -> str | None:
     return f"overall state {overall.capitalize()} while {because}"
 
 
+def overall_is_most_severe(report: Any) -> str | None:
+    """STS-015, as far as the 1.0 precedence list is unambiguous (I-8): any failed component
+    makes the deployment failed, and the deployment is installed (removed) exactly when every
+    component is. Returns a description of the violation, or None."""
+    components = _components(report)
+    overall = normalise(_get(report, "status", "state"))
+    if not components:
+        return f"the report lists no components (STS-012), so its overall state {overall!r} cannot be judged"
+    states = [normalise(c.get("state")) for c in components]
+    if "failed" in states:
+        expected: str | None = "failed"
+        because = f"component {components[states.index('failed')].get('name')!r} is failed"
+    else:
+        expected, because = None, ""
+        for final in ("installed", "removed"):
+            if all(state == final for state in states):
+                expected, because = final, f"every component is {final}"
+            elif overall == final:
+                unfinished = next(c for c, state in zip(components, states, strict=True) if state != final)
+                return (f"overall state {overall} while component {unfinished.get('name')!r} is "
+                        f"{unfinished.get('state')}")
+    if expected is None or overall == expected:
+        return None
+    return f"overall state {overall} while {because}"
+
+
 def _components(report: Any) -> list[dict[str, Any]]:
     components = report.get("components") if isinstance(report, dict) else None
     return [c for c in components if isinstance(c, dict)] if isinstance(components, list) else []

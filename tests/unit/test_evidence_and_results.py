@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from types import SimpleNamespace
 
 from margo_conformance.evidence import HTTP, EvidenceLog
 from margo_conformance.results import ScenarioResult, requirement_outcomes, run_verdict
@@ -41,3 +42,20 @@ def test_requirement_takes_the_worst_outcome_of_its_scenarios() -> None:
     rows = {r["id"]: r for r in requirement_outcomes(scenarios)}
     assert rows["STS-001"]["outcome"] == "fail" and rows["STS-001"]["level"] == "must"
     assert rows["ONB-002"]["outcome"] == "pass" and rows["ONB-002"]["scenarios"] == ["c"]
+
+
+class _Item:
+    """The two attributes narrow_to_item_profile reads off a pytest item."""
+
+    def __init__(self, profile: str | None) -> None:
+        self.callspec = SimpleNamespace(params={"profile": profile}) if profile else None
+
+
+def test_a_per_profile_run_claims_only_its_profiles_requirements() -> None:
+    from margo_conformance.results import narrow_to_item_profile
+
+    tags = {"agent", "V24", "PR1", "must", "req_STS_001", "req_STS_004", "req_STS_013"}
+    # STS-001 binds every profile; STS-004 is V24's state vocabulary, STS-013 the 1.0 one.
+    assert narrow_to_item_profile(_Item("PR1"), tags) == ["PR1", "agent", "must", "req_STS_001", "req_STS_013"]
+    assert narrow_to_item_profile(_Item("V24"), tags) == ["V24", "agent", "must", "req_STS_001", "req_STS_004"]
+    assert narrow_to_item_profile(_Item(None), tags) == sorted(tags)

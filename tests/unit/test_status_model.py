@@ -1,12 +1,15 @@
-"""The V24 state model checks that judge status reports."""
+"""The state model checks that judge status reports (V24, and the 1.0 overall-state rule)."""
 
 from __future__ import annotations
+
+import pytest
 
 from margo_conformance.status_model import (
     collapse,
     component_states,
     judge_sequence,
     overall_follows_current_component,
+    overall_is_most_severe,
     overall_states,
 )
 
@@ -59,3 +62,28 @@ def test_a_report_without_components_is_not_judged_as_all_installed() -> None:
     bare = {"status": {"state": "Pending"}}
     problem = overall_follows_current_component(bare)
     assert problem is not None and "no components (STS-003)" in problem and "Installed" not in problem
+
+
+def _report(overall: str, *components: str) -> dict:
+    return {"status": {"state": overall},
+            "components": [{"name": f"c{i}", "state": state} for i, state in enumerate(components)]}
+
+
+@pytest.mark.parametrize(("report", "problem"), [
+    (_report("installing", "installed", "installing"), None),
+    (_report("installing", "pending", "installing"), None),  # ambiguous under I-8: not judged
+    (_report("pending", "installing", "pending"), None),
+    (_report("installed", "installed", "installed"), None),
+    (_report("failed", "installed", "failed"), None),
+    (_report("removed", "removed", "removed"), None),
+    (_report("pending", "failed", "pending"), "overall state pending while component 'c0' is failed"),
+    (_report("installed", "installed", "installing"), "overall state installed while component 'c1' is installing"),
+    (_report("installing", "installed", "installed"), "overall state installing while every component is installed"),
+    (_report("removed", "removing", "removed"), "overall state removed while component 'c0' is removing"),
+    ({"status": {"state": "installed"}}, "the report lists no components (STS-012), so its overall state "
+                                          "'installed' cannot be judged"),
+])
+def test_the_1_0_overall_state_is_judged_only_where_the_precedence_is_unambiguous(
+    report: dict, problem: str | None
+) -> None:
+    assert overall_is_most_severe(report) == problem

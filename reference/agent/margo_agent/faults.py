@@ -203,7 +203,7 @@ class Faults:
 
     @property
     def status_without_components(self) -> bool:
-        """Send V24 status reports without their components list (STS-003)."""
+        """Send status reports without their components list (V24 STS-003, PR1 STS-012/STS-014)."""
         return STATUS_WITHOUT_COMPONENTS in self.active
 
     # -- PR1 state manifest (names in margo_agent/pr1/faults.py) ----------------------------
@@ -232,3 +232,8 @@ class Faults:
     def keep_unlisted(self) -> bool:
         """Never remove a deployment the manifest no longer lists (DSA-036)."""
         return pr1_faults.KEEP_UNLISTED in self.active
+
+    @property
+    def capitalised_states(self) -> bool:
+        """Send PR1 states capitalised, as V24 spells them ("Installed"), not lowercase (STS-013)."""
+        return pr1_faults.CAPITALISED_STATES in self.active

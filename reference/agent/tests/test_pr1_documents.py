@@ -171,6 +171,21 @@ def test_installation_reports_are_valid_pr1_documents(fail_on: str | None) -> No
         assert failed["state"] == "failed" and failed["error"]["code"] == "IMAGE_NOT_FOUND"
 
 
+@pytest.mark.parametrize(("switch", "schema_error"), [
+    ("status-without-components", "'components' is a required property"),
+    ("capitalised-states", "'Installed' is not one of"),
+])
+def test_each_status_fault_spoils_the_report_the_way_its_requirement_forbids(switch: str, schema_error: str) -> None:
+    reports: list[dict[str, Any]] = []
+    apply_deployment(two_components(), lambda deployment, component: None, lambda d: reports.append(status.to_pr1(d)))
+    final = reports[-1]
+    assert status.with_faults(final, Faults()) == final
+    spoiled = status.with_faults(final, Faults(frozenset({switch})))
+    errors = [e.message for e in schema_validator("deployment-status").iter_errors(spoiled)]
+    assert any(schema_error in e for e in errors), errors
+    assert final["status"] == {"state": "installed"}  # the document reported is not changed
+
+
 def test_a_rejected_deployment_report_is_valid() -> None:
     validator = schema_validator("deployment-status")
     reports: list[dict[str, Any]] = []

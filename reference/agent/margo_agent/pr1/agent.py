@@ -16,7 +16,7 @@ from typing import Any
 
 from margo_agent.config import AgentConfig
 from margo_agent.downtime import DowntimeGuard
-from margo_agent.pr1 import identity
+from margo_agent.pr1 import identity, status
 from margo_agent.pr1.capabilities import collect_pr1_capabilities
 from margo_agent.pr1.client import Pr1WosClient, UnknownClient
 from margo_agent.pr1.identity import IdentityError
@@ -46,7 +46,7 @@ class Pr1Agent:
         self._downtime = DowntimeGuard(config.downtime_window, stop, disabled=faults.ignore_downtime_window)
         self._wos = Pr1WosClient(config.wos_url, config.device_id)
         self._reporter = StatusReporter(
-            self._wos.post_status,
+            self._post_status,
             stop,
             self._retry_cap_s,
             downtime=self._downtime,
@@ -159,6 +159,9 @@ class Pr1Agent:
             log.warning("capabilities: %s; will retry next cycle", exc)
 
     # -- status ----------------------------------------------------------------------------
+
+    def _post_status(self, deployment_id: str, document: dict[str, Any]) -> None:
+        self._wos.post_status(deployment_id, status.with_faults(document, self._config.faults))
 
     def _report_status(self, document: dict[str, Any]) -> None:
         self._reporter.report(document)

@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from margo_agent.faults import Faults
+
 API_VERSION = "deployment.margo.org/v1alpha1"
 KIND = "DeploymentStatusManifest"
 REMOVING, REMOVED, FAILED = "removing", "removed", "failed"
@@ -33,6 +35,17 @@ def to_pr1(document: dict[str, Any]) -> dict[str, Any]:
         "status": status,
         "components": components,
     }
+
+
+def with_faults(document: dict[str, Any], faults: Faults) -> dict[str, Any]:
+    """The document as the status fault switches spoil it (unchanged when none is on)."""
+    if faults.status_without_components:
+        document = {k: v for k, v in document.items() if k != "components"}
+    if faults.capitalised_states:
+        document = dict(document, status=dict(document["status"], state=document["status"]["state"].capitalize()))
+        if "components" in document:
+            document["components"] = [dict(c, state=c["state"].capitalize()) for c in document["components"]]
+    return document
 
 
 def removal_document(
