@@ -9,11 +9,16 @@ every mutant of fixtures/mutants/mutants.yaml or states a stale coverage.
 Usage:
     margo-conformance selftest --scope full --jobs 4 --report-dir reports/selftest
     python tools/gen_kill_matrix_doc.py reports/selftest/kill-matrix.json [--output docs/kill-matrix.md]
+
+After a change that touched one role only, that role can be run again (`--role agent`) and
+given after the whole run: its rows replace the earlier ones, and the page says which run
+each role's rows come from.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 from collections import defaultdict
 from pathlib import Path
@@ -64,7 +69,7 @@ def coverage_section(mutants: list[Mutant]) -> list[str]:
     return lines + [""]
 
 
-def run_section(rows: list[dict[str, Any]], scope: str) -> list[str]:
+def run_section(rows: list[dict[str, Any]], scope: str, recorded: dict[str, str]) -> list[str]:
     mutants = [r for r in rows if r["mutant"] != "reference"]
     references = [r for r in rows if r["mutant"] == "reference"]
     false_failures = sum(len(r["false_failures"]) for r in rows)
@@ -72,6 +77,7 @@ def run_section(rows: list[dict[str, Any]], scope: str) -> list[str]:
         "## Recorded run",
         "",
         f"- Scope: `{scope}`.",
+        "- Recorded: " + ", ".join(f"{role} rows {day}" for role, day in sorted(recorded.items())) + ".",
         f"- Mutants killed: {sum(r['ok'] for r in mutants)} of {len(mutants)}.",
         f"- References passing: {sum(r['ok'] for r in references)} of {len(references)}.",
         f"- False failures: {false_failures}.",
@@ -108,23 +114,48 @@ def requirement_section(mutants: list[Mutant]) -> list[str]:
     return lines + [""]
 
 
-def render(matrix: dict[str, Any]) -> str:
+def merge(matrices: list[tuple[dict[str, Any], str]]) -> tuple[list[dict[str, Any]], str, dict[str, str]]:
+    """Rows of several runs, a later run's rows replacing an earlier one's for the same role;
+    with the scope they share and the day each role's rows were recorded."""
+    scopes = {matrix.get("scope", "traced") for matrix, _ in matrices}
+    if len(scopes) != 1:
+        raise SystemExit(f"the runs differ in scope ({', '.join(sorted(scopes))}); merge runs of one scope")
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    recorded: dict[str, str] = {}
+    for matrix, day in matrices:
+        roles = {r["role"] for r in matrix["rows"]}
+        rows = {key: row for key, row in rows.items() if key[0] not in roles}
+        rows.update({(r["role"], r["mutant"]): r for r in matrix["rows"]})
+        recorded.update({role: day for role in roles})
+    return list(rows.values()), scopes.pop(), recorded
+
+
+def render(matrices: list[tuple[dict[str, Any], str]]) -> str:
     mutants = load_mutants()
-    recorded = {(r["role"], r["mutant"]) for r in matrix["rows"]}
+    rows, scope, recorded_on = merge(matrices)
+    order = {(m.role, m.name): i for i, m in enumerate(mutants)}
+    rows.sort(key=lambda r: order.get((r["role"], r["mutant"]), len(order)))
+    recorded = {(r["role"], r["mutant"]) for r in rows}
     unrecorded = [f"{m.role} {m.name}" for m in mutants if (m.role, m.name) not in recorded]
     if unrecorded:
         raise SystemExit(f"the kill matrix has no row for: {', '.join(unrecorded)}; run the whole selftest first")
-    run = run_section(matrix["rows"], matrix.get("scope", "traced"))
+    run = run_section(rows, scope, recorded_on)
     sections = [INTRO, *coverage_section(mutants), *run, *requirement_section(mutants)]
     return "\n".join(sections).rstrip("\n") + "\n"
 
 
+def recorded_day(path: Path) -> str:
+    return datetime.datetime.fromtimestamp(path.stat().st_mtime, tz=datetime.UTC).date().isoformat()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("matrix", type=Path, help="kill-matrix.json of a whole selftest run")
+    parser.add_argument("matrix", type=Path, nargs="+",
+                        help="kill-matrix.json of a whole selftest run, then of later runs of one role")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     args = parser.parse_args()
-    args.output.write_text(render(json.loads(args.matrix.read_text())))
+    matrices = [(json.loads(path.read_text()), recorded_day(path)) for path in args.matrix]
+    args.output.write_text(render(matrices))
     print(f"wrote {args.output}")
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from margo_conformance.selftest import load_mutants, mutation_coverage
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "kill-matrix.md"
@@ -21,3 +23,30 @@ def test_the_document_states_the_current_coverage() -> None:
     covered = len(coverage.traced_must) - len(coverage.missing)
     line = f"- MUST requirements with at least one mutant: {covered} of {len(coverage.traced_must)}."
     assert line in DOC.read_text(), f"expected {line!r} in docs/kill-matrix.md; regenerate it"
+
+
+def _gen_tool():
+    import importlib.util
+
+    path = DOC.parents[1] / "tools" / "gen_kill_matrix_doc.py"
+    spec = importlib.util.spec_from_file_location("gen_kill_matrix_doc", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_later_run_of_one_role_replaces_that_roles_rows_only() -> None:
+    tool = _gen_tool()
+    whole = {"scope": "full", "rows": [{"role": "agent", "mutant": "a"}, {"role": "agent", "mutant": "gone"},
+                                       {"role": "wos", "mutant": "w"}]}
+    agent_again = {"scope": "full", "rows": [{"role": "agent", "mutant": "a", "ok": True}]}
+    rows, scope, recorded = tool.merge([(whole, "2026-11-28"), (agent_again, "2026-11-29")])
+    assert sorted((r["role"], r["mutant"]) for r in rows) == [("agent", "a"), ("wos", "w")]
+    assert scope == "full" and recorded == {"agent": "2026-11-29", "wos": "2026-11-28"}
+
+
+def test_runs_of_different_scopes_are_not_merged() -> None:
+    tool = _gen_tool()
+    with pytest.raises(SystemExit, match="differ in scope"):
+        tool.merge([({"scope": "full", "rows": []}, "d"), ({"scope": "traced", "rows": []}, "d")])
