@@ -14,25 +14,14 @@ from margo_conformance.status_model import (
     shown,
 )
 from margo_conformance.workloads import changed_since, containers_of, running
+from steps.common import require_final_state
 
 
 def _failed(agent: AgentUnderTest, name: str) -> Outcome:
     """The deployment's outcome, which must be a Failed report (STS-006)."""
-    outcome = agent.outcome(name)
-    polling = agent.run.sut.polling
-    assert outcome.fetched is not None, (
-        f"GIT-004: the agent did not fetch the desired state with deployment {name} within "
-        f"{agent.poll_interval + polling.tolerance:g}s, so it cannot report it.{agent.exit_note()}\n"
-        f"{agent.evidence.excerpt(('git', 'commit'))}"
+    return require_final_state(
+        agent, name, "failed", f"STS-006: deployment {name} cannot be applied, so it must be reported Failed"
     )
-    states = overall_states([r.document for r in outcome.reports])
-    assert outcome.final_state == "failed", (
-        f"STS-006: deployment {name} cannot be applied, so it must be reported Failed; "
-        + (f"it was reported {outcome.final_state.capitalize()}" if outcome.final is not None
-           else f"no final state came within {agent.run.sut.timeouts.deployment:g}s")
-        + f" (reported: {shown(states)}).{agent.exit_note()}\n{agent.evidence.excerpt(('http', 'log'))}"
-    )
-    return outcome
 
 
 @then(parsers.parse('the agent reports the deployment "{name}" as Failed with an error code and message'))

@@ -14,6 +14,7 @@ from margo_conformance.status_model import (
     shown,
 )
 from margo_conformance.wos.state import ReceivedDocument
+from steps.common import require_final_state
 
 
 def _ids(agent: AgentUnderTest, v24: str, pr1: str) -> str:
@@ -130,26 +131,14 @@ def while_any_component_is_not_yet_installed_the_overall_state_is_that_component
 
 @then(parsers.parse('the agent reports the deployment "{name}" as {state:w} in the end'))
 def the_agent_reports_the_deployment_as_state_in_the_end(agent: AgentUnderTest, name: str, state: str) -> None:
-    outcome = agent.outcome(name)
-    polling = agent.run.sut.polling
-    assert outcome.fetched is not None, (
-        f"DSA-030: the agent did not fetch the manifest listing {name} within "
-        f"{agent.poll_interval + polling.tolerance:g}s, so it cannot report it.{agent.exit_note()}\n"
-        f"{agent.evidence.excerpt(('http', 'commit'))}"
-    )
-    reported = overall_states([r.document for r in outcome.reports])
-    assert outcome.final_state == state.lower(), (
-        f"STS-011: deployment {name} must end {state.lower()}; "
-        + (f"it ended {outcome.final_state}" if outcome.final is not None
-           else f"no final state came within {agent.run.sut.timeouts.deployment:g}s")
-        + f" (reported: {shown(reported)}).{agent.exit_note()}\n{agent.evidence.excerpt(('http', 'log'))}"
-    )
+    require_final_state(agent, name, state.lower(), f"STS-011: deployment {name} must end {state.lower()}")
 
 
 @then("every status report gives the most severe component state as the overall state")
 def every_status_report_gives_the_most_severe_component_state_as_the_overall_state(agent: AgentUnderTest) -> None:
     published = _latest(agent)
     reports = agent.outcome(published.deployment.name).reports
+    assert reports, f"STS-011: no status report for {published.deployment.name} came, so no overall state to judge"
     for index, report in enumerate(reports, start=1):
         violation = overall_is_most_severe(report.document)
         assert violation is None, f"STS-015: status report {index} for {published.deployment.name}: {violation}"
