@@ -90,8 +90,15 @@ class Judgement:
 
 
 def first_line(message: str, limit: int = 300) -> str:
-    line = (message or "").strip().splitlines()[0] if (message or "").strip() else "(no message)"
+    lines = (message or "").strip().splitlines()
+    line = lines[0] if lines else "(no message)"
     return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def mutant_note(killed: list[str], false: list[str]) -> str:
+    if not killed:
+        return "survived: no scenario failed"
+    return "false failures" if false else ""
 
 
 @dataclass(frozen=True)
@@ -206,9 +213,8 @@ def judge(mutant: Mutant, results: dict[str, Any]) -> Judgement:
     violated = set(mutant.violates)
     killed = [s["name"] for s in scenarios if s["outcome"] == "fail" and violated & set(s["requirements"])]
     false = [name for name in failed if name not in killed]
-    ok = bool(killed) and not false
-    note = "" if ok else ("survived: no scenario failed" if not killed else "false failures")
-    return Judgement(killed, false, errored, ok, note, {n: messages[n] for n in false})
+    note = mutant_note(killed, false)
+    return Judgement(killed, false, errored, not note, note, {n: messages[n] for n in false})
 
 
 def run_one(mutant: Mutant, report_root: Path, log: Log, scope: str = TRACED) -> MatrixRow:
@@ -263,10 +269,9 @@ def confirm_false_failures(
     if unconfirmed:
         log(f"    {len(unconfirmed)} false failure(s) passed when run again: {', '.join(sorted(unconfirmed))}")
     confirmed = [name for name in found.false_failures if name not in unconfirmed]
-    ok = bool(found.killed_by) and not confirmed
-    note = "" if ok else "false failures"
+    note = mutant_note(found.killed_by, confirmed)
     return (
-        Judgement(found.killed_by, confirmed, found.blocked, ok, note, {n: found.reasons[n] for n in confirmed}),
+        Judgement(found.killed_by, confirmed, found.blocked, not note, note, {n: found.reasons[n] for n in confirmed}),
         unconfirmed,
     )
 

@@ -95,20 +95,16 @@ def overall_is_most_severe(report: Any) -> str | None:
         return f"the report lists no components (STS-012), so its overall state {overall!r} cannot be judged"
     states = [normalise(c.get("state")) for c in components]
     if "failed" in states:
-        expected: str | None = "failed"
-        because = f"component {components[states.index('failed')].get('name')!r} is failed"
-    else:
-        expected, because = None, ""
-        for final in ("installed", "removed"):
-            if all(state == final for state in states):
-                expected, because = final, f"every component is {final}"
-            elif overall == final:
-                unfinished = next(c for c, state in zip(components, states, strict=True) if state != final)
-                return (f"overall state {overall} while component {unfinished.get('name')!r} is "
-                        f"{unfinished.get('state')}")
-    if expected is None or overall == expected:
-        return None
-    return f"overall state {overall} while {because}"
+        failed = components[states.index("failed")].get("name")
+        return None if overall == "failed" else f"overall state {overall} while component {failed!r} is failed"
+    for final in ("installed", "removed"):
+        if all(state == final for state in states):
+            if overall != final:
+                return f"overall state {overall} while every component is {final}"
+        elif overall == final:
+            unfinished = next(c for c, state in zip(components, states, strict=True) if state != final)
+            return f"overall state {overall} while component {unfinished.get('name')!r} is {unfinished.get('state')}"
+    return None
 
 
 def _components(report: Any) -> list[dict[str, Any]]:
