@@ -45,6 +45,9 @@ def test_interrupted_run_removes_its_containers_and_still_reports(tmp_path: Path
         [sys.executable, "-m", "margo_conformance.cli", "run", "--report-dir", str(tmp_path), "-m", "status",
          "--run-id", run_id],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        # As from a terminal: a shell that starts the tests in the background (`&`) makes them
+        # and their children ignore SIGINT, and the suite would never see the signal.
+        preexec_fn=_default_sigint,
     )
     try:
         timer = _deadline(events, START_TIMEOUT_S)
@@ -72,6 +75,10 @@ def test_failing_run_leaves_no_container(tmp_path: Path) -> None:
     )
     assert completed.returncode == 1, completed.stderr[-2000:]
     track_run(tmp_path / "r")
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _deadline(events: docker.types.daemon.CancellableStream, seconds: float) -> threading.Timer:
