@@ -1,0 +1,160 @@
+"""Checks: the one way a step judges the SUT, so that no verdict can fail without naming a requirement.
+
+`expect(requirement, condition, message)` records a check and raises `CheckFailed` when it does
+not hold; the failure carries the requirement ids, so a scenario (or an example of an outline)
+fails exactly the requirements its failed check names, not every tag of the scenario.
+`blocked(prerequisite, ...)` ends a scenario whose scene cannot be set up because the SUT refused
+something the checks depend on: ERROR, naming the prerequisite and, where the SUT broke a
+requirement there, that requirement; the dependent requirements are not judged.
+
+Every check of the current scenario is kept in a `CheckLedger`, which the results collector reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any, NoReturn
+
+from margo_conformance.errors import ConformanceFailure, PreconditionNotMet
+
+REQUIREMENT = "requirement"  # the spec states it: a failed check fails the verdict
+ADVISORY = "advisory"  # the spec is silent (an interop choice): reported, never counted
+
+
+@dataclass(frozen=True)
+class Check:
+    """One judgement of the SUT: what it verified, whether it held, and what was seen."""
+
+    requirements: tuple[str, ...]
+    passed: bool
+    message: str
+    kind: str = REQUIREMENT
+    ambiguities: tuple[str, ...] = ()  # catalogued I-/A- rows the check rests on
+
+    def to_json(self) -> dict[str, Any]:
+        entry: dict[str, Any] = {
+            "requirements": list(self.requirements),
+            "passed": self.passed,
+            "message": self.message,
+            "kind": self.kind,
+        }
+        if self.ambiguities:
+            entry["ambiguities"] = list(self.ambiguities)
+        return entry
+
+
+@dataclass
+class CheckLedger:
+    """The checks of one scenario, in order."""
+
+    checks: list[Check] = field(default_factory=list)
+
+    def record(self, check: Check) -> None:
+        self.checks.append(check)
+
+    def failed_requirements(self) -> list[str]:
+        return sorted({r for c in self.checks if not c.passed and c.kind == REQUIREMENT for r in c.requirements})
+
+    def passed_requirements(self) -> list[str]:
+        failed = set(self.failed_requirements())
+        return sorted(
+            {r for c in self.checks if c.passed and c.kind == REQUIREMENT for r in c.requirements} - failed
+        )
+
+
+_LEDGER: ContextVar[CheckLedger | None] = ContextVar("margo_check_ledger", default=None)
+
+
+@contextmanager
+def scenario_ledger() -> Iterator[CheckLedger]:
+    """Collect the checks made while the block runs (one scenario)."""
+    ledger = CheckLedger()
+    token = _LEDGER.set(ledger)
+    try:
+        yield ledger
+    finally:
+        _LEDGER.reset(token)
+
+
+def current_ledger() -> CheckLedger | None:
+    return _LEDGER.get()
+
+
+class CheckFailed(ConformanceFailure):
+    """A check did not hold: the SUT broke the named requirement(s)."""
+
+    def __init__(
+        self,
+        requirements: Sequence[str],
+        message: str,
+        observed: Any = None,
+        ambiguities: Sequence[str] = (),
+    ) -> None:
+        self.requirements = tuple(requirements)
+        self.observed = observed
+        self.ambiguities = tuple(ambiguities)
+        super().__init__(f"{', '.join(self.requirements)}: {message}" if self.requirements else message)
+
+
+class Blocked(PreconditionNotMet):
+    """The SUT refused a prerequisite of the scenario: its checks cannot run (ERROR, blocked).
+
+    `requirement` is the requirement the SUT broke when it refused (if any): that one fails; the
+    requirements the scenario was written for are not judged.
+    """
+
+    def __init__(self, prerequisite: str, detail: str, requirement: str | None = None) -> None:
+        self.prerequisite = prerequisite
+        self.requirement = requirement
+        blame = f" ({requirement} failed there)" if requirement else ""
+        super().__init__(f"blocked: {prerequisite}{blame}: {detail}")
+
+
+def _as_tuple(requirement: str | Sequence[str]) -> tuple[str, ...]:
+    return (requirement,) if isinstance(requirement, str) else tuple(requirement)
+
+
+def expect(
+    requirement: str | Sequence[str],
+    condition: bool,
+    message: str,
+    *,
+    observed: Any = None,
+    ambiguities: Sequence[str] = (),
+) -> None:
+    """Record a requirement check; raise `CheckFailed` naming `requirement` when it does not hold.
+
+    `message` is one sentence saying what was expected and what came back.
+    """
+    requirements = _as_tuple(requirement)
+    if not requirements:
+        raise ValueError("a check must name the requirement it verifies")
+    check = Check(requirements, bool(condition), message, REQUIREMENT, tuple(ambiguities))
+    ledger = current_ledger()
+    if ledger is not None:
+        ledger.record(check)
+    if not condition:
+        raise CheckFailed(requirements, message, observed, ambiguities)
+
+
+def advise(
+    requirement: str | Sequence[str], condition: bool, message: str, *, ambiguities: Sequence[str] = ()
+) -> bool:
+    """Record a check of something the spec leaves open: reported as advisory, never a failure."""
+    check = Check(_as_tuple(requirement), bool(condition), message, ADVISORY, tuple(ambiguities))
+    ledger = current_ledger()
+    if ledger is not None:
+        ledger.record(check)
+    return bool(condition)
+
+
+def blocked(prerequisite: str, detail: str, *, requirement: str | None = None) -> NoReturn:
+    """End the scenario as blocked: the SUT refused `prerequisite` (see `Blocked`)."""
+    if requirement is not None:
+        ledger = current_ledger()
+        if ledger is not None:
+            ledger.record(Check((requirement,), False, f"{prerequisite}: {detail}"))
+    raise Blocked(prerequisite, detail, requirement)
