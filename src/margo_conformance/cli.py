@@ -24,6 +24,7 @@ from margo_conformance.runner import (
     execute,
     print_line,
 )
+from margo_conformance.workers import AUTO_WORKERS, parse_workers, resolve_workers
 
 EPILOG = """exit codes:
   0  pass: every mandatory scenario of the SUT's role and claimed profiles ran and passed
@@ -134,10 +135,11 @@ def _add_run(commands: argparse._SubParsersAction) -> None:
     )
     run.add_argument(
         "--workers",
-        type=int,
-        default=1,
-        metavar="N",
-        help="run scenarios in N parallel processes (pytest-xdist); default 1",
+        type=parse_workers,
+        default=AUTO_WORKERS,
+        metavar="N|auto",
+        help="run scenarios in N parallel processes (pytest-xdist); default auto: twice the cores, "
+        "at most 8 (scenarios mostly wait on the SUT)",
     )
     run.add_argument(
         "-v", "--verbose", action="store_true", help="pytest's own verbose output as well"
@@ -239,7 +241,7 @@ def _run(args: argparse.Namespace) -> int:
         bundle=args.bundle,
         signing_key=args.signing_key.resolve() if args.signing_key else None,
         allure=args.allure,
-        workers=args.workers,
+        workers=resolve_workers(args.workers),
     )
     mode = "certification run" if args.certification else "run"
     print_line(f"{mode}: {sut.name} ({sut.role}, {', '.join(sut.profiles)}) from {sut.path}")

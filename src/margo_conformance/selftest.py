@@ -36,6 +36,9 @@ from margo_conformance.subruns import run_suite
 
 MUTANTS_FILE = FIXTURES_DIR / "mutants" / "mutants.yaml"
 RUN_TIMEOUT_S = 900
+# Each child run in one process: --jobs already runs several at a time, and the run's own default
+# (auto workers) would multiply with it on a small machine.
+ONE_WORKER = ("--workers", "1")
 #: Which scenarios a mutant runs (see `mutant_selection`).
 TRACED, FULL = "traced", "full"
 SCOPES = (TRACED, FULL)
@@ -221,7 +224,7 @@ def run_one(mutant: Mutant, report_root: Path, log: Log, scope: str = TRACED) ->
     directory = report_root / "mutants" / f"{mutant.role}-{mutant.name}"
     directory.mkdir(parents=True, exist_ok=True)
     sut_file = mutant_sut_file(mutant, directory)
-    arguments = ["--sut", str(sut_file), "--report-dir", str(directory)]
+    arguments = ["--sut", str(sut_file), "--report-dir", str(directory), *ONE_WORKER]
     selection = mutant_selection(mutant, scope)
     if selection:
         arguments += ["-m", selection]
@@ -261,7 +264,7 @@ def confirm_false_failures(
     suspects = [s for s in results["scenarios"] if s["name"] in found.false_failures]
     subset = directory / "false-failures.json"
     subset.write_text(json.dumps({"scenarios": suspects}, indent=2) + "\n")
-    arguments = ["--sut", str(sut_file), "--report-dir", str(directory), "--rerun-failed", str(subset)]
+    arguments = ["--sut", str(sut_file), "--report-dir", str(directory), "--rerun-failed", str(subset), *ONE_WORKER]
     child = run_suite(arguments, RUN_TIMEOUT_S)
     (directory / "run.log").write_text(child.output)
     passed = passed_scenarios(directory / "results.json")

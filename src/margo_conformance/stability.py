@@ -48,9 +48,8 @@ class ScenarioSpread:
 
 def run_once(sut: Path, report_dir: Path, workers: int = 1) -> dict[str, Any]:
     report_dir.mkdir(parents=True, exist_ok=True)
-    arguments = ["--sut", str(sut), "--report-dir", str(report_dir)]
-    if workers > 1:
-        arguments += ["--workers", str(workers)]
+    # Always explicit: the run's own default (auto) would multiply with parallel runs.
+    arguments = ["--sut", str(sut), "--report-dir", str(report_dir), "--workers", str(workers)]
     child = run_suite(arguments, RUN_TIMEOUT_S)
     (report_dir / "run.log").write_text(child.output)
     try:

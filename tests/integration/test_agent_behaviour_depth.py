@@ -18,7 +18,7 @@ import pytest
 
 from tests.integration.conftest import run_agent_with_fault, run_cli
 
-pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("no_leftover_containers")]
+pytestmark = [pytest.mark.selftest, pytest.mark.docker, pytest.mark.usefixtures("no_leftover_containers")]
 
 DEPLOYMENT_LABEL = "org.margo.deployment"
 

@@ -13,7 +13,7 @@ import pytest
 
 from tests.integration.conftest import reference_agent_variant, run_agent_with_fault, run_cli, with_faults
 
-pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("no_leftover_containers")]
+pytestmark = [pytest.mark.selftest, pytest.mark.docker, pytest.mark.usefixtures("no_leftover_containers")]
 
 
 def test_reference_agent_is_certified_with_real_git_fetches(tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ import pytest
 from margo_conformance.sut import RUN_LABEL
 from tests.integration.conftest import suite_containers, track_run, with_faults
 
-pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("no_leftover_containers")]
+pytestmark = [pytest.mark.selftest, pytest.mark.docker, pytest.mark.usefixtures("no_leftover_containers")]
 
 START_TIMEOUT_S = 120
 EXIT_TIMEOUT_S = 60

@@ -15,7 +15,7 @@ import yaml
 from margo_conformance.schemas import validation_errors
 from tests.integration.conftest import CLI_TIMEOUT_S, REFERENCE_WOS_FILE, suite_containers
 
-pytestmark = pytest.mark.docker
+pytestmark = [pytest.mark.selftest, pytest.mark.docker]
 
 DEVICES = 20
 ENDPOINTS = {

@@ -15,7 +15,7 @@ from margo_conformance.config import load_sut_file
 from margo_conformance.paths import FIXTURES_DIR
 from tests.integration.conftest import run_cli
 
-pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("no_leftover_containers")]
+pytestmark = [pytest.mark.selftest, pytest.mark.docker, pytest.mark.usefixtures("no_leftover_containers")]
 
 MISBEHAVING = sorted((FIXTURES_DIR / "sut" / "misbehaving").glob("*.yaml"))
 #: Container start, stop and control calls on top of the SUT's own timeouts.

@@ -12,7 +12,7 @@ import pytest
 from margo_conformance.schemas import validation_errors
 from tests.integration.conftest import run_cli
 
-pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("no_leftover_containers")]
+pytestmark = [pytest.mark.selftest, pytest.mark.docker, pytest.mark.usefixtures("no_leftover_containers")]
 
 
 def test_the_agent_role_in_two_workers_reports_every_scenario_once(tmp_path: Path) -> None:

@@ -13,9 +13,13 @@ import re
 from html.parser import HTMLParser
 from pathlib import Path
 
+import pytest
+
 from margo_conformance.report.html import write_report
 from tests.browser import Chromium, png_pixel
 from tests.synthetic_results import FAILING_MESSAGE, write_failing_run
+
+pytestmark = pytest.mark.browser
 
 FAILING = "A newly published deployment is fetched within the polling interval"
 FAIL_RED = (0xCF, 0x22, 0x2E)  # --fail in report.css

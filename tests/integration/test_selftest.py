@@ -11,7 +11,7 @@ import pytest
 from margo_conformance.selftest import load_mutants
 from tests.integration.conftest import kept_report_dir
 
-pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("no_leftover_containers")]
+pytestmark = [pytest.mark.selftest, pytest.mark.docker, pytest.mark.usefixtures("no_leftover_containers")]
 
 
 def test_every_mutant_is_killed_and_references_pass() -> None:

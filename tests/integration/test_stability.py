@@ -11,7 +11,7 @@ import pytest
 from margo_conformance.stability import ScenarioSpread, spreads
 from tests.integration.conftest import kept_report_dir
 
-pytestmark = pytest.mark.docker
+pytestmark = [pytest.mark.selftest, pytest.mark.docker]
 
 
 #: Runs per reference in CI (the command's default is 10): each run of both references takes

@@ -9,7 +9,7 @@ import pytest
 
 from tests.integration.conftest import REFERENCE_WOS_FILE, reference_wos_with_faults, run_cli
 
-pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("no_leftover_containers")]
+pytestmark = [pytest.mark.selftest, pytest.mark.docker, pytest.mark.usefixtures("no_leftover_containers")]
 
 
 def test_reference_wos_is_certified(tmp_path: Path) -> None:
