@@ -16,11 +16,12 @@ The rules, as the polling and downtime features state them in words:
 
 from __future__ import annotations
 
-import datetime
 import math
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+from margo_conformance import interop
 
 EARLY_FRACTION = 0.9
 RETRIES_PER_INTERVAL = 4
@@ -105,10 +106,5 @@ def window_duration(interval: float) -> float:
 
 
 def format_window(opens: int, closes: int) -> str:
-    """The `{downtime_window}` placeholder: an ISO 8601 time interval `<start>/<end>` in UTC, to
-    the second (so the window's ends are whole seconds since the epoch)."""
-    return f"{_utc(opens)}/{_utc(closes)}"
-
-
-def _utc(moment: int) -> str:
-    return datetime.datetime.fromtimestamp(moment, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """A downtime window as messages show it: the ISO 8601 interval `<start>/<end>` in UTC."""
+    return interop.format_window(interop.ISO_INTERVAL, opens, closes)

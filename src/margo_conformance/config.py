@@ -21,6 +21,7 @@ import jsonschema
 import yaml
 
 from margo_conformance.errors import ConfigError
+from margo_conformance.interop import Interop, parse_interop
 from margo_conformance.paths import SCHEMA_DIR
 
 Role = Literal["agent", "wos"]
@@ -114,6 +115,7 @@ class SutConfig:
     timeouts: Timeouts = field(default_factory=Timeouts)
     polling: Polling = field(default_factory=Polling)
     secrets: frozenset[str] = frozenset()
+    interop: Interop = field(default_factory=Interop)
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
     def is_secret(self, env_name: str) -> bool:
@@ -129,6 +131,7 @@ class SutConfig:
             "profiles": list(self.profiles),
             "image": self.image,
             "sut_file": json.loads(json.dumps(self.redacted(), default=str)),
+            "interop": self.interop.declared(),
         }
 
     def redacted(self) -> dict[str, Any]:
@@ -264,5 +267,6 @@ def _freeze(path: Path, data: dict[str, Any]) -> SutConfig:
         timeouts=Timeouts(**data.get("timeouts", {})),
         polling=Polling(**data.get("polling", {})),
         secrets=frozenset(data.get("secrets", [])),
+        interop=parse_interop(str(path), data.get("interop")),
         raw=MappingProxyType(data),
     )

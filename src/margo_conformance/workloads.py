@@ -1,9 +1,11 @@
 """The device's workloads as the suite sees them: containers on the Docker engine.
 
 A SUT file that maps `{workload_labels}` promises that the agent puts those labels on every
-container it starts (README). For agent scenarios the labels name the run and the scenario's
-device, so the suite can follow the containers of one device: `WorkloadWatcher` reads the
-engine's event stream for them and records each start and stop as a `workload` event. Which
+container it starts (README); for agent scenarios the labels name the run and the scenario's
+device. A SUT file may instead declare how its agent's containers are found (interop choice
+`workloads`: its own labels, a name pattern, or any container started during the scenario).
+`WorkloadWatcher` reads the engine's event stream for the device's containers and records each
+start and stop as a `workload` event. Which
 deployment a container runs, the container says itself: every deployment fixture carries a
 parameter that puts `MARGO_CONFORMANCE_DEPLOYMENT=<deployment id>` into the environment of its
 components (wire contract section 7).
@@ -25,6 +27,7 @@ from typing import Any
 import yaml
 
 from margo_conformance.evidence import WORKLOAD, Event, EvidenceLog
+from margo_conformance.interop import ANY, LABELS, WorkloadFinder
 
 DEVICE_LABEL = "org.margo.conformance.device"
 DEPLOYMENT_VARIABLE = "MARGO_CONFORMANCE_DEPLOYMENT"
@@ -32,11 +35,16 @@ ENV_POINTER = "ENV."
 _WATCHED = ("start", "die", "destroy")
 
 
-class WorkloadWatcher:
-    """Records the start and stop of every container labelled with one device."""
+def suite_labels_finder(device_id: str) -> WorkloadFinder:
+    """The default finder: the device label of `{workload_labels}`."""
+    return WorkloadFinder(LABELS, labels={DEVICE_LABEL: device_id})
 
-    def __init__(self, device_id: str, evidence: EvidenceLog) -> None:
-        self.device_id = device_id
+
+class WorkloadWatcher:
+    """Records the start and stop of every container of one device (as its finder tells them)."""
+
+    def __init__(self, finder: WorkloadFinder, evidence: EvidenceLog) -> None:
+        self.finder = finder
         self.evidence = evidence
         self._deployments: dict[str, str] = {}  # container id -> deployment id
         self._client: Any = None
@@ -48,9 +56,7 @@ class WorkloadWatcher:
 
         self._client = docker.from_env()
         # The request is made here, so every event from now on reaches the stream.
-        self._stream = self._client.events(
-            decode=True, filters={"type": "container", "label": [f"{DEVICE_LABEL}={self.device_id}"]}
-        )
+        self._stream = self._client.events(decode=True, filters=self.finder.engine_filters())
         self._thread = threading.Thread(target=self._follow, name="workload-watcher", daemon=True)
         self._thread.start()
         return self
@@ -80,8 +86,12 @@ class WorkloadWatcher:
         attributes = actor.get("Attributes") or {}
         name = str(attributes.get("name", container[:12]))
         if action == "start":
+            if not self.finder.matches(name, attributes):
+                return
             environment = self._environment(container)
             deployment = environment.get(DEPLOYMENT_VARIABLE, "")
+            if self.finder.how == ANY and not deployment:
+                return  # any container: only those a deployment of the suite's started count
             self._deployments[container] = deployment
             self.evidence.record(
                 WORKLOAD, f"started {name}" + (f" (deployment {deployment[:8]})" if deployment else ""),
@@ -89,13 +99,28 @@ class WorkloadWatcher:
                 image=str(attributes.get("image", "")), environment=environment,
             )
             return
-        deployment = self._deployments.get(container, "")
+        if container not in self._deployments:
+            return
+        deployment = self._deployments[container]
         verb = "stopped" if action == "die" else "removed"
         self.evidence.record(
             WORKLOAD, f"{verb} {name}" + (f" (deployment {deployment[:8]})" if deployment else ""),
             action="stop" if action == "die" else "remove", container=container, name=name,
             deployment=deployment, exit_code=attributes.get("exitCode"),
         )
+
+    def remove_seen(self, deployments: Iterable[str] | None = None) -> int:
+        """Remove the containers it saw start (only those of `deployments` when given): with a
+        declared finder the run's own cleanup cannot find them by label. Returns how many."""
+        wanted = set(deployments) if deployments is not None else None
+        removed = 0
+        for container, deployment in list(self._deployments.items()):
+            if wanted is not None and deployment not in wanted:
+                continue
+            with contextlib.suppress(Exception):  # gone already, or the engine refuses: nothing to do
+                self._client.api.remove_container(container, force=True, v=True)
+                removed += 1
+        return removed
 
     def _environment(self, container: str) -> dict[str, str]:
         try:

@@ -8,6 +8,7 @@ from margo_conformance.evidence import WORKLOAD, EvidenceLog
 from margo_conformance.paths import FIXTURES_DIR
 from margo_conformance.workloads import (
     DEPLOYMENT_VARIABLE,
+    DEVICE_LABEL,
     WorkloadWatcher,
     changed_since,
     containers_of,
@@ -16,6 +17,7 @@ from margo_conformance.workloads import (
     package_environment,
     parameter_environment,
     running,
+    suite_labels_finder,
 )
 
 ARTIFACTS = FIXTURES_DIR / "artifacts"
@@ -37,13 +39,14 @@ class FakeClient:
 
 
 def engine_event(action: str, container: str, **attributes: str) -> dict:
-    actor = {"ID": container, "Attributes": {"name": container, **attributes}}
+    # The engine puts a container's labels among its event attributes.
+    actor = {"ID": container, "Attributes": {"name": container, DEVICE_LABEL: "dev-1", **attributes}}
     return {"Type": "container", "Action": action, "Actor": actor}
 
 
 def test_the_watcher_attributes_containers_to_deployments_by_their_environment() -> None:
     evidence = EvidenceLog()
-    watcher = WorkloadWatcher("dev-1", evidence)
+    watcher = WorkloadWatcher(suite_labels_finder("dev-1"), evidence)
     watcher._client = FakeClient({"c1": [f"{DEPLOYMENT_VARIABLE}=d-1", "GREETING=hi", "PATH=/bin"]})
     watcher._handle(engine_event("create", "c1"))  # not watched
     watcher._handle(engine_event("start", "c1", image="img"))
@@ -58,7 +61,7 @@ def test_the_watcher_attributes_containers_to_deployments_by_their_environment()
 
 def test_a_container_gone_before_inspection_has_no_deployment() -> None:
     evidence = EvidenceLog()
-    watcher = WorkloadWatcher("dev-1", evidence)
+    watcher = WorkloadWatcher(suite_labels_finder("dev-1"), evidence)
     watcher._client = FakeClient({})
     watcher._handle(engine_event("start", "c9"))
     assert evidence.events(WORKLOAD)[0].data["deployment"] == ""

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
-from margo_agent.downtime import DowntimeWindow, parse_window
+from margo_agent.downtime import FORMATS, ISO_8601, DowntimeWindow, parse_window
 from margo_agent.faults import FIXED_POLL_INTERVAL_S, TIGHT_RETRY_S, Faults, parse_faults
 
 DEFAULT_POLL_INTERVAL_S = 30.0
@@ -64,7 +64,7 @@ def load_config(env: Mapping[str, str]) -> AgentConfig:
         workload_labels=MappingProxyType(_labels(env.get("MARGO_WORKLOAD_LABELS", ""))),
         serial_number=env.get("MARGO_SERIAL_NUMBER", "").strip() or None,
         state_dir=Path(env.get("MARGO_STATE_DIR", "").strip() or DEFAULT_STATE_DIR),
-        downtime_window=_window(env.get("MARGO_DOWNTIME_WINDOW", "")),
+        downtime_window=_window(env.get("MARGO_DOWNTIME_WINDOW", ""), env.get("MARGO_DOWNTIME_FORMAT", "")),
         faults=faults,
         profile=_profile(env.get("MARGO_PROFILE", "")),
     )
@@ -77,9 +77,12 @@ def _profile(text: str) -> str:
     return profile
 
 
-def _window(text: str) -> DowntimeWindow | None:
+def _window(text: str, form: str) -> DowntimeWindow | None:
+    form = form.strip() or ISO_8601
+    if form not in FORMATS:
+        raise ConfigError(f"MARGO_DOWNTIME_FORMAT must be one of {', '.join(FORMATS)}, got {form!r}")
     try:
-        return parse_window(text)
+        return parse_window(text, form)
     except ValueError as exc:
         raise ConfigError(f"MARGO_DOWNTIME_WINDOW: {exc}") from None
 

@@ -33,11 +33,20 @@ class DowntimeWindow:
         return f"{_iso(self.start)}/{_iso(self.end)}"
 
 
-def parse_window(text: str) -> DowntimeWindow | None:
-    """`<start>/<end>` in ISO 8601; empty text means no window. Raises ValueError."""
+ISO_8601 = "iso8601"
+EPOCH_DURATION = "epoch-duration"
+FORMATS = (ISO_8601, EPOCH_DURATION)
+
+
+def parse_window(text: str, form: str = ISO_8601) -> DowntimeWindow | None:
+    """`<start>/<end>` in ISO 8601, or with `epoch-duration` `<seconds since the epoch>+<seconds>`
+    (a product's own format: the suite must be told it); empty text means no window. Raises
+    ValueError."""
     text = text.strip()
     if not text:
         return None
+    if form == EPOCH_DURATION:
+        return _epoch_duration(text)
     start_text, sep, end_text = text.partition("/")
     if not sep:
         raise ValueError(f"a downtime window is <start>/<end>, got {text!r}")
@@ -78,6 +87,15 @@ class DowntimeGuard:
                 log.info("downtime: window %s is open, not contacting the WOS for %.1f s", self._window, remaining)
         log.info("downtime: %s waits until the window closes", activity)
         return not self._stop.wait(remaining)
+
+
+def _epoch_duration(text: str) -> DowntimeWindow:
+    start_text, sep, duration_text = text.partition("+")
+    if not sep or not start_text.isdigit() or not duration_text.isdigit():
+        raise ValueError(f"a downtime window is <epoch seconds>+<seconds>, got {text!r}")
+    if int(duration_text) <= 0:
+        raise ValueError(f"the downtime window {text!r} lasts no time")
+    return DowntimeWindow(float(start_text), float(start_text) + float(duration_text))
 
 
 def _instant(text: str) -> float:

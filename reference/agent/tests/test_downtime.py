@@ -75,3 +75,13 @@ def test_a_stopping_agent_does_not_go_on_after_the_window() -> None:
     stop = threading.Event()
     stop.set()
     assert not DowntimeGuard(DowntimeWindow(0.0, 1e12), stop).wait_out("poll")
+
+
+def test_a_window_in_the_agents_own_format_is_read_and_iso_is_then_refused() -> None:
+    config = load_config({**REQUIRED, "MARGO_DOWNTIME_FORMAT": "epoch-duration", "MARGO_DOWNTIME_WINDOW": "10+4"})
+    assert config.downtime_window == DowntimeWindow(10.0, 14.0)
+    with pytest.raises(ConfigError, match="MARGO_DOWNTIME_WINDOW"):
+        load_config({**REQUIRED, "MARGO_DOWNTIME_FORMAT": "epoch-duration",
+                     "MARGO_DOWNTIME_WINDOW": "1970-01-01T00:00:10Z/1970-01-01T00:00:14Z"})
+    with pytest.raises(ConfigError, match="MARGO_DOWNTIME_FORMAT"):
+        load_config({**REQUIRED, "MARGO_DOWNTIME_FORMAT": "cron"})

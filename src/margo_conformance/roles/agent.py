@@ -35,10 +35,17 @@ from margo_conformance.desired_state import (
 )
 from margo_conformance.errors import StepOrderError, SutError
 from margo_conformance.evidence import CONTAINER, GIT, HTTP, LINK, NOTE, Event, EvidenceLog
+from margo_conformance.interop import ANY, NONE, WorkloadFinder, format_window
 from margo_conformance.manifest import ClientDesiredState
 from margo_conformance.paths import FIXTURES_DIR
 from margo_conformance.sut import SutContainer, workload_label_string
-from margo_conformance.workloads import DEVICE_LABEL, Container, WorkloadWatcher, containers_of
+from margo_conformance.workloads import (
+    DEVICE_LABEL,
+    Container,
+    WorkloadWatcher,
+    containers_of,
+    suite_labels_finder,
+)
 from margo_conformance.wos.link import DeviceLink
 from margo_conformance.wos.server import CONTAINER_HOSTNAME, EmulatedWos
 from margo_conformance.wos.state import DeviceRecord, ReceivedDocument
@@ -52,8 +59,9 @@ BROKEN_FIXTURES = DEPLOYMENT_FIXTURES / "broken"
 REVISION_FIXTURES = DEPLOYMENT_FIXTURES / "revisions"
 ARTIFACT_FIXTURES = FIXTURES_DIR / "artifacts"
 UNPARSEABLE = "not-yaml"
-WORKLOADS_NOT_OBSERVABLE = ("the SUT file does not pass the agent the suite's workload labels ({workload_labels}), "
-                            "so the suite cannot see the device's workloads")
+WORKLOADS_NOT_OBSERVABLE = ("the SUT file neither passes the agent the suite's workload labels ({workload_labels}) "
+                            "nor declares how its workloads are found (interop.workloads), so the suite cannot "
+                            "see the device's workloads")
 READ_AUTH = ("bearer", "basic")
 _DEVICE_API = re.compile(r"^/device/[^/]+/(capabilities|deployment/[^/]+/status)$")
 
@@ -171,13 +179,29 @@ class AgentUnderTest:
         return any(placeholder in template_fields(t) for t in templates)
 
     @property
+    def workload_finder(self) -> WorkloadFinder | None:
+        """How this scenario's workload containers are found; None when they cannot be seen."""
+        declared = self.run.sut.interop.workloads
+        if declared.how == NONE:
+            return None
+        if declared.declared:
+            return declared.rendered({"device_id": self.device.device_id, "run_id": self.run.run_id})
+        return suite_labels_finder(self.device.device_id) if self.sut_maps("workload_labels") else None
+
+    @property
     def workloads_observable(self) -> bool:
-        """The agent labels its workload containers for the suite (`{workload_labels}`)."""
-        return self.sut_maps("workload_labels")
+        return self.workload_finder is not None
+
+    @property
+    def workloads_unobservable_reason(self) -> str:
+        declared = self.run.sut.interop.workloads
+        return f"the SUT file declares: {declared.reason}" if declared.how == NONE else WORKLOADS_NOT_OBSERVABLE
 
     def placeholder_values(self) -> dict[str, str]:
         interval = self.poll_interval
-        window = cadence.format_window(*self.downtime_window) if self.downtime_window else ""
+        window = (
+            format_window(self.run.sut.interop.downtime_format, *self.downtime_window) if self.downtime_window else ""
+        )
         return {
             "wos_url": self.device.public_url or self.wos.url_for_containers,
             "device_id": self.device.device_id,
@@ -195,8 +219,9 @@ class AgentUnderTest:
 
     def start_agent(self) -> None:
         values = self.placeholder_values()
-        if self.workloads_observable and self._watcher is None:
-            self._watcher = WorkloadWatcher(self.device.device_id, self.evidence).start()
+        finder = self.workload_finder
+        if finder is not None and self._watcher is None:
+            self._watcher = WorkloadWatcher(finder, self.evidence).start()
         self._sut = SutContainer(self.run.sut, values, self.evidence, self.run.run_id)
         self._sut.start()
 
@@ -494,6 +519,11 @@ class AgentUnderTest:
         if self._sut is not None:
             self._sut.stop()
         if self._watcher is not None:
+            if self.run.sut.interop.workloads.declared:
+                # Containers found by the SUT's own labels or names carry no run label to clean up by.
+                scenario_only = self.run.sut.interop.workloads.how == ANY
+                ids = [p.deployment.deployment_id for p in self.published.values()] if scenario_only else None
+                self._watcher.remove_seen(ids)
             self._watcher.stop()
         if self._link is not None:
             self._link.stop()

@@ -1,0 +1,148 @@
+"""Interop choices: how a product does what the spec leaves open, declared in its SUT file.
+
+The suite needs an answer to talk to a product at all where the spec is silent (how an agent is
+told a downtime window, how its workload containers can be found). Each such answer has a
+documented default here; a SUT file declares its own in its `interop:` section
+(`schemas/sut.schema.json`). A check never fails a verdict on the choice itself: it follows what
+was declared.
+"""
+
+from __future__ import annotations
+
+import datetime
+import fnmatch
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from margo_conformance.errors import ConfigError
+
+#: The default: an ISO 8601 time interval in UTC, to the second.
+ISO_INTERVAL = "{start:%Y-%m-%dT%H:%M:%SZ}/{end:%Y-%m-%dT%H:%M:%SZ}"
+WINDOW_FIELDS = ("start", "end", "start_epoch", "end_epoch", "duration_s")
+
+#: Placeholders a workload selector may use (they are known before the agent starts).
+SELECTOR_FIELDS = ("device_id", "run_id")
+
+SUITE_LABELS = "suite-labels"  # default: the labels of {workload_labels}, when the SUT file maps it
+LABELS = "labels"
+NAME = "name"
+ANY = "any"
+NONE = "none"
+
+
+@dataclass(frozen=True)
+class WorkloadFinder:
+    """How the suite tells the containers of the scenario's device on the Docker engine."""
+
+    how: str = SUITE_LABELS
+    labels: Mapping[str, str] = field(default_factory=dict)
+    name: str = ""
+    reason: str = ""  # how == none: why the workloads cannot be seen
+
+    @property
+    def declared(self) -> bool:
+        return self.how != SUITE_LABELS
+
+    def describe(self) -> str:
+        if self.how == LABELS:
+            return "containers labelled " + ", ".join(f"{k}={v}" for k, v in self.labels.items())
+        if self.how == NAME:
+            return f"containers named {self.name}"
+        if self.how == ANY:
+            return "every container started through the engine during the scenario"
+        if self.how == NONE:
+            return f"not observed: {self.reason}"
+        return "containers carrying the suite's {workload_labels}"
+
+    def rendered(self, values: Mapping[str, str]) -> WorkloadFinder:
+        """The finder with its placeholders filled for one scenario."""
+        return WorkloadFinder(
+            self.how,
+            MappingProxyType({k: v.format_map(values) for k, v in self.labels.items()}),
+            self.name.format_map(values),
+            self.reason,
+        )
+
+    def engine_filters(self) -> dict[str, Any]:
+        """Filters for the engine's event stream; names and `any` are matched on our side."""
+        filters: dict[str, Any] = {"type": "container"}
+        if self.how == LABELS:
+            filters["label"] = [f"{k}={v}" for k, v in self.labels.items()]
+        return filters
+
+    def matches(self, container_name: str, labels: Mapping[str, str]) -> bool:
+        """Does a container of an engine event belong to the device (after `rendered`)?"""
+        if self.how == LABELS:
+            return all(labels.get(k) == v for k, v in self.labels.items())
+        if self.how == NAME:
+            return fnmatch.fnmatchcase(container_name.lstrip("/"), self.name)
+        return self.how == ANY
+
+
+@dataclass(frozen=True)
+class Interop:
+    """The interop choices of one SUT file (defaults where it declares none)."""
+
+    workloads: WorkloadFinder = field(default_factory=WorkloadFinder)
+    downtime_format: str = ISO_INTERVAL
+
+    def declared(self) -> dict[str, Any]:
+        """What the SUT file chose, as reports echo it (defaults marked as such)."""
+        return {
+            "workloads": self.workloads.describe() + ("" if self.workloads.declared else " (default)"),
+            "downtime_window": self.downtime_format + ("" if self.downtime_format != ISO_INTERVAL else " (default)"),
+        }
+
+
+def format_window(template: str, opens: int, closes: int) -> str:
+    """`{downtime_window}` for one window, whole seconds since the epoch, in the declared format."""
+    utc = datetime.UTC
+    return template.format(
+        start=datetime.datetime.fromtimestamp(opens, utc),
+        end=datetime.datetime.fromtimestamp(closes, utc),
+        start_epoch=opens,
+        end_epoch=closes,
+        duration_s=closes - opens,
+    )
+
+
+def parse_interop(where: str, data: Mapping[str, Any] | None) -> Interop:
+    """The `interop:` section (already schema-valid) as frozen choices; bad templates are ConfigError."""
+    if not data:
+        return Interop()
+    downtime = str((data.get("downtime_window") or {}).get("format", ISO_INTERVAL))
+    _check_fields(f"{where}: interop.downtime_window.format", downtime, WINDOW_FIELDS)
+    try:
+        format_window(downtime, 0, 1)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"{where}: interop.downtime_window.format: {exc}") from exc
+    return Interop(_workload_finder(where, data.get("workloads")), downtime)
+
+
+def _workload_finder(where: str, data: Mapping[str, Any] | None) -> WorkloadFinder:
+    if not data:
+        return WorkloadFinder()
+    if LABELS in data:
+        labels = {str(k): str(v) for k, v in data[LABELS].items()}
+        for key, value in labels.items():
+            _check_fields(f"{where}: interop.workloads.labels.{key}", value, SELECTOR_FIELDS)
+        return WorkloadFinder(LABELS, labels=MappingProxyType(labels))
+    if NAME in data:
+        _check_fields(f"{where}: interop.workloads.name", str(data[NAME]), SELECTOR_FIELDS)
+        return WorkloadFinder(NAME, name=str(data[NAME]))
+    if ANY in data:
+        return WorkloadFinder(ANY)
+    return WorkloadFinder(NONE, reason=str(data[NONE]))
+
+
+def _check_fields(where: str, template: str, allowed: tuple[str, ...]) -> None:
+    try:
+        names = [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
+    except ValueError as exc:
+        raise ConfigError(f"{where}: bad placeholder syntax in {template!r}: {exc}") from exc
+    for name in names:
+        if name not in allowed:
+            raise ConfigError(f"{where}: unknown placeholder {{{name}}} (known here: {', '.join(allowed)})")

@@ -1,0 +1,122 @@
+"""Interop choices: the defaults, what a SUT file may declare, and how the suite follows them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from margo_conformance.config import load_sut_file
+from margo_conformance.evidence import EvidenceLog
+from margo_conformance.interop import ANY, ISO_INTERVAL, LABELS, NAME, NONE, WorkloadFinder, format_window
+from margo_conformance.paths import DEFAULT_SUT_FILE
+from margo_conformance.workloads import DEPLOYMENT_VARIABLE, WorkloadWatcher
+
+
+def _sut(tmp_path: Path, interop: str) -> Path:
+    path = tmp_path / "sut.yaml"
+    path.write_text(f"name: agent\nrole: agent\nimage: example/agent:1\ninterop:\n{interop}")
+    return path
+
+
+def test_the_reference_agent_declares_nothing_and_gets_the_defaults() -> None:
+    interop = load_sut_file(DEFAULT_SUT_FILE).interop
+    assert interop.downtime_format == ISO_INTERVAL and not interop.workloads.declared
+    assert interop.declared()["downtime_window"].endswith("(default)")
+
+
+@pytest.mark.parametrize(
+    ("template", "expected"),
+    [
+        (ISO_INTERVAL, "2025-06-15T15:06:40Z/2025-06-15T15:06:45Z"),
+        ("{start_epoch}+{duration_s}", "1750000000+5"),
+        ("from {start:%H:%M:%S} to {end:%H:%M:%S}", "from 15:06:40 to 15:06:45"),
+        ("{start_epoch},{end_epoch}", "1750000000,1750000005"),
+    ],
+)
+def test_a_downtime_window_is_written_in_the_declared_format(template: str, expected: str) -> None:
+    assert format_window(template, 1_750_000_000, 1_750_000_005) == expected
+
+
+def test_a_declared_window_format_is_frozen_into_the_config(tmp_path: Path) -> None:
+    sut = load_sut_file(_sut(tmp_path, '  downtime_window:\n    format: "{start_epoch}+{duration_s}"\n'))
+    assert sut.interop.downtime_format == "{start_epoch}+{duration_s}"
+    assert sut.describe()["interop"]["downtime_window"] == "{start_epoch}+{duration_s}"
+
+
+@pytest.mark.parametrize(
+    ("declared", "how"),
+    [
+        ('    labels: {vendor.io/device: "{device_id}"}\n', LABELS),
+        ('    name: "edge-{device_id}-*"\n', NAME),
+        ("    any: true\n", ANY),
+        ('    none: "the agent runs workloads on its own containerd"\n', NONE),
+    ],
+)
+def test_each_way_of_finding_workloads_can_be_declared(tmp_path: Path, declared: str, how: str) -> None:
+    finder = load_sut_file(_sut(tmp_path, "  workloads:\n" + declared)).interop.workloads
+    assert finder.how == how and finder.declared
+
+
+def _start(name: str, labels: dict[str, str] | None = None) -> dict[str, Any]:
+    return {"Action": "start", "Actor": {"ID": f"id-{name}", "Attributes": {"name": name, **(labels or {})}}}
+
+
+def _stop(name: str) -> dict[str, Any]:
+    return {"Action": "die", "Actor": {"ID": f"id-{name}", "Attributes": {"name": name}}}
+
+
+class _Engine:
+    """Stands in for the Docker SDK client: container environments, and what was removed."""
+
+    def __init__(self, environments: dict[str, dict[str, str]]) -> None:
+        self.environments = environments
+        self.removed: list[str] = []
+        self.api = self
+
+    def inspect_container(self, container: str) -> dict[str, Any]:
+        env = self.environments.get(container, {})
+        return {"Config": {"Env": [f"{k}={v}" for k, v in env.items()]}}
+
+    def remove_container(self, container: str, force: bool, v: bool) -> None:
+        self.removed.append(container)
+
+
+def _watch(finder: WorkloadFinder, events: list[dict[str, Any]], engine: _Engine) -> WorkloadWatcher:
+    watcher = WorkloadWatcher(finder, EvidenceLog())
+    watcher._client = engine
+    for event in events:
+        watcher._handle(event)
+    return watcher
+
+
+def test_a_name_pattern_records_only_the_devices_containers() -> None:
+    engine = _Engine({"id-edge-d1-web": {DEPLOYMENT_VARIABLE: "dep-1"}, "id-other": {DEPLOYMENT_VARIABLE: "dep-9"}})
+    finder = WorkloadFinder(NAME, name="edge-{device_id}-*").rendered({"device_id": "d1", "run_id": "r"})
+    watcher = _watch(finder, [_start("edge-d1-web"), _start("other"), _stop("edge-d1-web"), _stop("other")], engine)
+    recorded = [(e.data["action"], e.data["name"], e.data["deployment"]) for e in watcher.evidence.events()]
+    assert recorded == [("start", "edge-d1-web", "dep-1"), ("stop", "edge-d1-web", "dep-1")]
+
+
+def test_declared_labels_must_all_match() -> None:
+    finder = WorkloadFinder(LABELS, labels={"vendor/device": "d1", "vendor/app": "x"})
+    engine = _Engine({"id-a": {DEPLOYMENT_VARIABLE: "dep-1"}})
+    watcher = _watch(finder, [_start("a", {"vendor/device": "d1", "vendor/app": "x"}),
+                              _start("b", {"vendor/device": "d1"})], engine)
+    assert [e.data["name"] for e in watcher.evidence.events()] == ["a"]
+    assert finder.engine_filters()["label"] == ["vendor/device=d1", "vendor/app=x"]
+
+
+def test_any_container_counts_only_when_a_deployment_of_the_suite_started_it() -> None:
+    engine = _Engine({"id-w": {DEPLOYMENT_VARIABLE: "dep-1"}, "id-agent": {}})
+    watcher = _watch(WorkloadFinder(ANY), [_start("agent"), _start("w")], engine)
+    assert [e.data["name"] for e in watcher.evidence.events()] == ["w"]
+    assert "label" not in WorkloadFinder(ANY).engine_filters()
+
+
+def test_seen_containers_are_removed_only_for_the_scenarios_deployments() -> None:
+    engine = _Engine({"id-w1": {DEPLOYMENT_VARIABLE: "dep-1"}, "id-w2": {DEPLOYMENT_VARIABLE: "dep-2"}})
+    watcher = _watch(WorkloadFinder(ANY), [_start("w1"), _start("w2")], engine)
+    assert watcher.remove_seen(["dep-1"]) == 1 and engine.removed == ["id-w1"]
+    assert watcher.remove_seen() == 2
