@@ -88,10 +88,24 @@ def judge_retries(
     return Finding(True, "", detail)
 
 
+#: An outage (and a downtime window) lasts this many polling intervals, and OUTAGE_MIN_S at least.
+OUTAGE_INTERVALS = 3
+OUTAGE_MIN_S = 4.0
+
+#: How the features quote the tolerances above in words (tests/unit/test_feature_tolerances.py
+#: holds the feature text to these values).
+QUOTED_IN_FEATURES: dict[str, float] = {
+    "at most {} attempts per polling interval": RETRIES_PER_INTERVAL,
+    "plus {} for the quick first retries": RETRY_ALLOWANCE,
+    "at least {} polling intervals": OUTAGE_INTERVALS,
+    "at least {} tenths of the configured interval": EARLY_FRACTION * 10,
+}
+
+
 def outage_duration(interval: float) -> float:
     """How long the suite keeps the orchestrator away: a few seconds, and three polling intervals
     at least, so that retries can be told from a tight loop."""
-    return max(4.0, 3 * interval)
+    return max(OUTAGE_MIN_S, OUTAGE_INTERVALS * interval)
 
 
 # -- the downtime window the suite configures (CFG-001) -----------------------------------
