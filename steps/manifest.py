@@ -8,7 +8,7 @@ from pytest_bdd import given, parsers, then, when
 
 from margo_conformance.manifest import MANIFEST_MEDIA_TYPE
 from margo_conformance.roles.agent import AgentUnderTest
-from margo_conformance.status_model import collapse, judge_sequence, normalise, shown
+from margo_conformance.status_model import collapse, judge_sequence, overall_state, shown
 
 
 def _window(agent: AgentUnderTest) -> float:
@@ -127,8 +127,7 @@ def the_agent_reports_the_deployment_as_removing_then_removed(agent: AgentUnderT
     removal = agent.removed[name]
     final = agent.wait_for_state(name, ("removed", "failed"), removal.at, agent.run.sut.timeouts.deployment)
     deployment_id = agent.deployment(name).deployment.deployment_id
-    after = collapse(normalise(r.document.get("status", {}).get("state"))
-                     for r in agent.status_reports(deployment_id) if r.at >= removal.at)
+    after = collapse(overall_state(r.document) for r in agent.status_reports(deployment_id) if r.at >= removal.at)
     finding = judge_sequence(after, ("removing", "removed"))
     if final is not None and finding.ok:
         return

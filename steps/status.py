@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pytest_bdd import parsers, then
 
+from margo_conformance.checks import expect
 from margo_conformance.roles.agent import AgentUnderTest, Published
 from margo_conformance.status_model import (
     component_states,
@@ -117,6 +118,18 @@ def every_status_report_is_a_valid_deployment_status_document(agent: AgentUnderT
             f"{published.deployment.name} violates the "
             f"schema: " + "; ".join(report.errors[:8])
         )
+
+
+@then("the agent reported the status of no deployment the orchestrator never assigned")
+def the_agent_reported_the_status_of_no_deployment_the_orchestrator_never_assigned(agent: AgentUnderTest) -> None:
+    refused = list(agent.device.refusals)
+    expect(
+        _ids(agent, "STS-003", "STS-012"),
+        not refused,
+        f"a status report names a deployment of the device, but the orchestrator refused {len(refused)} report(s) "
+        f"for deployments it never assigned (404): " + "; ".join(r.describe() for r in refused[:3]),
+        observed=[r.describe() for r in refused],
+    )
 
 
 @then("while any component is not yet installed the overall state is that component's state")

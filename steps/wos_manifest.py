@@ -12,6 +12,7 @@ from margo_conformance.device.pr1 import (
     document_problems,
     listed_ids,
     manifest_document,
+    manifest_of,
     manifest_problems,
     manifest_version,
     shown,
@@ -87,13 +88,13 @@ def _fetch(wos: WosUnderTest) -> Callable[[str], Answer]:
 
 @then("every document the manifest lists is served at its content address, byte for byte")
 def every_document_the_manifest_lists_is_served_at_its_content_address_byte_for_byte(wos: WosUnderTest) -> None:
-    problems, _ = document_problems(wos.manifests[-1].json(), wos.device().client_id or "", _fetch(wos))
+    problems, _ = document_problems(manifest_of(wos.manifests[-1]), wos.device().client_id or "", _fetch(wos))
     assert not problems, "; ".join(problems)
 
 
 @then("the bundle holds exactly the listed documents, byte for byte")
 def the_bundle_holds_exactly_the_listed_documents_byte_for_byte(wos: WosUnderTest) -> None:
-    manifest, client_id = wos.manifests[-1].json(), wos.device().client_id or ""
+    manifest, client_id = manifest_of(wos.manifests[-1]), wos.device().client_id or ""
     _, served = document_problems(manifest, client_id, _fetch(wos))
     problems = bundle_problems(manifest, client_id, served, _fetch(wos))
     assert not problems, "; ".join(problems)
@@ -104,12 +105,12 @@ def _version_step(wos: WosUnderTest, listed: bool) -> None:
         f"DSA-003/DSA-007: after the change the device must get the new manifest (200), got "
         f"{wos.answer().describe()}"
     )
-    before, after = manifest_version(wos.manifests[-2]), manifest_version(wos.manifests[-1])
     assert wos.answer().status == 200, (
         f"DSA-003: revalidating with the ETag of the old manifest must return the changed one; "
         f"{wos.answer().describe()}"
     )
-    assert isinstance(before, int) and isinstance(after, int) and after > before, (
+    before, after = manifest_version(wos.manifests[-2]), manifest_version(wos.manifests[-1])
+    assert after > before, (
         f"DSA-007: manifestVersion must strictly increase when the desired state changes: {before} -> {after}"
     )
     (application,) = wos.deployments

@@ -19,6 +19,7 @@ Feature: Deployment status reporting
     And the agent reports each component as Pending, then Installing, then Installed
     And every status report names the deployment and its components as published
     And every status report is a valid deployment status document
+    And the agent reported the status of no deployment the orchestrator never assigned
 
     Examples:
       | deployment    |

@@ -114,10 +114,44 @@ def test_status_reports_are_filed_by_deployment(client: httpx.Client, device: De
     token = _token(client, _onboard(client, device))
     document = _valid("deployment-status")
     deployment_id = document["deploymentId"]
+    device.assign(deployment_id)
     response = client.post(f"/device/{device.device_id}/deployment/{deployment_id}/status",
                            json=document, headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 201
     assert len(device.statuses[deployment_id]) == 1
+    assert device.refusals == []
+
+
+def test_a_status_report_for_a_deployment_never_assigned_is_refused_and_recorded(
+    client: httpx.Client, device: DeviceRecord, evidence: EvidenceLog
+) -> None:
+    token = _token(client, _onboard(client, device))
+    document = _valid("deployment-status")
+    deployment_id = document["deploymentId"]
+    response = client.post(f"/device/{device.device_id}/deployment/{deployment_id}/status",
+                           json=document, headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["status"] == 404 and deployment_id in response.json()["detail"]
+    assert deployment_id not in device.statuses
+    (refusal,) = device.refusals
+    assert (refusal.requirement, refusal.status) == ("STS-003", 404)
+    assert "{deploymentId}" in refusal.member
+    assert any(e.data.get("requirement") == "STS-003" for e in evidence.events())
+
+
+@pytest.mark.parametrize("body", [b"", b"{not json", b"\xff\xfe"], ids=["empty", "not-json", "not-utf8"])
+def test_a_report_that_is_not_json_is_refused_with_400_and_kept_with_its_error(
+    client: httpx.Client, device: DeviceRecord, body: bytes
+) -> None:
+    token = _token(client, _onboard(client, device))
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    response = client.post(f"/device/{device.device_id}/capabilities", content=body, headers=headers)
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/problem+json"
+    (received,) = device.capabilities
+    assert received.document is None and not received.parsed
+    assert received.errors[0].startswith("(root): the body is")
 
 
 def test_artifacts_are_served_with_the_workload_image_filled_in(client: httpx.Client) -> None:

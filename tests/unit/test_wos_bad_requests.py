@@ -58,11 +58,11 @@ class _Device:
         self.simulated = SimulatedDevice(
             "dev-1",
             "k-1",
-            {
-                "clientId": "client-1",
-                "clientSecret": "s",
-                "tokenEndpoint": "http://wos/oauth/token",
-            },
+            _answer(
+                201,
+                {"clientId": "client-1", "clientSecret": "s", "tokenEndpoint": "http://wos/oauth/token"},
+                "application/json",
+            ),
             access_token="t-1",
         )
 

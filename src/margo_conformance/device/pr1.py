@@ -29,8 +29,10 @@ from margo_conformance.manifest import (
     read_bundle,
 )
 from margo_conformance.schemas import validation_errors
+from margo_conformance.shapes import json_document, read_member, read_object
 
 ONBOARDING_API_VERSION = "onboarding.margo.org/v1alpha1"
+MANIFEST = "the state manifest"
 _DEPLOYMENT_URL = re.compile(r"^(?:https?://[^/]+)?/api/v1/clients/(?P<client>[^/]+)/deployments/(?P<id>[^/]+)/(?P<digest>sha256:[0-9a-f]{64})$")
 _BUNDLE_URL = re.compile(r"^(?:https?://[^/]+)?/api/v1/clients/(?P<client>[^/]+)/bundles/(?P<digest>sha256:[0-9a-f]{64})$")
 
@@ -60,6 +62,24 @@ def onboarding_request(device_id: str) -> dict[str, str]:
 def manifest_document(answer: Answer) -> dict[str, Any] | None:
     document = answer.json()
     return document if isinstance(document, dict) else None
+
+
+def manifest_of(answer: Answer) -> dict[str, Any]:
+    """The state manifest a 200 answer carries (DSA-001), or a failed check: not JSON, not an object."""
+    document = json_document(answer.body, requirement="DSA-001", what=MANIFEST)
+    return read_object(document, requirement="DSA-001", what=MANIFEST)
+
+
+def listed_entries(manifest: Any) -> list[dict[str, Any]]:
+    """The manifest's deployments[] entries, each with its deploymentId, digest and url as strings
+    (DSA-010); a wrong shape is a failed check naming the member."""
+    deployments = read_member(manifest, "/deployments", list, requirement="DSA-010", what=MANIFEST)
+    entries = []
+    for index in range(len(deployments)):
+        for member in ("deploymentId", "digest", "url"):
+            read_member(manifest, f"/deployments/{index}/{member}", str, requirement="DSA-010", what=MANIFEST)
+        entries.append(deployments[index])
+    return entries
 
 
 def manifest_problems(answer: Answer) -> list[str]:
@@ -121,7 +141,7 @@ def digest_format_problems(manifest: Mapping[str, Any]) -> list[str]:
 
 
 def document_problems(
-    manifest: Mapping[str, Any], client_id: str, fetch: Callable[[str], Answer]
+    manifest: Any, client_id: str, fetch: Callable[[str], Answer]
 ) -> tuple[list[str], dict[str, bytes]]:
     """DSA-010..DSA-012: every listed digest matches the bytes at its content address.
 
@@ -129,8 +149,8 @@ def document_problems(
     """
     problems: list[str] = []
     served: dict[str, bytes] = {}
-    for entry in manifest.get("deployments", []):
-        url = str(entry.get("url", ""))
+    for entry in listed_entries(manifest):
+        url = entry["url"]
         match = _DEPLOYMENT_URL.match(url)
         expected = (client_id, entry.get("deploymentId"), entry.get("digest"))
         if not match or (match["client"], match["id"], match["digest"]) != expected:
@@ -169,13 +189,14 @@ def _document_id(body: bytes) -> object:
     return annotations.get("id") if isinstance(annotations, dict) else None
 
 
-def bundle_problems(manifest: Mapping[str, Any], client_id: str, served: Mapping[str, bytes],
+def bundle_problems(manifest: Any, client_id: str, served: Mapping[str, bytes],
                     fetch: Callable[[str], Answer]) -> list[str]:
     """DSA-009/DSA-014: the bundle is at its content address and holds exactly `served`."""
-    bundle = manifest.get("bundle")
-    if not isinstance(bundle, dict):
+    bundle = read_member(manifest, "/bundle", (dict, type(None)), requirement="DSA-008", what=MANIFEST)
+    if bundle is None:
         return [] if not served else ["DSA-008: deployments are listed but the bundle is null"]
-    url = str(bundle.get("url", ""))
+    url = read_member(manifest, "/bundle/url", str, requirement="DSA-009", what=MANIFEST)
+    read_member(manifest, "/bundle/digest", str, requirement="DSA-009", what=MANIFEST)
     match = _BUNDLE_URL.match(url)
     if not match or match["client"] != client_id or match["digest"] != bundle.get("digest"):
         return [f"DSA-009: bundle url {url!r} is not /api/v1/clients/{client_id}/bundles/{bundle.get('digest')}"]
@@ -201,15 +222,13 @@ def bundle_problems(manifest: Mapping[str, Any], client_id: str, served: Mapping
     return problems
 
 
-def manifest_version(answer: Answer) -> int | None:
-    document = manifest_document(answer)
-    version = document.get("manifestVersion") if document else None
-    return version if isinstance(version, int) else None
+def manifest_version(answer: Answer) -> int:
+    """The manifestVersion of a 200 manifest answer (DSA-007), or a failed check naming it."""
+    return read_member(manifest_of(answer), "/manifestVersion", int, requirement="DSA-007", what=MANIFEST)
 
 
 def listed_ids(answer: Answer) -> list[str]:
-    document = manifest_document(answer) or {}
-    return [str(e.get("deploymentId")) for e in document.get("deployments", []) if isinstance(e, dict)]
+    return [entry["deploymentId"] for entry in listed_entries(manifest_of(answer))]
 
 
 def shown(document: Any) -> str:

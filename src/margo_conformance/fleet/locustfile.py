@@ -39,7 +39,8 @@ from margo_conformance.fleet.gitwire import (
     ls_refs_path,
     parse_ls_refs,
 )
-from margo_conformance.roles.wos import ONBOARDING_API_VERSION, status_report, valid_capabilities
+from margo_conformance.roles.wos import ONBOARDING_API_VERSION, ONBOARDING_MEMBERS, status_report, valid_capabilities
+from margo_conformance.shapes import member_fault, value_at
 
 LEASE_MESSAGE = "margo-lease"
 DEVICE_MESSAGE = "margo-device"
@@ -196,15 +197,16 @@ class MargoDevice(FastHttpUser):
             if reply.status_code != 201 or not isinstance(answer, dict):
                 reply.failure(f"onboarding answered {reply.status_code}")
                 return False
-            try:
-                self.client_id = str(answer["clientId"])
-                self.client_secret = str(answer["clientSecret"])
-                self.token_path = urlsplit(str(answer["tokenEndpoint"])).path
-                self.git_token = str(answer["desiredState"]["accessToken"])
-                self.repository = urlsplit(str(answer["desiredState"]["url"])).path
-            except (KeyError, TypeError) as exc:
-                reply.failure(f"onboarding answer lacks {exc}")
+            faults = [f"{requirement}: {fault}" for pointer, requirement in ONBOARDING_MEMBERS.values()
+                      if (fault := member_fault(answer, pointer, str)) is not None]
+            if faults:
+                reply.failure("the onboarding answer " + "; ".join(faults))
                 return False
+            member = {name: value_at(answer, pointer) for name, (pointer, _) in ONBOARDING_MEMBERS.items()}
+            self.client_id, self.client_secret = member["client_id"], member["client_secret"]
+            self.token_path = urlsplit(member["token_endpoint"]).path
+            self.git_token = member["git_token"]
+            self.repository = urlsplit(member["repository_url"]).path
         return True
 
     def obtain_token(self) -> bool:

@@ -237,6 +237,7 @@ class AgentUnderTest:
         values = self._template_values()
         folder = DEPLOYMENT_FIXTURES / "pr1" if self.profile == "PR1" else DEPLOYMENT_FIXTURES
         deployment = render_deployment(folder / f"{name}.yaml", values, self.profile)
+        self.device.assign(deployment.deployment_id)  # before the agent can see it
         published = Published(deployment, self.publisher.publish(deployment))
         self.published[name] = published
         return published
@@ -268,6 +269,9 @@ class AgentUnderTest:
         if self._repo is None:
             raise StepOrderError("publishing several documents in one commit needs a V24 scenario")
         rendered = {name: self._render(name) for name in names}
+        for deployment, _ in rendered.values():
+            if deployment is not None:
+                self.device.assign(deployment.deployment_id)
         commit = self._repo.commit_files(
             {f"deployments/{name}.yaml": text for name, (_, text) in rendered.items()},
             "deploy " + ", ".join(names),

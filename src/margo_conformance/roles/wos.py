@@ -17,13 +17,14 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from margo_conformance.config import RunConfig
-from margo_conformance.control import ControlAdapter, adapter_for
+from margo_conformance.control import ControlAdapter, ControlError, adapter_for
 from margo_conformance.device.client import Answer, DeviceClient
 from margo_conformance.device.git_reader import GitRead, read_repository
 from margo_conformance.errors import StepOrderError, SutError
 from margo_conformance.evidence import NOTE, EvidenceLog
 from margo_conformance.paths import FIXTURES_DIR
 from margo_conformance.schemas import validation_errors
+from margo_conformance.shapes import V24_ONBOARDING_SHAPE, json_document, member_fault, read_member, value_at
 from margo_conformance.sut import SutContainer, docker_host_address, free_host_port
 
 if TYPE_CHECKING:
@@ -37,6 +38,9 @@ MANIFEST_ACCEPT = "application/vnd.margo.manifest.v1+json"
 #: Docker's refusal when a host port the suite picked was taken before the container bound it.
 PORT_TAKEN = "port is already allocated"
 PORT_ATTEMPTS = 3
+V24_ONBOARDING_ANSWER = "the onboarding answer"
+PR1_ONBOARDING_ANSWER = "the PR1 onboarding answer"
+TOKEN_ANSWER = "the token answer"
 
 #: Capabilities defects named in the Gherkin -> corpus file breaking exactly that rule.
 CAPABILITY_DEFECTS = {
@@ -62,28 +66,80 @@ UNDEFINED_STATES = {
 }
 
 
+#: Where the suite's V24 onboarding answer carries what a device needs, and the requirement that
+#: hands it out (the pre-draft leaves the body open; docs/v24-wire-contract.md section 2).
+ONBOARDING_MEMBERS: dict[str, tuple[str, str]] = {
+    "client_id": ("/clientId", "ONB-003"),
+    "client_secret": ("/clientSecret", "ONB-003"),
+    "token_endpoint": ("/tokenEndpoint", "ONB-003"),
+    "repository_url": ("/desiredState/url", "ONB-004"),
+    "git_token": ("/desiredState/accessToken", "ONB-004"),
+}
+#: PR1: the onboarding answer is `{clientId}` (ONB-011).
+PR1_CLIENT_ID = ("/clientId", "ONB-011")
+
+
 @dataclass
 class SimulatedDevice:
-    """A device the suite plays: its identity and what the WOS gave it."""
+    """A device the suite plays: its identity and what the WOS gave it.
+
+    The WOS's answers are kept as they came and read member by member when the device needs
+    one (`shapes.read_member`), so an answer of the wrong shape fails the requirement that
+    hands out that member, naming it, in the step that needs it.
+    """
 
     device_id: str
     onboarding_key: str
-    onboarding: dict[str, Any] | None = None
+    #: The WOS's 201 answer to the device's onboarding request.
+    onboarding_answer: Answer | None = None
     access_token: str | None = None
-    client_id: str | None = None  # PR1
+    profile: str = "V24"
+
+    @property
+    def client_id(self) -> str | None:
+        """The client id the WOS assigned (None before onboarding)."""
+        if self.onboarding_answer is None:
+            return None
+        if self.profile == "PR1":
+            pointer, requirement = PR1_CLIENT_ID
+            document = json_document(self.onboarding_answer.body, requirement=requirement, what=PR1_ONBOARDING_ANSWER)
+            return read_member(document, pointer, str, requirement=requirement, what=PR1_ONBOARDING_ANSWER)
+        return self.onboarding_member("client_id")
+
+    @property
+    def client_secret(self) -> str:
+        return self.onboarding_member("client_secret")
+
+    @property
+    def token_endpoint(self) -> str:
+        return self.onboarding_member("token_endpoint")
 
     @property
     def repository_url(self) -> str:
-        return str(self._onboarded()["desiredState"]["url"])
+        return self.onboarding_member("repository_url")
 
     @property
     def git_token(self) -> str:
-        return str(self._onboarded()["desiredState"]["accessToken"])
+        return self.onboarding_member("git_token")
 
-    def _onboarded(self) -> dict[str, Any]:
-        if self.onboarding is None:
+    def onboarding_member(self, name: str) -> str:
+        """A string member of the V24 onboarding answer, or a failed check naming it."""
+        pointer, requirement = ONBOARDING_MEMBERS[name]
+        document = json_document(self._onboarded().body, requirement=requirement, what=V24_ONBOARDING_ANSWER,
+                                 shape=V24_ONBOARDING_SHAPE)
+        return read_member(document, pointer, str, requirement=requirement, what=V24_ONBOARDING_ANSWER,
+                           shape=V24_ONBOARDING_SHAPE)
+
+    def _onboarded(self) -> Answer:
+        if self.onboarding_answer is None:
             raise StepOrderError("the device has not onboarded: add 'And the device has onboarded'")
-        return self.onboarding
+        return self.onboarding_answer
+
+
+def access_token_of(answer: Answer) -> str:
+    """The bearer token of a 200 token answer (TOK-003), or a failed check naming the member."""
+    document = json_document(answer.body, requirement="TOK-003", what=TOKEN_ANSWER)
+    return read_member(document, "/access_token", str, requirement="TOK-003", what=TOKEN_ANSWER)
 
 
 @dataclass(frozen=True)
@@ -199,20 +255,20 @@ class WosUnderTest:
         request = {"deviceId": device_id} | ({"profile": "PR1"} if self.profile == "PR1" else {})
         answer = self.control.call("register-device", request)
         if self.profile == "PR1":  # PR1 has no onboarding key: the operator expects the device
-            self.devices[role] = SimulatedDevice(device_id, "")
+            self.devices[role] = SimulatedDevice(device_id, "", profile="PR1")
             return self.devices[role]
-        key = answer.get("onboardingKey")
-        if not isinstance(key, str) or not key:
-            raise SutError(f"control verb register-device gave no onboardingKey: {answer}")
+        key = control_member("register-device", answer, "/onboardingKey", str)
+        if not key:
+            raise ControlError("control verb register-device gave an empty onboardingKey")
         self.devices[role] = SimulatedDevice(device_id, key)
         return self.devices[role]
 
     def deploy(self, application: str, role: str = "device") -> str:
         device_id = self.device(role).device_id
         request = {"deviceId": device_id, "application": application_request(application)}
-        deployment_id = self.control.call("deploy", request).get("deploymentId")
-        if not isinstance(deployment_id, str) or not deployment_id:
-            raise SutError(f"control verb deploy gave no deploymentId for {application!r}")
+        deployment_id = control_member("deploy", self.control.call("deploy", request), "/deploymentId", str)
+        if not deployment_id:
+            raise ControlError(f"control verb deploy gave an empty deploymentId for {application!r}")
         self.deployments[application] = deployment_id
         self.deployed_to[application] = role
         return deployment_id
@@ -229,7 +285,11 @@ class WosUnderTest:
     def shown_status(self, application: str) -> dict[str, Any]:
         device = self.device(self.deployed_to.get(application, "device"))
         request = {"deviceId": device.device_id, "deploymentId": self.deployment_id(application)}
-        return self.control.call("deployment-status", request)
+        shown = self.control.call("deployment-status", request)
+        control_member("deployment-status", shown, "/state", (str, type(None)))
+        for index, _ in enumerate(control_member("deployment-status", shown, "/components", list)):
+            control_member("deployment-status", shown, f"/components/{index}", dict)
+        return shown
 
     def held_capabilities(self, role: str = "device") -> Any:
         request = {"deviceId": self.device(role).device_id}
@@ -251,18 +311,18 @@ class WosUnderTest:
         body = {"apiVersion": ONBOARDING_API_VERSION, "kind": "OnboardingRequest",
                 "deviceId": device.device_id, "onboardingKey": key if key is not None else device.onboarding_key}
         answer = self.send("POST", "/onboarding/", json_body=body)
-        if answer.status == 201 and isinstance(answer.json(), dict):
-            device.onboarding = answer.json()
+        if answer.status == 201:  # its members are read (and judged) when the device needs them
+            device.onboarding_answer = answer
         return answer
 
     def request_token(self, role: str = "device", secret: str | None = None) -> Answer:
-        onboarding = self.device(role)._onboarded()
-        form = {"grant_type": "client_credentials", "client_id": str(onboarding.get("clientId")),
-                "client_secret": secret if secret is not None else str(onboarding.get("clientSecret"))}
-        answer = self.send("POST", str(onboarding.get("tokenEndpoint")), form=form)
-        body = answer.json()
-        if answer.status == 200 and isinstance(body, dict) and isinstance(body.get("access_token"), str):
-            self.device(role).access_token = body["access_token"]
+        """Ask for a token with the device's client credentials; a 200 must carry one (TOK-003)."""
+        device = self.device(role)
+        form = {"grant_type": "client_credentials", "client_id": str(device.client_id),
+                "client_secret": secret if secret is not None else device.client_secret}
+        answer = self.send("POST", device.token_endpoint, form=form)
+        if answer.status == 200:
+            device.access_token = access_token_of(answer)
         return answer
 
     def report_capabilities(self, document: Any, method: str = "POST", with_token: bool = True) -> Answer:
@@ -305,10 +365,11 @@ def fetch_manifest(
 ) -> Answer:
     """PR1: GET the device's state manifest; remembered in `wos.manifests` when it is a 200."""
     device = wos.device()
-    if device.client_id is None:
-        raise StepOrderError("the device has no clientId: add 'And the device has onboarded' (PR1)")
+    client_id = device.client_id
+    if client_id is None:
+        raise StepOrderError("the device has not onboarded: add 'And the device has onboarded' (PR1)")
     headers = {k: v for k, v in (("Accept", accept), ("If-None-Match", if_none_match)) if v is not None}
-    answer = wos.send("GET", f"/api/v1/clients/{device.client_id}/deployments", headers=headers)
+    answer = wos.send("GET", f"/api/v1/clients/{client_id}/deployments", headers=headers)
     if answer.status == 200:
         wos.manifests.append(answer)
     return answer
@@ -319,11 +380,18 @@ def onboard_pr1(wos: WosUnderTest, device: SimulatedDevice) -> Answer:
     from margo_conformance.device.pr1 import onboarding_request
 
     answer = wos.send("POST", "/api/v1/onboarding", json_body=onboarding_request(device.device_id))
-    body = answer.json()
-    if answer.status == 201 and isinstance(body, dict) and isinstance(body.get("clientId"), str):
-        device.client_id = body["clientId"]
-        device.onboarding = body
+    if answer.status == 201:  # `device.client_id` reads (and judges) it
+        device.onboarding_answer = answer
     return answer
+
+
+def control_member(verb: str, answer: dict[str, Any], pointer: str, kind: type | tuple[type, ...]) -> Any:
+    """A member of a control verb's answer; a wrong shape is the adapter's fault, not a Margo
+    failure (docs/control-adapter.md): the scenario is blocked (ERROR) naming the member."""
+    fault = member_fault(answer, pointer, kind)
+    if fault is not None:
+        raise ControlError(f"control verb {verb}: the answer {fault} (docs/control-adapter.md)")
+    return value_at(answer, pointer)
 
 
 # -- documents the device sends ------------------------------------------------------------

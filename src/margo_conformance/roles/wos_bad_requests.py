@@ -27,6 +27,7 @@ from margo_conformance.evidence import NOTE
 from margo_conformance.roles.wos import (
     ONBOARDING_API_VERSION,
     WosUnderTest,
+    access_token_of,
     application_components,
     status_report,
     valid_capabilities,
@@ -274,7 +275,7 @@ def walk(wos: WosUnderTest, kinds: Sequence[str]) -> Walk:
     device = wos.device()
     deployment_id: str | None = None
     for endpoint in ENDPOINTS:
-        missing = _missing_prerequisite(endpoint, device.onboarding, device.access_token)
+        missing = _missing_prerequisite(endpoint, device.onboarding_answer, device.access_token)
         if missing:
             record.not_reached[endpoint] = missing
             continue
@@ -308,15 +309,15 @@ def valid_request(wos: WosUnderTest, endpoint: str, deployment_id: str | None) -
                 "onboardingKey": device.onboarding_key,
             },
         )
-    onboarding = device.onboarding or {}
     if endpoint == TOKEN:
+        # The onboarding answer is read member by member: a wrong shape fails ONB-003 here.
         return Request(
             "POST",
-            str(onboarding.get("tokenEndpoint")),
+            device.token_endpoint,
             form={
                 "grant_type": "client_credentials",
-                "client_id": str(onboarding.get("clientId")),
-                "client_secret": str(onboarding.get("clientSecret")),
+                "client_id": str(device.client_id),
+                "client_secret": device.client_secret,
             },
         )
     if endpoint == CAPABILITIES:
@@ -346,16 +347,10 @@ def _missing_prerequisite(endpoint: str, onboarding: object, access_token: str |
 
 
 def _keep_what_the_device_was_given(wos: WosUnderTest, endpoint: str, answer: Answer) -> None:
-    body = answer.json()
-    if endpoint == ONBOARDING and answer.status == 201 and isinstance(body, dict):
-        wos.device().onboarding = body
-    if (
-        endpoint == TOKEN
-        and answer.status == 200
-        and isinstance(body, dict)
-        and isinstance(body.get("access_token"), str)
-    ):
-        wos.device().access_token = body["access_token"]
+    if endpoint == ONBOARDING and answer.status == 201:
+        wos.device().onboarding_answer = answer
+    if endpoint == TOKEN and answer.status == 200:
+        wos.device().access_token = access_token_of(answer)
 
 
 # -- verdicts ---------------------------------------------------------------------------------

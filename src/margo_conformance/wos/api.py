@@ -21,11 +21,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from margo_conformance.schemas import validation_errors
+from margo_conformance.schemas import ROOT_PATH, validation_errors
 from margo_conformance.wos.git_http import handle_git
 from margo_conformance.wos.pki import certificate_field
 from margo_conformance.wos.recording import RecordingMiddleware
-from margo_conformance.wos.state import TOKEN_LIFETIME_S, DeviceRecord, ReceivedDocument, WosState
+from margo_conformance.wos.state import TOKEN_LIFETIME_S, DeviceRecord, ReceivedDocument, Refusal, WosState
 
 ONBOARDING_API_VERSION = "onboarding.margo/v1"
 FORM = "application/x-www-form-urlencoded"
@@ -46,9 +46,11 @@ def _field_error(line: str) -> dict[str, str]:
     return {"field": where, "message": message or where}
 
 
-def oauth_error(status: int, error: str) -> Response:
+def oauth_error(status: int, error: str, description: str = "") -> Response:
+    """An RFC 6749 error answer; `description` names the member of the request that is wrong."""
     headers = {"WWW-Authenticate": 'Basic realm="token"'} if status == 401 else None
-    return JSONResponse({"error": error}, status_code=status, headers=headers)
+    body = {"error": error} | ({"error_description": description} if description else {})
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 class WosApi:
@@ -100,17 +102,20 @@ class WosApi:
         }
 
     async def token(self, request: Request) -> Response:
-        if request.headers.get("content-type", "").split(";")[0].strip() != FORM:
-            return oauth_error(400, "invalid_request")
+        content_type = request.headers.get("content-type", "").split(";")[0].strip()
+        if content_type != FORM:
+            return oauth_error(400, "invalid_request", f"the request is {content_type or 'untyped'}, not {FORM}")
         try:
             form = {k: v[0] for k, v in parse_qs((await request.body()).decode("utf-8", errors="strict")).items()}
         except UnicodeDecodeError:  # found by tests/unit/test_emulator_fuzz.py
-            return oauth_error(400, "invalid_request")
+            return oauth_error(400, "invalid_request", "the form is not UTF-8")
         client_id, client_secret = _client_credentials(form, request.headers.get("authorization"))
         device = self.state.device_by_client_id(client_id or "")
         request.scope["margo.device"] = device
         if form.get("grant_type") != "client_credentials":
-            return oauth_error(400, "unsupported_grant_type")
+            grant = form.get("grant_type")
+            return oauth_error(400, "unsupported_grant_type",
+                               f"grant_type is {'missing' if grant is None else repr(grant)}, not client_credentials")
         if device is None or client_secret != device.client_secret:
             return oauth_error(401, "invalid_client")
         token = device.issue_access_token()
@@ -126,27 +131,21 @@ class WosApi:
         if refusal is not None:
             return refusal
         assert device is not None
-        received = await self._receive(request, "v24/device-capabilities")
-        if isinstance(received, Response):
-            return received
+        received = await receive_document(request, "v24/device-capabilities")
         device.capabilities.append(received)
-        if received.errors:
-            return problem(422, "Unprocessable Content", "invalid DeviceCapabilities", received.errors)
-        return Response(status_code=201)
+        return refusal_of(received, "DeviceCapabilities") or Response(status_code=201)
 
     async def deployment_status(self, request: Request) -> Response:
         device, refusal = self._authenticate(request)
         if refusal is not None:
             return refusal
         assert device is not None
-        received = await self._receive(request, "v24/deployment-status")
-        if isinstance(received, Response):
-            return received
         deployment_id = request.path_params["deployment_id"]
+        if deployment_id not in device.assigned_deployments:
+            return refuse_unassigned(request, device, deployment_id, "STS-003")
+        received = await receive_document(request, "v24/deployment-status")
         device.statuses.setdefault(deployment_id, []).append(received)
-        if received.errors:
-            return problem(422, "Unprocessable Content", "invalid DeploymentStatus", received.errors)
-        return Response(status_code=201)
+        return refusal_of(received, "DeploymentStatus") or Response(status_code=201)
 
     def _authenticate(self, request: Request) -> tuple[DeviceRecord | None, Response | None]:
         """Bearer-token check for the device named in the path (TOK-001, TOK-005)."""
@@ -162,18 +161,6 @@ class WosApi:
             request.scope["margo.device"] = holder  # evidence belongs to whoever sent it
             return None, problem(403, "Forbidden", "the token belongs to another device")
         return path_device, None
-
-    async def _receive(self, request: Request, schema: str) -> ReceivedDocument | Response:
-        document = await _json_body(request)
-        if document is None:
-            return problem(400, "Bad Request", "the body is not JSON")
-        return ReceivedDocument(
-            at=time.time(),
-            method=request.method,
-            path=request.url.path,
-            document=document,
-            errors=validation_errors(document, schema),
-        )
 
     # -- workload artifacts -------------------------------------------------------------
 
@@ -194,6 +181,44 @@ def _unauthorized(detail: str, error: str | None = None) -> Response:
     challenge = "Bearer" + (f' error="{error}"' if error else "")
     response.headers["WWW-Authenticate"] = challenge
     return response
+
+
+async def receive_document(request: Request, schema: str) -> ReceivedDocument:
+    """The device's document with its schema verdict; a body that is not JSON is kept too, with
+    one error at the root saying so (the step judging the report names it)."""
+    body = await request.body()
+    try:
+        document, errors, parsed = json.loads(body), [], True
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        reason = "the body is empty" if not body.strip() else f"the body is not JSON ({_decode_error(exc)})"
+        document, errors, parsed = None, [f"{ROOT_PATH}: {reason}"], False
+    if parsed:
+        errors = validation_errors(document, schema)
+    return ReceivedDocument(time.time(), request.method, request.url.path, document, errors, parsed)
+
+
+def refusal_of(received: ReceivedDocument, kind: str) -> Response | None:
+    """400 for a body that is not JSON, 422 for a document that breaks the schema, else None."""
+    if not received.parsed:
+        return problem(400, "Bad Request", received.errors[0].partition(": ")[2], received.errors)
+    if received.errors:
+        return problem(422, "Unprocessable Content", f"invalid {kind}", received.errors)
+    return None
+
+
+def refuse_unassigned(request: Request, device: DeviceRecord, deployment_id: str, requirement: str) -> Response:
+    """404 for a status report on a deployment the WOS never assigned to this device, recorded
+    as the device's fault: a report names one of its own deployments (`requirement`)."""
+    reason = f"deployment {deployment_id} was never assigned to device {device.device_id}"
+    device.refuse(Refusal(time.time(), request.method, request.url.path, 404, requirement,
+                          "the route's {deploymentId}", reason))
+    return problem(404, "Not Found", reason)
+
+
+def _decode_error(exc: ValueError) -> str:
+    if isinstance(exc, json.JSONDecodeError):
+        return f"{exc.msg} at character {exc.pos}"
+    return "not UTF-8"
 
 
 async def _json_body(request: Request) -> Any | None:

@@ -22,9 +22,9 @@ from margo_conformance.manifest import (
     etag_of,
 )
 from margo_conformance.schemas import validation_errors
-from margo_conformance.wos.api import WosApi, _json_body, problem
+from margo_conformance.wos.api import WosApi, _json_body, problem, receive_document, refusal_of, refuse_unassigned
 from margo_conformance.wos.pki import certificate_field, parse_certificate_field
-from margo_conformance.wos.state import DeviceRecord, ReceivedDocument
+from margo_conformance.wos.state import DeviceRecord
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 
@@ -70,13 +70,9 @@ class ManifestApi:
         device = self._client(request)
         if isinstance(device, Response):
             return device
-        received = await self._receive(request, "pr1/device-capabilities")
-        if isinstance(received, Response):
-            return received
+        received = await receive_document(request, "pr1/device-capabilities")
         device.capabilities.append(received)
-        if received.errors:
-            return problem(422, "Unprocessable Content", "invalid DeviceCapabilitiesManifest", received.errors)
-        return Response(status_code=201)
+        return refusal_of(received, "DeviceCapabilitiesManifest") or Response(status_code=201)
 
     async def state_manifest(self, request: Request) -> Response:
         device = self._client(request)
@@ -118,20 +114,12 @@ class ManifestApi:
         device = self._client(request)
         if isinstance(device, Response):
             return device
-        received = await self._receive(request, "pr1/deployment-status")
-        if isinstance(received, Response):
-            return received
-        device.statuses.setdefault(request.path_params["deployment_id"], []).append(received)
-        if received.errors:
-            return problem(422, "Unprocessable Content", "invalid DeploymentStatusManifest", received.errors)
-        return Response(status_code=200)
-
-    async def _receive(self, request: Request, schema: str) -> ReceivedDocument | Response:
-        document = await _json_body(request)
-        if document is None:
-            return problem(400, "Bad Request", "the body is not JSON")
-        return ReceivedDocument(time.time(), request.method, request.url.path, document,
-                                validation_errors(document, schema))
+        deployment_id = request.path_params["deployment_id"]
+        if deployment_id not in device.assigned_deployments:
+            return refuse_unassigned(request, device, deployment_id, "STS-012")
+        received = await receive_document(request, "pr1/deployment-status")
+        device.statuses.setdefault(deployment_id, []).append(received)
+        return refusal_of(received, "DeploymentStatusManifest") or Response(status_code=200)
 
 
 def _accepts_manifest(accept: str | None) -> bool:

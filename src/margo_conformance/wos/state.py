@@ -23,13 +23,34 @@ TOKEN_LIFETIME_S = 3600
 
 @dataclass
 class ReceivedDocument:
-    """A capabilities or status document as the WOS received it, with its schema verdict."""
+    """A capabilities or status document as the WOS received it, with its schema verdict.
+
+    A body that is not JSON (or is empty) is kept too, as `document` None with the one error
+    saying so at the root, so the step judging the report fails naming it (not "no report").
+    """
 
     at: float
     method: str
     path: str
     document: Any
     errors: list[str]
+    parsed: bool = True  # False: the body was not JSON
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A request of the device the WOS refused for what it named, and the requirement it broke."""
+
+    at: float
+    method: str
+    path: str
+    status: int
+    requirement: str
+    member: str  # where in the request the fault is, e.g. "the route's {deploymentId}"
+    reason: str
+
+    def describe(self) -> str:
+        return f"{self.method} {self.path} -> {self.status}: {self.member}: {self.reason}"
 
 
 @dataclass
@@ -46,6 +67,11 @@ class DeviceRecord:
     access_tokens: dict[str, float] = field(default_factory=dict)  # token -> expiry (epoch s)
     capabilities: list[ReceivedDocument] = field(default_factory=list)
     statuses: dict[str, list[ReceivedDocument]] = field(default_factory=dict)
+    #: Refused for what they named (a deployment never assigned to this device), in order.
+    refusals: list[Refusal] = field(default_factory=list)
+    #: Every deployment id the WOS ever assigned to this device (kept after a removal: a device
+    #: reports on removed deployments too).
+    assigned_deployments: set[str] = field(default_factory=set)
     client_certificate: str | None = None  # PR1: what the client onboarded with
     #: The WOS's root URL as this device reaches it (its own network link, wos/link.py), when
     #: that differs from the WOS's; onboarding hands out token and Git URLs under it.
@@ -57,6 +83,15 @@ class DeviceRecord:
         if self._desired is None:
             self._desired = ClientDesiredState(self.client_id)
         return self._desired
+
+    def assign(self, deployment_id: str) -> None:
+        """The WOS hands this device a deployment: status reports for it are accepted from now on."""
+        self.assigned_deployments.add(deployment_id)
+
+    def refuse(self, refusal: Refusal) -> None:
+        self.refusals.append(refusal)
+        self.evidence.record(NOTE, f"the orchestrator refused {refusal.describe()}", requirement=refusal.requirement,
+                             refused=refusal.path, member=refusal.member)
 
     def issue_access_token(self) -> str:
         token = secrets.token_urlsafe(32)
