@@ -49,7 +49,8 @@ def json_name(value: object) -> str:
 
 def _kind_name(kind: type | tuple[type, ...]) -> str:
     kinds = kind if isinstance(kind, tuple) else (kind,)
-    names = {str: "string", int: "integer", float: "number", bool: "boolean", list: "array", dict: "object"}
+    names = {str: "string", int: "integer", float: "number", bool: "boolean", list: "array", dict: "object",
+             type(None): "null"}
     return " or ".join(names.get(k, k.__name__) for k in kinds)
 
 
