@@ -23,6 +23,7 @@ import pytest
 from margo_conformance.checks import CheckFailed
 from margo_conformance.control import ControlError, _json_object
 from margo_conformance.device.client import Answer
+from margo_conformance.device.git_reader import parse_yaml_files
 from margo_conformance.device.pr1 import (
     bundle_problems,
     document_problems,
@@ -395,3 +396,19 @@ def test_a_token_request_of_the_wrong_shape_gets_a_400_saying_what_is_wrong(
     assert response.status_code in (400, 401), response.text
     if named is not None:
         assert named in response.json()["error_description"]
+
+
+# -- git reading: whatever a WOS commits, every file is kept, parsed or saying why not -----------
+
+
+def test_a_repository_of_odd_files_is_read_without_an_exception(tmp_path: Path) -> None:
+    (tmp_path / "deployments").mkdir()
+    (tmp_path / "deployments" / "binary.yaml").write_bytes(b"\xff\xfe\x00kind: x")
+    (tmp_path / "deployments" / "broken.yaml").write_text("a: [unclosed")
+    (tmp_path / "deployments" / "list.yaml").write_text("- a\n- b\n")
+    (tmp_path / "deployments" / "folder.yaml").mkdir()
+    documents = parse_yaml_files(tmp_path)
+    assert documents["deployments/binary.yaml"] == "not YAML: the file is not UTF-8 text"
+    assert str(documents["deployments/broken.yaml"]).startswith("not YAML: ")
+    assert documents["deployments/list.yaml"] == ["a", "b"]
+    assert "deployments/folder.yaml" not in documents

@@ -63,13 +63,17 @@ def read_repository(
 
 
 def parse_yaml_files(checkout: Path) -> dict[str, Any]:
+    """Every YAML file of the checkout, parsed; one that does not parse is kept as text saying why
+    (a step judging it fails naming the file, the suite does not stop on it)."""
     documents: dict[str, Any] = {}
     for path in sorted(checkout.rglob("*.y*ml")):
-        if ".git" in path.parts:
-            continue
+        if ".git" in path.parts or path.is_symlink() or not path.is_file():
+            continue  # a directory named *.yaml, or a link out of the repository, holds no document
         relative = path.relative_to(checkout).as_posix()
         try:
-            documents[relative] = yaml.safe_load(path.read_text())
+            documents[relative] = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except UnicodeDecodeError:
+            documents[relative] = "not YAML: the file is not UTF-8 text"
         except yaml.YAMLError as exc:
             documents[relative] = f"not YAML: {exc}"
     return documents
