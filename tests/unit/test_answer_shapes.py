@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
+from steps.status import the_agent_reported_the_status_of_no_deployment_the_orchestrator_never_assigned as step
 
 from margo_conformance.checks import CheckFailed
 from margo_conformance.control import ControlError, _json_object
@@ -38,7 +39,7 @@ from margo_conformance.paths import FIXTURES_DIR
 from margo_conformance.roles.wos import SimulatedDevice, WosUnderTest, access_token_of
 from margo_conformance.shapes import member_fault, pointer_tokens, read_member
 from margo_conformance.wos.server import EmulatedWos
-from margo_conformance.wos.state import DeviceRecord
+from margo_conformance.wos.state import DeviceRecord, Refusal
 
 # -- the defects ------------------------------------------------------------------------------
 
@@ -418,3 +419,23 @@ def test_a_repository_of_odd_files_is_read_without_an_exception(tmp_path: Path) 
     assert str(documents["deployments/broken.yaml"]).startswith("not YAML: ")
     assert documents["deployments/list.yaml"] == ["a", "b"]
     assert "deployments/folder.yaml" not in documents
+
+
+class _Agent:
+    def __init__(self, profile: str, device: DeviceRecord) -> None:
+        self.profile = profile
+        self.device = device
+
+
+@pytest.mark.parametrize(("profile", "requirement"), [("V24", "STS-003"), ("PR1", "STS-012")])
+def test_the_status_step_fails_an_agent_that_reported_on_a_deployment_never_assigned(
+    wos: EmulatedWos, evidence: EvidenceLog, profile: str, requirement: str
+) -> None:
+    device = wos.state.register_device(evidence)
+    step(_Agent(profile, device))  # nothing refused: the check holds
+    device.refuse(Refusal(0.0, "POST", "/device/d/deployment/x/status", 404, requirement,
+                          "the route's {deploymentId}", "deployment x was never assigned to device d"))
+    with pytest.raises(CheckFailed) as failure:
+        step(_Agent(profile, device))
+    assert failure.value.requirements == (requirement,)
+    assert "{deploymentId}" in str(failure.value) and "never assigned" in str(failure.value)
