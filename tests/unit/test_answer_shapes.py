@@ -37,6 +37,8 @@ from margo_conformance.evidence import EvidenceLog
 from margo_conformance.manifest import BUNDLE_MEDIA_TYPE, digest_of
 from margo_conformance.paths import FIXTURES_DIR
 from margo_conformance.roles.wos import SimulatedDevice, WosUnderTest, access_token_of
+from margo_conformance.roles.wos_bad_requests import CAPABILITIES as CAPABILITIES_REPORT
+from margo_conformance.roles.wos_bad_requests import problem_body_fault
 from margo_conformance.shapes import member_fault, pointer_tokens, read_member
 from margo_conformance.wos.server import EmulatedWos
 from margo_conformance.wos.state import DeviceRecord, Refusal
@@ -439,3 +441,16 @@ def test_the_status_step_fails_an_agent_that_reported_on_a_deployment_never_assi
         step(_Agent(profile, device))
     assert failure.value.requirements == (requirement,)
     assert "{deploymentId}" in str(failure.value) and "never assigned" in str(failure.value)
+
+
+PROBLEM = {"type": "about:blank", "title": "Bad Request", "status": 400, "detail": "the body is not JSON"}
+
+
+@pytest.mark.parametrize("defect", DEFECTS)
+@pytest.mark.parametrize("pointer", ["/title", "/status"])
+def test_a_problem_body_of_the_wrong_shape_is_a_fault_naming_the_member(pointer: str, defect: str) -> None:
+    answer = _answer(broken_body(PROBLEM, pointer, defect), 400, {"content-type": "application/problem+json"})
+    fault = problem_body_fault(CAPABILITIES_REPORT, answer)
+    assert fault, f"{defect} at {pointer} passed as a problem body"
+    member = pointer.lstrip("/")
+    assert member in fault or "(root)" in fault, fault
