@@ -15,6 +15,12 @@ class ConfigError(ValueError):
     """A missing or invalid setting; the process prints it and exits with status 2."""
 
 
+#: V24 leaves the onboarding messages open (TBD). `suite`: the suite's documented default
+#: (docs/v24-wire-contract.md section 2), with one-time onboarding keys; `vendor`: a layout of this
+#: WOS's own, without keys, that a SUT file declares to the suite (interop.onboarding).
+ONBOARDING_STYLES = ("suite", "vendor")
+
+
 @dataclass(frozen=True)
 class Config:
     public_url: str
@@ -23,6 +29,7 @@ class Config:
     data_dir: Path = Path("/var/lib/margo-wos")
     faults: Faults = Faults()
     token_lifetime_s: int = 3600
+    onboarding_style: str = "suite"
 
 
 def load_config(env: Mapping[str, str] | None = None) -> Config:
@@ -33,7 +40,15 @@ def load_config(env: Mapping[str, str] | None = None) -> Config:
         control_port=_port(env, "MARGO_WOS_CONTROL_PORT", 8081),
         data_dir=Path(env.get("MARGO_WOS_DATA_DIR") or "/var/lib/margo-wos"),
         faults=_faults(env.get("MARGO_WOS_FAULTS", "")),
+        onboarding_style=_onboarding_style(env.get("MARGO_WOS_ONBOARDING_STYLE", "")),
     )
+
+
+def _onboarding_style(value: str) -> str:
+    style = value.strip() or "suite"
+    if style not in ONBOARDING_STYLES:
+        raise ConfigError(f"MARGO_WOS_ONBOARDING_STYLE must be one of {', '.join(ONBOARDING_STYLES)}, got {value!r}")
+    return style
 
 
 def _public_url(value: str) -> str:

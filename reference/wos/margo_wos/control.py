@@ -103,13 +103,13 @@ async def register_device(wos: Wos, request: dict[str, Any]) -> dict[str, Any]:
     await wos.repos.create(device_id)  # before the record, so a registered device always has one
     wos.store.save(device)
     log("control", f"registered device {device_id}")
-    return _registered(device)
+    return _registered(device, keys=wos.config.onboarding_style == "suite")
 
 
-def _registered(device: Device) -> dict[str, Any]:
+def _registered(device: Device, keys: bool = True) -> dict[str, Any]:
     if device.profile == "PR1":
         return {"profile": "PR1"}
-    return {"onboardingKey": device.onboarding_key}
+    return {"onboardingKey": device.onboarding_key} if keys else {}
 
 
 async def deploy(wos: Wos, request: dict[str, Any]) -> dict[str, Any]:

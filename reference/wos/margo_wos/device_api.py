@@ -102,6 +102,32 @@ async def onboard(wos: Wos, request: Request) -> Response:
     return JSONResponse(_onboarding_response(wos, device), status_code=201)
 
 
+async def onboard_vendor_style(wos: Wos, request: Request) -> Response:
+    """The `vendor` onboarding style: `{"device": "<id>"}` in, no key; credentials in a layout of
+    this WOS's own. V24 leaves both open, so a SUT file declares them (interop.onboarding)."""
+    document = await document_or_refusal(wos, request)
+    if isinstance(document, Response):
+        return document
+    device_id = document.get("device") if isinstance(document, dict) else None
+    if not isinstance(device_id, str) or not device_id:
+        return problem(400, "the body is not {\"device\": \"<device id>\"}")
+    device = wos.store.device(device_id)
+    if device is None or device.profile != "V24":
+        return problem(403, "no device of that id is expected")
+    if not device.onboarded:
+        device.onboarded = True
+        wos.store.save(device)
+        log("onboarding", f"device {device.device_id} onboarded (vendor style)")
+    return JSONResponse(
+        {
+            "credentials": {"id": device.client_id, "secret": device.client_secret},
+            "oauthTokenUrl": wos.url("/oauth/token"),
+            "gitops": {"repository": wos.url(f"/git/{device.device_id}.git"), "token": device.git_token},
+        },
+        status_code=201,
+    )
+
+
 def _onboarding_response(wos: Wos, device: Device) -> dict[str, object]:
     return {
         "apiVersion": ONBOARDING_API_VERSION,
@@ -313,11 +339,19 @@ async def _crash(request: Request, exc: Exception) -> Response:
     return problem(500, "internal error; see the WOS log")
 
 
+def _onboarding_routes(wos: Wos) -> list[Route]:
+    if wos.config.onboarding_style == "vendor":
+        return [Route("/api/devices/onboard", _bind(wos, onboard_vendor_style), methods=["POST"])]
+    return [
+        Route("/onboarding/", _bind(wos, onboard), methods=["POST"]),
+        Route("/onboarding", _bind(wos, onboard), methods=["POST"]),
+    ]
+
+
 def device_app(wos: Wos) -> ASGIApp:
     routes = [
         Route("/onboarding/certificate", _bind(wos, root_certificate), methods=["GET"]),
-        Route("/onboarding/", _bind(wos, onboard), methods=["POST"]),
-        Route("/onboarding", _bind(wos, onboard), methods=["POST"]),
+        *_onboarding_routes(wos),
         Route("/oauth/token", _bind(wos, issue_token), methods=["POST"]),
         Route(
             "/device/{device_id}/capabilities",

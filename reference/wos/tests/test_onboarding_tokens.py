@@ -132,3 +132,21 @@ def test_config_requires_public_url_and_known_faults() -> None:
     assert (config.public_url, config.port, config.control_port) == ("http://x:1", 8080, 8081)
     assert "status-500" in config.faults
     assert json.dumps(sorted(config.faults.active)) == '["status-500"]'
+
+
+
+def test_the_vendor_onboarding_style_takes_no_key_and_answers_in_its_own_layout(make_harness) -> None:
+    harness = make_harness(onboarding_style="vendor")
+    assert "onboardingKey" not in harness.verb("register-device", {"deviceId": "dev-v1"})
+    assert harness.api.post("/onboarding/", json={"deviceId": "dev-v1"}).status_code in (404, 405)
+    assert harness.api.post("/api/devices/onboard", json={"device": "dev-unknown"}).status_code == 403
+    assert harness.api.post("/api/devices/onboard", json={"id": "dev-v1"}).status_code == 400
+    answer = harness.api.post("/api/devices/onboard", json={"device": "dev-v1"})
+    assert answer.status_code == 201
+    body = answer.json()
+    assert body["credentials"]["id"] and body["credentials"]["secret"] and body["gitops"]["token"]
+    assert body["gitops"]["repository"].endswith("/git/dev-v1.git")
+    token = harness.api.post(body["oauthTokenUrl"].removeprefix(PUBLIC_URL), data={
+        "grant_type": "client_credentials", "client_id": body["credentials"]["id"],
+        "client_secret": body["credentials"]["secret"]})
+    assert token.status_code == 200

@@ -226,9 +226,14 @@ def make_harness(tmp_path: Path) -> Iterator[Callable[..., Harness]]:
     """Build a WOS on tmp_path; a second call with the same data reopens it (a restart)."""
     opened: list[TestClient] = []
 
-    def build(faults: str = "") -> Harness:
+    def build(faults: str = "", onboarding_style: str = "suite") -> Harness:
         wos = open_wos(
-            Config(public_url=PUBLIC_URL, data_dir=tmp_path / "data", faults=Faults.parse(faults))
+            Config(
+                public_url=PUBLIC_URL,
+                data_dir=tmp_path / "data",
+                faults=Faults.parse(faults),
+                onboarding_style=onboarding_style,
+            )
         )
         api, control = TestClient(device_app(wos)), TestClient(control_app(wos))
         for client in (api, control):
