@@ -82,18 +82,85 @@ class WorkloadFinder:
         return self.how == ANY
 
 
+#: V24 onboarding (the pre-draft leaves the body TBD): the suite's default exchange.
+DEFAULT_ONBOARDING_PATH = "/onboarding/"
+DEFAULT_ONBOARDING_REQUEST: Mapping[str, Any] = MappingProxyType(
+    {
+        "apiVersion": "onboarding.margo/v1",
+        "kind": "OnboardingRequest",
+        "deviceId": "{device_id}",
+        "onboardingKey": "{onboarding_key}",
+    }
+)
+DEFAULT_ONBOARDING_ANSWER: Mapping[str, str] = MappingProxyType(
+    {
+        "client_id": "/clientId",
+        "client_secret": "/clientSecret",
+        "token_endpoint": "/tokenEndpoint",
+        "repository_url": "/desiredState/url",
+        "git_token": "/desiredState/accessToken",
+    }
+)
+ONBOARDING_FIELDS = ("device_id", "onboarding_key", "serial_number")
+
+
+@dataclass(frozen=True)
+class V24Onboarding:
+    """How a V24 device onboards with this WOS: where, with what body, and where the answer
+    carries the credentials and the repository."""
+
+    path: str = DEFAULT_ONBOARDING_PATH
+    request: Mapping[str, Any] = field(default_factory=lambda: DEFAULT_ONBOARDING_REQUEST)
+    answer: Mapping[str, str] = field(default_factory=lambda: DEFAULT_ONBOARDING_ANSWER)
+    keys: bool = True
+    declared: bool = False
+
+    def request_body(self, values: Mapping[str, str]) -> Any:
+        """The request body for one device: every string of the template filled."""
+        return _fill(self.request, values)
+
+    def describe(self) -> str:
+        if not self.declared:
+            return "the suite's V24 exchange, with one-time onboarding keys (default)"
+        members = ", ".join(f"{name} at {pointer}" for name, pointer in self.answer.items())
+        keys = "with" if self.keys else "without"
+        return f"POST {self.path} {keys} one-time onboarding keys; the answer carries {members}"
+
+
+def _fill(template: Any, values: Mapping[str, str]) -> Any:
+    if isinstance(template, str):
+        return template.format_map(values)
+    if isinstance(template, Mapping):
+        return {key: _fill(value, values) for key, value in template.items()}
+    if isinstance(template, list):
+        return [_fill(item, values) for item in template]
+    return template
+
+
+def _strings(template: Any) -> list[str]:
+    if isinstance(template, str):
+        return [template]
+    if isinstance(template, Mapping):
+        return [s for value in template.values() for s in _strings(value)]
+    if isinstance(template, list):
+        return [s for item in template for s in _strings(item)]
+    return []
+
+
 @dataclass(frozen=True)
 class Interop:
     """The interop choices of one SUT file (defaults where it declares none)."""
 
     workloads: WorkloadFinder = field(default_factory=WorkloadFinder)
     downtime_format: str = ISO_INTERVAL
+    onboarding: V24Onboarding = field(default_factory=V24Onboarding)
 
     def declared(self) -> dict[str, Any]:
         """What the SUT file chose, as reports echo it (defaults marked as such)."""
         return {
             "workloads": self.workloads.describe() + ("" if self.workloads.declared else " (default)"),
             "downtime_window": self.downtime_format + ("" if self.downtime_format != ISO_INTERVAL else " (default)"),
+            "onboarding": self.onboarding.describe(),
         }
 
 
@@ -119,7 +186,26 @@ def parse_interop(where: str, data: Mapping[str, Any] | None) -> Interop:
         format_window(downtime, 0, 1)
     except (ValueError, TypeError) as exc:
         raise ConfigError(f"{where}: interop.downtime_window.format: {exc}") from exc
-    return Interop(_workload_finder(where, data.get("workloads")), downtime)
+    return Interop(_workload_finder(where, data.get("workloads")), downtime, _onboarding(where, data.get("onboarding")))
+
+
+def _onboarding(where: str, data: Mapping[str, Any] | None) -> V24Onboarding:
+    if not data:
+        return V24Onboarding()
+    keys = bool(data.get("keys", True))
+    request = data.get("request", DEFAULT_ONBOARDING_REQUEST)
+    for template in _strings(request):
+        _check_fields(f"{where}: interop.onboarding.request", template, ONBOARDING_FIELDS)
+        if not keys and "onboarding_key" in _fields(template):
+            raise ConfigError(f"{where}: interop.onboarding.request uses {{onboarding_key}} but keys is false")
+    answer = {**DEFAULT_ONBOARDING_ANSWER, **data.get("answer", {})}
+    return V24Onboarding(
+        path=str(data.get("path", DEFAULT_ONBOARDING_PATH)),
+        request=MappingProxyType(dict(request)),
+        answer=MappingProxyType(answer),
+        keys=keys,
+        declared=True,
+    )
 
 
 def _workload_finder(where: str, data: Mapping[str, Any] | None) -> WorkloadFinder:
@@ -138,9 +224,13 @@ def _workload_finder(where: str, data: Mapping[str, Any] | None) -> WorkloadFind
     return WorkloadFinder(NONE, reason=str(data[NONE]))
 
 
+def _fields(template: str) -> list[str]:
+    return [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
+
+
 def _check_fields(where: str, template: str, allowed: tuple[str, ...]) -> None:
     try:
-        names = [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
+        names = _fields(template)
     except ValueError as exc:
         raise ConfigError(f"{where}: bad placeholder syntax in {template!r}: {exc}") from exc
     for name in names:

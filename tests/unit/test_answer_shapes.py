@@ -22,6 +22,7 @@ import pytest
 from steps.status import the_agent_reported_the_status_of_no_deployment_the_orchestrator_never_assigned as step
 
 from margo_conformance.checks import CheckFailed
+from margo_conformance.config import RunConfig, load_sut_file
 from margo_conformance.control import ControlError, _json_object
 from margo_conformance.device.client import Answer
 from margo_conformance.device.git_reader import parse_yaml_files
@@ -238,7 +239,8 @@ class _Control:
 
 
 def _wos(answer: dict[str, Any], tmp_path: Path) -> WosUnderTest:
-    wos = WosUnderTest(run=None, evidence=EvidenceLog(), workdir=tmp_path)  # type: ignore[arg-type]
+    run = RunConfig(sut=load_sut_file(FIXTURES_DIR / "sut" / "reference-wos.yaml"), report_dir=tmp_path, run_id="t")
+    wos = WosUnderTest(run=run, evidence=EvidenceLog(), workdir=tmp_path)
     wos._control = _Control(answer)
     wos.devices["device"] = SimulatedDevice("dev-1", "k-1")
     wos.deployments["hello-compose"] = "d-1"

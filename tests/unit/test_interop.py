@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -120,3 +121,50 @@ def test_seen_containers_are_removed_only_for_the_scenarios_deployments() -> Non
     watcher = _watch(WorkloadFinder(ANY), [_start("w1"), _start("w2")], engine)
     assert watcher.remove_seen(["dep-1"]) == 1 and engine.removed == ["id-w1"]
     assert watcher.remove_seen() == 2
+
+
+VENDOR_ONBOARDING = """  onboarding:
+    path: /api/devices/onboard
+    request: {device: "{device_id}"}
+    keys: false
+    answer:
+      client_id: /credentials/id
+      client_secret: /credentials/secret
+      token_endpoint: /oauthTokenUrl
+      repository_url: /gitops/repository
+      git_token: /gitops/token
+"""
+
+
+def test_a_declared_v24_onboarding_exchange_is_followed(tmp_path: Path) -> None:
+    from margo_conformance.device.client import Answer
+    from margo_conformance.roles.wos import SimulatedDevice
+
+    exchange = load_sut_file(_sut(tmp_path, VENDOR_ONBOARDING)).interop.onboarding
+    assert exchange.declared and not exchange.keys and exchange.path == "/api/devices/onboard"
+    assert exchange.request_body({"device_id": "d1", "onboarding_key": "", "serial_number": "s"}) == {"device": "d1"}
+    answer = {"credentials": {"id": "c1", "secret": "s1"}, "oauthTokenUrl": "http://w/t",
+              "gitops": {"repository": "http://w/r.git", "token": "g1"}}
+    device = SimulatedDevice("d1", "", exchange=exchange)
+    device.onboarding_answer = Answer("POST", "/api/devices/onboard", 201, {}, json.dumps(answer).encode(), 0.0)
+    assert (device.client_id, device.client_secret, device.token_endpoint, device.repository_url, device.git_token) == (
+        "c1", "s1", "http://w/t", "http://w/r.git", "g1")
+
+
+def test_a_declared_answer_missing_a_member_fails_naming_it_and_the_declaration(tmp_path: Path) -> None:
+    from margo_conformance.checks import CheckFailed
+    from margo_conformance.device.client import Answer
+    from margo_conformance.roles.wos import SimulatedDevice
+
+    exchange = load_sut_file(_sut(tmp_path, VENDOR_ONBOARDING)).interop.onboarding
+    device = SimulatedDevice("d1", "", exchange=exchange)
+    device.onboarding_answer = Answer("POST", "/api/devices/onboard", 201, {}, b'{"credentials": {"id": "c1"}}', 0.0)
+    with pytest.raises(CheckFailed, match=r"ONB-003.*/credentials/secret.*interop.onboarding"):
+        _ = device.client_secret
+
+
+def test_an_onboarding_without_keys_cannot_send_one(tmp_path: Path) -> None:
+    from margo_conformance.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="keys is false"):
+        load_sut_file(_sut(tmp_path, '  onboarding:\n    keys: false\n    request: {key: "{onboarding_key}"}\n'))

@@ -39,7 +39,13 @@ from margo_conformance.fleet.gitwire import (
     ls_refs_path,
     parse_ls_refs,
 )
-from margo_conformance.roles.wos import ONBOARDING_API_VERSION, ONBOARDING_MEMBERS, status_report, valid_capabilities
+from margo_conformance.interop import DEFAULT_ONBOARDING_ANSWER
+from margo_conformance.roles.wos import (
+    ONBOARDING_API_VERSION,
+    ONBOARDING_REQUIREMENTS,
+    status_report,
+    valid_capabilities,
+)
 from margo_conformance.shapes import member_fault, value_at
 
 LEASE_MESSAGE = "margo-lease"
@@ -197,12 +203,12 @@ class MargoDevice(FastHttpUser):
             if reply.status_code != 201 or not isinstance(answer, dict):
                 reply.failure(f"onboarding answered {reply.status_code}")
                 return False
-            faults = [f"{requirement}: {fault}" for pointer, requirement in ONBOARDING_MEMBERS.values()
+            faults = [f"{ONBOARDING_REQUIREMENTS[name]}: {fault}" for name, pointer in DEFAULT_ONBOARDING_ANSWER.items()
                       if (fault := member_fault(answer, pointer, str)) is not None]
             if faults:
                 reply.failure("the onboarding answer " + "; ".join(faults))
                 return False
-            member = {name: value_at(answer, pointer) for name, (pointer, _) in ONBOARDING_MEMBERS.items()}
+            member = {name: value_at(answer, pointer) for name, pointer in DEFAULT_ONBOARDING_ANSWER.items()}
             self.client_id, self.client_secret = member["client_id"], member["client_secret"]
             self.token_path = urlsplit(member["token_endpoint"]).path
             self.git_token = member["git_token"]

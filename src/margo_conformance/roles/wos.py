@@ -22,6 +22,7 @@ from margo_conformance.device.client import Answer, DeviceClient
 from margo_conformance.device.git_reader import GitRead, read_repository
 from margo_conformance.errors import StepOrderError, SutError
 from margo_conformance.evidence import NOTE, EvidenceLog
+from margo_conformance.interop import V24Onboarding
 from margo_conformance.paths import FIXTURES_DIR
 from margo_conformance.schemas import validation_errors
 from margo_conformance.shapes import V24_ONBOARDING_SHAPE, json_document, member_fault, read_member, value_at
@@ -66,15 +67,17 @@ UNDEFINED_STATES = {
 }
 
 
-#: Where the suite's V24 onboarding answer carries what a device needs, and the requirement that
-#: hands it out (the pre-draft leaves the body open; docs/v24-wire-contract.md section 2).
-ONBOARDING_MEMBERS: dict[str, tuple[str, str]] = {
-    "client_id": ("/clientId", "ONB-003"),
-    "client_secret": ("/clientSecret", "ONB-003"),
-    "token_endpoint": ("/tokenEndpoint", "ONB-003"),
-    "repository_url": ("/desiredState/url", "ONB-004"),
-    "git_token": ("/desiredState/accessToken", "ONB-004"),
+#: The requirement that hands out each member of the V24 onboarding answer; where the answer
+#: carries it is the SUT file's interop choice (the pre-draft leaves the body open; default:
+#: docs/v24-wire-contract.md section 2).
+ONBOARDING_REQUIREMENTS: dict[str, str] = {
+    "client_id": "ONB-003",
+    "client_secret": "ONB-003",
+    "token_endpoint": "ONB-003",
+    "repository_url": "ONB-004",
+    "git_token": "ONB-004",
 }
+DECLARED_ONBOARDING_SHAPE = "the shape the SUT file declares (interop.onboarding)"
 #: PR1: the onboarding answer is `{clientId}` (ONB-011).
 PR1_CLIENT_ID = ("/clientId", "ONB-011")
 
@@ -94,6 +97,8 @@ class SimulatedDevice:
     onboarding_answer: Answer | None = None
     access_token: str | None = None
     profile: str = "V24"
+    #: The V24 onboarding exchange the WOS declared (or the suite's default).
+    exchange: V24Onboarding = field(default_factory=V24Onboarding)
 
     @property
     def client_id(self) -> str | None:
@@ -124,11 +129,11 @@ class SimulatedDevice:
 
     def onboarding_member(self, name: str) -> str:
         """A string member of the V24 onboarding answer, or a failed check naming it."""
-        pointer, requirement = ONBOARDING_MEMBERS[name]
+        pointer, requirement = self.exchange.answer[name], ONBOARDING_REQUIREMENTS[name]
+        shape = DECLARED_ONBOARDING_SHAPE if self.exchange.declared else V24_ONBOARDING_SHAPE
         document = json_document(self._onboarded().body, requirement=requirement, what=V24_ONBOARDING_ANSWER,
-                                 shape=V24_ONBOARDING_SHAPE)
-        return read_member(document, pointer, str, requirement=requirement, what=V24_ONBOARDING_ANSWER,
-                           shape=V24_ONBOARDING_SHAPE)
+                                 shape=shape)
+        return read_member(document, pointer, str, requirement=requirement, what=V24_ONBOARDING_ANSWER, shape=shape)
 
     def _onboarded(self) -> Answer:
         if self.onboarding_answer is None:
@@ -257,10 +262,13 @@ class WosUnderTest:
         if self.profile == "PR1":  # PR1 has no onboarding key: the operator expects the device
             self.devices[role] = SimulatedDevice(device_id, "", profile="PR1")
             return self.devices[role]
-        key = control_member("register-device", answer, "/onboardingKey", str)
-        if not key:
-            raise ControlError("control verb register-device gave an empty onboardingKey")
-        self.devices[role] = SimulatedDevice(device_id, key)
+        exchange = self.run.sut.interop.onboarding
+        key = ""
+        if exchange.keys:  # a WOS without onboarding keys (declared) gives none
+            key = control_member("register-device", answer, "/onboardingKey", str)
+            if not key:
+                raise ControlError("control verb register-device gave an empty onboardingKey")
+        self.devices[role] = SimulatedDevice(device_id, key, exchange=exchange)
         return self.devices[role]
 
     def deploy(self, application: str, role: str = "device") -> str:
@@ -308,9 +316,12 @@ class WosUnderTest:
         device = self.device(role)
         if self.profile == "PR1":
             return onboard_pr1(self, device)
-        body = {"apiVersion": ONBOARDING_API_VERSION, "kind": "OnboardingRequest",
-                "deviceId": device.device_id, "onboardingKey": key if key is not None else device.onboarding_key}
-        answer = self.send("POST", "/onboarding/", json_body=body)
+        body = device.exchange.request_body({
+            "device_id": device.device_id,
+            "onboarding_key": key if key is not None else device.onboarding_key,
+            "serial_number": f"SN-{device.device_id}",
+        })
+        answer = self.send("POST", device.exchange.path, json_body=body)
         if answer.status == 201:  # its members are read (and judged) when the device needs them
             device.onboarding_answer = answer
         return answer

@@ -25,7 +25,6 @@ from margo_conformance.device.client import Answer
 from margo_conformance.errors import StepOrderError
 from margo_conformance.evidence import NOTE
 from margo_conformance.roles.wos import (
-    ONBOARDING_API_VERSION,
     WosUnderTest,
     access_token_of,
     application_components,
@@ -299,16 +298,9 @@ def _send(wos: WosUnderTest, request: Request) -> Answer:
 def valid_request(wos: WosUnderTest, endpoint: str, deployment_id: str | None) -> Request:
     device = wos.device()
     if endpoint == ONBOARDING:
-        return Request(
-            "POST",
-            "/onboarding/",
-            json_body={
-                "apiVersion": ONBOARDING_API_VERSION,
-                "kind": "OnboardingRequest",
-                "deviceId": device.device_id,
-                "onboardingKey": device.onboarding_key,
-            },
-        )
+        values = {"device_id": device.device_id, "onboarding_key": device.onboarding_key,
+                  "serial_number": f"SN-{device.device_id}"}
+        return Request("POST", device.exchange.path, json_body=device.exchange.request_body(values))
     if endpoint == TOKEN:
         # The onboarding answer is read member by member: a wrong shape fails ONB-003 here.
         return Request(
