@@ -1,23 +1,21 @@
 """`margo-conformance list`: the requirements and scenarios of the suite, without running anything.
 
-Scenarios come straight from the Gherkin features (no Docker, no SUT); tags are the
-feature's and the scenario's, so `-m` selects exactly what `run -m` would (same expression
-language as pytest's). A scenario marked `*` is mandatory for the given role and profiles:
-a run that leaves it out cannot pass.
+Scenarios come straight from the Gherkin features (no Docker, no SUT); `-m` and `-k` go
+through the selection engine `run` uses (margo_conformance.selection), so a listing shows
+exactly the scenarios `run` with the same options would take. A scenario marked `*` is
+mandatory for the given role and profiles: a run that leaves it out cannot pass.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from margo_conformance.errors import ConfigError
 from margo_conformance.paths import FEATURES_DIR
 from margo_conformance.report.coverage import is_mandatory, known_profiles
 from margo_conformance.requirements import load_catalogue, tag_to_id
+from margo_conformance.selection import ScenarioRef, Selection, scenario_ref
 
 ROLE_ACTORS = {"agent": ("CLIENT", "BOTH"), "wos": ("WFM", "BOTH")}
 
@@ -35,9 +33,8 @@ class ListedScenario:
         return sorted(tag_to_id(t) for t in self.tags if t.startswith("req_"))
 
     @property
-    def test_name(self) -> str:
-        """The pytest function name pytest-bdd gives the scenario (what -k sees)."""
-        return "test_" + re.sub(r"\W+", "_", self.name.lower()).strip("_")
+    def ref(self) -> ScenarioRef:
+        return ScenarioRef(self.name, self.tags)
 
 
 def feature_scenarios(features_dir: Path = FEATURES_DIR) -> list[ListedScenario]:
@@ -53,54 +50,26 @@ def feature_scenarios(features_dir: Path = FEATURES_DIR) -> list[ListedScenario]
                     feature_file=path.relative_to(features_dir.parent).as_posix(),
                     feature=feature.name,
                     name=template.name,
-                    tags=frozenset(feature.tags | template.tags),
+                    tags=scenario_ref(template).tags,
                     examples=rows,
                 )
             )
     return listed
 
 
-def _compile(option: str, expression: str) -> Any:
-    # pytest's own expression parser, so `list -m/-k` and `run -m/-k` cannot disagree.
-    from _pytest.mark.expression import Expression
-
-    try:
-        return Expression.compile(expression)
-    except SyntaxError as exc:
-        raise ConfigError(f"{option} {expression!r}: {exc}") from exc
-
-
-def matches(expression: str | None, tags: Iterable[str]) -> bool:
-    """pytest's -m language (and, or, not, parentheses) over a scenario's tags."""
-    if not expression:
-        return True
-    tag_set = set(tags)
-    return bool(_compile("-m", expression).evaluate(lambda name, **kwargs: name in tag_set))
-
-
-def matches_keyword(expression: str | None, scenario: ListedScenario) -> bool:
-    """pytest's -k: case-insensitive substrings of the test's name, or its tags."""
-    if not expression:
-        return True
-    words = {scenario.test_name.lower(), scenario.name.lower(), *(t.lower() for t in scenario.tags)}
-    return bool(
-        _compile("-k", expression).evaluate(
-            lambda name, **kwargs: any(name.lower() in w for w in words)
-        )
-    )
+def selected_scenarios(role: str | None, selection: Selection) -> list[ListedScenario]:
+    """The scenarios of a role (all roles: None) that `run` with this selection would take."""
+    return [
+        s for s in feature_scenarios() if (not role or role in s.tags) and selection.selects(s.ref)
+    ]
 
 
 def scenario_lines(
     role: str | None, profiles: Sequence[str], select: str | None, keyword: str | None
 ) -> list[str]:
+    selection = Selection(select, keyword)
     lines = []
-    for scenario in feature_scenarios():
-        if role and role not in scenario.tags:
-            continue
-        if not matches(select, scenario.tags):
-            continue
-        if not matches_keyword(keyword, scenario):
-            continue
+    for scenario in selected_scenarios(role, selection):
         claimed = list(profiles) or sorted(known_profiles())  # no profile given: any profile
         mark = "*" if role and is_mandatory(scenario.tags, role, claimed) else " "
         outline = f" [{scenario.examples} examples]" if scenario.examples else ""

@@ -28,6 +28,7 @@ from margo_conformance.requirements import id_to_tag, load_catalogue
 from margo_conformance.results import EVIDENCE_KEY, NOT_CLAIMED, ResultsCollector
 from margo_conformance.roles.agent import AgentUnderTest
 from margo_conformance.roles.wos import WosUnderTest
+from margo_conformance.selection import Selection, scenario_ref
 from margo_conformance.sut import remove_run_resources
 from margo_conformance.wos.server import EmulatedWos
 
@@ -65,6 +66,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--base-image", default=None, help="base image the suite's images were built from")
     group.addoption("--sut-image", default=None, help="image to run instead of the SUT file's (a content tag)")
     group.addoption("--workload-image", default=None, help="image workloads may use (present locally)")
+    # The run's -m/-k: margo_conformance.selection, the engine `list scenarios` uses too.
+    group.addoption("--select-tags", default=None, help="tag expression (margo-conformance run -m)")
+    group.addoption("--select-keyword", default=None, help="name expression or phrase (margo-conformance run -k)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -128,7 +132,8 @@ def item_profile(item: pytest.Item) -> str | None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Keep only the scenarios of the SUT's role: the other role's are not applicable, not skipped.
+    """Keep only the scenarios of the SUT's role (the other role's are not applicable, not
+    skipped) that the run's -m/-k select.
 
     Scenarios of a profile the SUT does not claim stay visible as skipped, with that reason.
     """
@@ -136,7 +141,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if run is None:
         return
     role = run.sut.role
-    kept = [i for i in items if role in {m.name for m in i.iter_markers()}]
+    try:
+        selection = Selection(config.getoption("--select-tags"), config.getoption("--select-keyword"))
+    except ConfigError as exc:
+        raise pytest.UsageError(str(exc)) from exc
+    kept = [i for i in items if role in {m.name for m in i.iter_markers()} and _selected(i, selection)]
     dropped = [i for i in items if i not in kept]
     if dropped:
         config.hook.pytest_deselected(items=dropped)
@@ -149,6 +158,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 reason=f"{NOT_CLAIMED} the SUT claims {claimed}, not {profile}"))
 
 
+def _selected(item: pytest.Item, selection: Selection) -> bool:
+    """Does the selection take the scenario this item runs (seen as `list scenarios` sees it)?"""
+    from pytest_bdd.scenario import scenario_wrapper_template_registry
+
+    if selection.is_everything:
+        return True
+    function = getattr(item, "function", None)
+    template = scenario_wrapper_template_registry.get(function) if function is not None else None
+    return template is not None and selection.selects(scenario_ref(template))
+
+
 @pytest.fixture
 def profile(request: pytest.FixtureRequest) -> str:
     """The profile a scenario speaks: its parameter, else its only profile tag, else V24."""
@@ -158,8 +178,9 @@ def profile(request: pytest.FixtureRequest) -> str:
 def pytest_unconfigure(config: pytest.Config) -> None:
     run = config.stash.get(RUN_CONFIG_KEY, None)
     # A pytest-xdist worker that finishes first must not remove its siblings' containers:
-    # the controller, which ends last, removes everything labelled with the run.
-    if run is not None and not hasattr(config, "workerinput"):
+    # the controller, which ends last, removes everything labelled with the run. A
+    # collection-only session started nothing (and may run where no engine answers).
+    if run is not None and not hasattr(config, "workerinput") and not config.option.collectonly:
         remove_run_resources(run.run_id)
 
 

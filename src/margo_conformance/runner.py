@@ -44,6 +44,7 @@ from margo_conformance.results import (
     preflight_tree,
     write_results_json,
 )
+from margo_conformance.selection import Selection
 
 Log = Callable[[str], None]
 EXIT_PASS = 0
@@ -73,8 +74,8 @@ class RunRequest:
     report_dir: Path
     base_image: str | None = None
     run_id: str | None = None  # label value of the run's containers; generated when absent
-    select: str | None = None  # pytest -m expression
-    keyword: str | None = None  # pytest -k expression
+    select: str | None = None  # -m tag expression (margo_conformance.selection)
+    keyword: str | None = None  # -k name expression or phrase (margo_conformance.selection)
     verbose: bool = False
     waivers: tuple[Waiver, ...] = ()
     waivers_file: Path | None = None
@@ -115,6 +116,7 @@ def check_request(request: RunRequest) -> None:
             raise ConfigError(
                 f"a certification run executes every scenario: drop {', '.join(chosen)}"
             )
+    Selection(request.select, request.keyword)  # a bad -m is refused before anything starts
     if request.workers < 1:
         raise ConfigError(f"--workers {request.workers}: give 1 or more worker processes")
     if request.workers > 1 and importlib.util.find_spec("xdist") is None:
@@ -253,10 +255,11 @@ def pytest_arguments(request: RunRequest, images: PreparedImages, run_id: str) -
     else:
         # The live progress lines are the output; keep only pytest's final summary line.
         args += ["-q", "--tb=no", "-rN", "-o", "console_output_style=classic"]
+    # Not pytest's -m/-k: the plugin selects with the engine `list scenarios` uses.
     if request.select:
-        args += ["-m", request.select]
+        args += ["--select-tags", request.select]
     if request.keyword:
-        args += ["-k", request.keyword]
+        args += ["--select-keyword", request.keyword]
     return args + worker_arguments(request)
 
 
