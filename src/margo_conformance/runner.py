@@ -181,6 +181,10 @@ class RunnerPlugin:
         config.stash[RUN_CONTEXT_KEY] = self.context
 
     @pytest.hookimpl
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        silence_summary_line(session.config)
+
+    @pytest.hookimpl
     def pytest_collection_modifyitems(
         self, config: pytest.Config, items: list[pytest.Item]
     ) -> None:
@@ -197,6 +201,17 @@ class RunnerPlugin:
         if dropped:
             config.hook.pytest_deselected(items=dropped)
             items[:] = kept
+
+
+def silence_summary_line(config: pytest.Config) -> None:
+    """Drop pytest's closing "13 failed, 27 passed in 9.1s": the run prints one count, the verdict's.
+
+    pytest counts test phases (a failed teardown adds an error to a failed scenario), the
+    verdict counts scenario outcomes; two counts that disagree for one run help nobody.
+    """
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.summary_stats = lambda: None
 
 
 def prepare_images(sut: SutConfig, base_image: str | None, log: Log) -> PreparedImages:
@@ -253,7 +268,8 @@ def pytest_arguments(request: RunRequest, images: PreparedImages, run_id: str) -
     if request.verbose:
         args += ["-v"]
     else:
-        # The live progress lines are the output; keep only pytest's final summary line.
+        # The live progress lines are the output (pytest's summary line is dropped, see
+        # silence_summary_line): keep pytest's own report quiet.
         args += ["-q", "--tb=no", "-rN", "-o", "console_output_style=classic"]
     # Not pytest's -m/-k: the plugin selects with the engine `list scenarios` uses.
     if request.select:

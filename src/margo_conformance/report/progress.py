@@ -5,9 +5,9 @@
                             -> CFG-003: deployment commit 1a2b3c4 was not fetched within 3 s ...
 
 The runner registers this plugin and runs pytest quietly, so these lines (on stderr, and in
-the report directory's run.log) are what a person watches; pytest's final "N passed" line
-stays on stdout because CI systems parse it. Outcomes come from the results collector, so
-the line says exactly what results.json will say.
+the report directory's run.log) are what a person watches; the runner's verdict line is the
+one count at the end (pytest's own "N passed" line is dropped). Outcomes come from the
+results collector, so the line says exactly what results.json will say.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ class LiveProgress:
 
     @pytest.hookimpl(wrapper=True)
     def pytest_report_teststatus(self, report: pytest.TestReport, config: pytest.Config) -> Any:
-        # Keep pytest's category (its final "N passed" line counts by it) but drop the
+        # Keep pytest's category (its terminal statistics count by it) but drop the
         # progress letter, so these progress lines are not interleaved with dots.
         result = yield
         if self.quiet and result:
