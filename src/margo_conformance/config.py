@@ -217,6 +217,11 @@ def render(template: str, values: Mapping[str, str]) -> str:
     return template.format_map(values)
 
 
+def build_arguments(build: BuildSpec, base_image: str) -> dict[str, str]:
+    """A SUT file's build args, filled: they are rendered once per build, before any scenario."""
+    return {name: render(value, {"base_image": base_image}) for name, value in build.args.items()}
+
+
 def _is_pure_placeholder(value: str) -> bool:
     return bool(re.fullmatch(r"\{[a-z_]+\}", value))
 

@@ -1,10 +1,12 @@
 """Images the suite runs, made available without a container registry.
 
-Two jobs. `ensure_base_image` picks the image every suite Dockerfile builds FROM (its
-`BASE_IMAGE` build argument): the public Python image where it can be pulled, otherwise a
+Two jobs. `choose_base_image` picks the image every suite Dockerfile builds FROM (its
+`BASE_IMAGE` build argument): one already on the engine when nothing has to be built from it,
+else (`ensure_base_image`) the public Python image where it can be pulled, otherwise a
 Debian bookworm root filesystem made with debootstrap from the host's own apt mirror and
-imported as `margo-conformance/base:bookworm`. `ensure_built_image` builds a context into a
-tag and caches it by a hash of the context, so an unchanged context costs milliseconds.
+imported as `margo-conformance/base:bookworm`. So a run whose images are all current tries no
+pull. `ensure_built_image` builds a context into a tag and caches it by a hash of the
+context, so an unchanged context costs milliseconds.
 
 Containers here cannot reach the package registries, so a context with a `requirements.txt`
 gets its wheels downloaded on the host into `wheelhouse/` first; its Dockerfile installs from
@@ -102,6 +104,32 @@ def pull_image(client: docker.DockerClient, ref: str, deadline_s: float) -> str 
 
 
 # --------------------------------------------------------------------------- base image
+
+
+def present_base_image(client: docker.DockerClient, preferred: str | None) -> str | None:
+    """The base image already on the engine, looked up without pulling: the preferred one
+    (--base-image), else the public Python image, else the local Debian build; None if none is."""
+    candidates = (preferred,) if preferred else (PUBLIC_BASE_IMAGE, LOCAL_BASE_IMAGE)
+    return next((ref for ref in candidates if image_exists(client, ref)), None)
+
+
+def choose_base_image(
+    client: docker.DockerClient,
+    preferred: str | None,
+    builds_needed: Callable[[str], bool],
+    log: Log = _silent,
+) -> str:
+    """The base image for this command; a pull (or the debootstrap fallback) only when needed.
+
+    `builds_needed(base)` tells whether an image would have to be built from `base`. The base
+    image on the engine is used as it is unless something has to be built: only then is the
+    public image worth trying to pull (with the local build as the fallback). With no base
+    image at all, one is made: the suite's workloads and build arguments need it.
+    """
+    present = present_base_image(client, preferred)
+    if present is not None and not builds_needed(present):
+        return present
+    return ensure_base_image(client, preferred, log)
 
 
 def ensure_base_image(
@@ -337,8 +365,7 @@ def build_if_stale(
     """
     started = time.monotonic()
     args = dict(build_args or {})
-    wanted = context_hash(context, dockerfile, args, _parent_image_ids(client, args))
-    stable = content_tag(tag, wanted)
+    wanted, stable = _wanted_build(client, tag, context, dockerfile, args)
     if _label_of(client, stable, CONTEXT_HASH_LABEL) == wanted:
         if _image_id(client, tag) != _image_id(client, stable):
             _retag(client, stable, tag)
@@ -356,6 +383,26 @@ def build_if_stale(
     seconds = time.monotonic() - started
     log(f"built {stable} in {seconds:.1f} s")
     return BuildOutcome(stable, built=True, seconds=seconds)
+
+
+def needs_build(
+    client: docker.DockerClient,
+    tag: str,
+    context: Path,
+    dockerfile: str = "Dockerfile",
+    build_args: Mapping[str, str] | None = None,
+) -> bool:
+    """Would `build_if_stale` build? (No image was built from exactly these inputs.)"""
+    wanted, stable = _wanted_build(client, tag, context, dockerfile, dict(build_args or {}))
+    return _label_of(client, stable, CONTEXT_HASH_LABEL) != wanted
+
+
+def _wanted_build(
+    client: docker.DockerClient, tag: str, context: Path, dockerfile: str, args: Mapping[str, str]
+) -> tuple[str, str]:
+    """(context hash, content tag) of a build from these inputs."""
+    wanted = context_hash(context, dockerfile, args, _parent_image_ids(client, args))
+    return wanted, content_tag(tag, wanted)
 
 
 def _retag(client: docker.DockerClient, source: str, target: str) -> None:

@@ -28,10 +28,10 @@ from typing import IO, Any
 import docker
 import pytest
 
-from margo_conformance.config import SutConfig, render
+from margo_conformance.config import SutConfig, build_arguments
 from margo_conformance.environment import engine_answers
 from margo_conformance.errors import ConfigError, SuiteError, SutError
-from margo_conformance.images import ensure_base_image, ensure_built_image, image_exists
+from margo_conformance.images import choose_base_image, ensure_built_image, image_exists, needs_build
 from margo_conformance.paths import CONFORMANCE_INI, STEPS_DIR, SUITE_ROOT
 from margo_conformance.report.identity import image_identity
 from margo_conformance.report.progress import LiveProgress
@@ -220,13 +220,19 @@ def prepare_images(sut: SutConfig, base_image: str | None, log: Log) -> Prepared
         raise SuiteError("no Docker engine answers; run `margo-conformance setup` first")
     client = docker.from_env()
     try:
-        base = ensure_base_image(client, base_image, log)
+        build = sut.build
+
+        def sut_build_needed(base: str) -> bool:
+            return build is not None and needs_build(
+                client, sut.image, build.context, build.dockerfile, build_arguments(build, base)
+            )
+
+        base = choose_base_image(client, base_image, sut_build_needed, log)
         image = sut.image
-        if sut.build is not None:
-            args = {k: render(v, {"base_image": base}) for k, v in sut.build.args.items()}
+        if build is not None:
             # The content tag, so a concurrent rebuild of the shared name cannot swap the image.
             image = ensure_built_image(
-                client, sut.image, sut.build.context, sut.build.dockerfile, args, log
+                client, sut.image, build.context, build.dockerfile, build_arguments(build, base), log
             )
         elif not image_exists(client, sut.image):
             raise SutError(

@@ -2,7 +2,7 @@
 
 Makes sure a Docker engine answers, picks or builds the base image every suite Dockerfile
 builds FROM, and (when asked) builds the reference implementations' images. Everything is
-cached, so running it again on a ready machine takes a couple of seconds.
+cached, so running it again on a ready machine takes a couple of seconds and pulls nothing.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from typing import Any
 
 import docker
 
-from margo_conformance.config import SutConfig, load_sut_file, render
+from margo_conformance.config import SutConfig, build_arguments, load_sut_file
 from margo_conformance.environment import engine_answers, ensure_engine
-from margo_conformance.images import BuildOutcome, build_if_stale, ensure_base_image
+from margo_conformance.images import BuildOutcome, build_if_stale, choose_base_image, needs_build
 from margo_conformance.paths import FIXTURES_DIR
 
 Log = Callable[[str], None]
@@ -33,13 +33,17 @@ def run_setup(base_image: str | None, with_reference_images: bool, log: Log) -> 
     client = docker.from_env()
     built: list[str] = []
     cached: list[str] = []
+    references = [load_sut_file(f) for f in REFERENCE_SUT_FILES] if with_reference_images else []
+
+    def references_stale(base: str) -> bool:
+        return any(_reference_stale(client, sut, base) for sut in references)
+
     try:
-        base = ensure_base_image(client, base_image, log)
+        base = choose_base_image(client, base_image, references_stale, log)
         log(f"base image: {base}")
-        if with_reference_images:
-            for sut_file in REFERENCE_SUT_FILES:
-                outcome = _build_reference(client, load_sut_file(sut_file), base, log)
-                (built if outcome.built else cached).append(outcome.tag)
+        for sut in references:
+            outcome = _build_reference(client, sut, base, log)
+            (built if outcome.built else cached).append(outcome.tag)
     finally:
         client.close()
     return {
@@ -51,9 +55,14 @@ def run_setup(base_image: str | None, with_reference_images: bool, log: Log) -> 
     }
 
 
+def _reference_stale(client: docker.DockerClient, sut: SutConfig, base: str) -> bool:
+    assert sut.build is not None, f"{sut.path} names no build context"
+    return needs_build(client, sut.image, sut.build.context, sut.build.dockerfile, build_arguments(sut.build, base))
+
+
 def _build_reference(client: docker.DockerClient, sut: SutConfig, base: str, log: Log) -> BuildOutcome:
     assert sut.build is not None, f"{sut.path} names no build context"
-    args = {k: render(v, {"base_image": base}) for k, v in sut.build.args.items()}
+    args = build_arguments(sut.build, base)
     outcome = build_if_stale(client, sut.image, sut.build.context, sut.build.dockerfile, args, log=log)
     if not outcome.built:
         log(f"{outcome.tag} is up to date")
