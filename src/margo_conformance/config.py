@@ -45,6 +45,17 @@ PLACEHOLDERS: Mapping[str, str] = MappingProxyType(
     }
 )
 
+#: Which placeholders are filled where: in `env` and `command` per scenario, by role (a WOS
+#: SUT knows no device of its own), and in `build.args` once per build, before any scenario.
+#: Any other use is refused when the SUT file is loaded.
+PLACEHOLDER_SCOPES: Mapping[str, frozenset[str]] = MappingProxyType(
+    {
+        "agent": frozenset(PLACEHOLDERS) - {"public_url"},
+        "wos": frozenset({"public_url", "run_id", "profile", "base_image", "workload_image"}),
+        "build": frozenset({"base_image"}),
+    }
+)
+
 _SECRET_NAME = re.compile(r"(KEY|SECRET|TOKEN|PASSWORD|CREDENTIAL)", re.IGNORECASE)
 
 
@@ -193,15 +204,20 @@ def _validate(path: Path, data: dict[str, Any]) -> None:
 
 
 def _check_placeholders(path: Path, data: dict[str, Any]) -> None:
-    templated: dict[str, str] = {f"env.{k}": v for k, v in data.get("env", {}).items()}
-    templated |= {f"command[{i}]": v for i, v in enumerate(data.get("command", []))}
+    role = data["role"]
+    templated: dict[str, tuple[str, str]] = {f"env.{k}": (v, role) for k, v in data.get("env", {}).items()}
+    templated |= {f"command[{i}]": (v, role) for i, v in enumerate(data.get("command", []))}
     build_args = data.get("build", {}).get("args", {})
-    templated |= {f"build.args.{k}": v for k, v in build_args.items()}
-    for where, template in templated.items():
+    templated |= {f"build.args.{k}": (v, "build") for k, v in build_args.items()}
+    for where, (template, scope) in templated.items():
         for name in template_fields(template):
             if name not in PLACEHOLDERS:
                 known = ", ".join(sorted(PLACEHOLDERS))
                 raise ConfigError(f"{path}: {where}: unknown placeholder {{{name}}} (known: {known})")
+            if name not in PLACEHOLDER_SCOPES[scope]:
+                filled = ", ".join(sorted(PLACEHOLDER_SCOPES[scope]))
+                place = "in build args" if scope == "build" else f"for a {scope} SUT"
+                raise ConfigError(f"{path}: {where}: placeholder {{{name}}} is not filled {place} (filled: {filled})")
 
 
 def template_fields(template: str) -> list[str]:

@@ -197,6 +197,16 @@ class WosUnderTest:
                         if sut.control.http_port is not None else None)
         self._control = adapter_for(sut.control, self._sut, control_base, self.evidence, timeout)
 
+    def placeholder_values(self, public_url: str) -> dict[str, str]:
+        """What the SUT file's placeholders are filled with (config.PLACEHOLDER_SCOPES["wos"])."""
+        return {
+            "public_url": public_url,
+            "run_id": self.run.run_id,
+            "profile": self.profile,
+            "base_image": self.run.base_image or "",
+            "workload_image": self.run.workload_image or "",
+        }
+
     def _start_on_free_ports(self, host: str) -> tuple[dict[int, int], str]:
         """Start the SUT with its ports published on free host ports; (ports, public URL).
 
@@ -211,8 +221,7 @@ class WosUnderTest:
             if sut.control.http_port is not None:
                 published[sut.control.http_port] = free_host_port()
             public_url = f"http://{host}:{published[sut.port]}"
-            values = {"public_url": public_url, "run_id": self.run.run_id,
-                      "base_image": self.run.base_image or "", "workload_image": self.run.workload_image or ""}
+            values = self.placeholder_values(public_url)
             self._sut = SutContainer(sut, values, self.evidence, self.run.run_id, published)
             try:
                 self._sut.start()
