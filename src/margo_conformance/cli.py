@@ -98,7 +98,8 @@ def _add_run(commands: argparse._SubParsersAction) -> None:
     run.add_argument(
         "-m", dest="select", default=None, help="tag expression, e.g. 'must and gitops'"
     )
-    run.add_argument("-k", dest="keyword", default=None, help="scenario name expression")
+    run.add_argument("-k", dest="keyword", default=None,
+                     help="scenario name expression, or a phrase of the name (see README)")
     run.add_argument(
         "--rerun-failed",
         type=Path,
@@ -170,7 +171,7 @@ def _add_list(commands: argparse._SubParsersAction) -> None:
         "--profile", action="append", default=None, help="claimed profile (repeatable)"
     )
     listing.add_argument("-m", dest="select", default=None, help="tag expression (scenarios)")
-    listing.add_argument("-k", dest="keyword", default=None, help="name expression (scenarios)")
+    listing.add_argument("-k", dest="keyword", default=None, help="name expression or phrase (scenarios), as run -k")
 
 
 def _add_report(commands: argparse._SubParsersAction) -> None:
