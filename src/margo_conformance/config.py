@@ -26,7 +26,7 @@ from margo_conformance.paths import SCHEMA_DIR
 
 Role = Literal["agent", "wos"]
 
-#: Placeholders a SUT file may use in `env`, `command` and build args, filled per scenario.
+#: Placeholders a SUT file may use in `env`, `command` and build args (where: PLACEHOLDER_SCOPES).
 PLACEHOLDERS: Mapping[str, str] = MappingProxyType(
     {
         "wos_url": "root URL of the emulated WOS, as the container reaches it",
