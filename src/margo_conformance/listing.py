@@ -27,6 +27,7 @@ class ListedScenario:
     name: str
     tags: frozenset[str]
     examples: int  # rows of a Scenario Outline (each is one scenario run); 0 for a Scenario
+    variants: frozenset[str] = frozenset()  # the values of those rows, for -k
 
     @property
     def requirements(self) -> list[str]:
@@ -34,7 +35,7 @@ class ListedScenario:
 
     @property
     def ref(self) -> ScenarioRef:
-        return ScenarioRef(self.name, self.tags)
+        return ScenarioRef(self.name, self.tags, self.variants)
 
 
 def feature_scenarios(features_dir: Path = FEATURES_DIR) -> list[ListedScenario]:
@@ -52,6 +53,7 @@ def feature_scenarios(features_dir: Path = FEATURES_DIR) -> list[ListedScenario]
                     name=template.name,
                     tags=scenario_ref(template).tags,
                     examples=rows,
+                    variants=scenario_ref(template).variants,
                 )
             )
     return listed

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import signal
 import tempfile
 import uuid
@@ -166,7 +167,10 @@ def _selected(item: pytest.Item, selection: Selection) -> bool:
         return True
     function = getattr(item, "function", None)
     template = scenario_wrapper_template_registry.get(function) if function is not None else None
-    return template is not None and selection.selects(scenario_ref(template))
+    if template is None:
+        return False
+    example = re.search(r"\[(.+)\]$", item.name)  # the one Examples row this item runs
+    return selection.selects(scenario_ref(template, example.group(1) if example else None))
 
 
 @pytest.fixture

@@ -9,7 +9,9 @@ names, which a listing of the features has no way to know.
 
 `-m` is pytest's expression language (and, or, not, parentheses) over the tags. `-k` is:
 - an *expression* when pytest's `-k` parser accepts it: each word is matched, case-insensitively,
-  as a substring of the scenario's name, of its test function name, or of one of its tags;
+  as a substring of the scenario's name, of its test function name, of one of its tags, or of
+  an Examples value (a listing shows an outline when any of its rows matches; a run takes the
+  matching rows);
 - otherwise a *phrase*: the whole text, case-insensitively and with runs of spaces taken as
   one, is a substring of the scenario's name. Two words side by side without `and`, `or` or
   `not` between them are never a valid expression, so a plain phrase such as
@@ -31,10 +33,15 @@ PHRASE = "phrase"
 
 @dataclass(frozen=True)
 class ScenarioRef:
-    """A scenario as selection sees it: its name and its tags."""
+    """A scenario as selection sees it: its name, its tags and its Examples values.
+
+    `variants` are the values of an outline's Examples rows (a listing sees all of them) or the id
+    of the one example a collected test runs, so `-k new-greeting` takes that example.
+    """
 
     name: str
     tags: frozenset[str]
+    variants: frozenset[str] = frozenset()
 
     @property
     def test_name(self) -> str:
@@ -44,10 +51,17 @@ class ScenarioRef:
         return "test_" + make_python_name(self.name)
 
 
-def scenario_ref(template: Any) -> ScenarioRef:
-    """A pytest-bdd ScenarioTemplate as selection sees it: the tags pytest-bdd turns into markers."""
+def scenario_ref(template: Any, variant: str | None = None) -> ScenarioRef:
+    """A pytest-bdd ScenarioTemplate as selection sees it: the tags pytest-bdd turns into markers,
+    and every Examples value (or, for one collected example, its `variant` id)."""
     rule_tags = template.rule.tags if template.rule is not None else set()
-    return ScenarioRef(name=template.name, tags=frozenset(template.tags | template.feature.tags | rule_tags))
+    if variant is not None:
+        variants = frozenset({variant})
+    else:
+        variants = frozenset(str(v) for e in template.examples for row in e.examples for v in row)
+    return ScenarioRef(
+        name=template.name, tags=frozenset(template.tags | template.feature.tags | rule_tags), variants=variants
+    )
 
 
 def keyword_kind(keyword: str) -> str:
@@ -121,5 +135,6 @@ class Selection:
             return True
         if self._keyword_expression is None:  # a phrase
             return _normalised(self.keyword) in _normalised(scenario.name)
-        words = [scenario.name.lower(), scenario.test_name.lower(), *(t.lower() for t in scenario.tags)]
+        words = [scenario.name.lower(), scenario.test_name.lower(), *(t.lower() for t in scenario.tags),
+                 *(v.lower() for v in scenario.variants)]
         return bool(self._keyword_expression.evaluate(lambda name, **kwargs: any(name.lower() in w for w in words)))

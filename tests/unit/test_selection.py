@@ -78,6 +78,7 @@ SELECTIONS = [  # each is one in-process collection (about a second): few, but e
     (None, "within the polling interval"),  # a phrase
     (None, "the device's repository"),  # a phrase pytest's own -k cannot parse
     ("should or PR1", "not status"),  # both
+    (None, "hello-compose or new-greeting"),  # Examples values: an outline's rows
 ]
 
 
