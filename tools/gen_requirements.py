@@ -45,6 +45,9 @@ TABLE_HEADER = (
 ROW_ID = re.compile(r"^[A-Z]{3}-\d{3}$")
 PAREN_GROUP = re.compile(r"\(([^()]*)\)")
 PROFILE_TOKEN = re.compile(r"\b(V24|PR1|PR2)\b")
+# A Black-box test cell that says the row cannot be checked on the wire (a manual or
+# documentation check, or "not testable"): the row is reported as not black-box testable.
+NOT_TESTABLE = re.compile(r"(?i)not testable|manual check|— manual\)|documentation check")
 # A cell separator is a pipe not escaped with a backslash.
 CELL_SPLIT = re.compile(r"(?<!\\)\|")
 
@@ -86,6 +89,7 @@ class Row:
     level_text: str
     summary: str
     source: str
+    test: str
 
 
 def split_cells(line: str) -> list[str]:
@@ -129,8 +133,8 @@ def parse_rows(text: str) -> list[Row]:
             continue  # separator row, or a table that is not a requirement table
         if len(cells) != len(TABLE_HEADER) or not ROW_ID.match(cells[0]):
             raise CatalogueError(f"malformed requirement row: {line!r}")
-        row_id, actor, level_text, summary, source, _test = cells
-        rows.append(Row(row_id, actor, level_text, summary, source))
+        row_id, actor, level_text, summary, source, test = cells
+        rows.append(Row(row_id, actor, level_text, summary, source, test))
     return rows
 
 
@@ -181,17 +185,18 @@ def build_entries(rows: list[Row]) -> list[dict[str, object]]:
                 "add a PROFILE_OVERRIDES entry with the reason"
             )
         previous_profiles = profiles
-        entries.append(
-            {
-                "id": row.id,
-                "area": row.id.split("-", 1)[0],
-                "actor": row.actor,
-                "level": normalise_level(row.level_text),
-                "level_text": row.level_text,
-                "profiles": list(profiles),
-                "summary": row.summary.replace("`", ""),
-            }
-        )
+        entry: dict[str, object] = {
+            "id": row.id,
+            "area": row.id.split("-", 1)[0],
+            "actor": row.actor,
+            "level": normalise_level(row.level_text),
+            "level_text": row.level_text,
+            "profiles": list(profiles),
+            "summary": row.summary.replace("`", ""),
+        }
+        if NOT_TESTABLE.search(row.test):
+            entry["not_testable"] = row.test.replace("`", "")
+        entries.append(entry)
     if len(entries) != EXPECTED_COUNT:
         raise CatalogueError(
             f"found {len(entries)} requirement rows, expected {EXPECTED_COUNT}; "

@@ -32,6 +32,9 @@ class Requirement:
     level_text: str
     profiles: tuple[str, ...]
     summary: str
+    #: Why the catalogue's black-box test column says the row cannot be checked on the wire
+    #: (a manual or documentation check); empty for a row with a black-box test.
+    not_testable: str = ""
 
 
 @cache
@@ -48,6 +51,7 @@ def load_catalogue() -> dict[str, Requirement]:
             level_text=entry["level_text"],
             profiles=tuple(entry["profiles"]),
             summary=entry["summary"],
+            not_testable=entry.get("not_testable", ""),
         )
         catalogue[requirement.id] = requirement
     return catalogue
