@@ -12,7 +12,7 @@ Every check of the current scenario is kept in a `CheckLedger`, which the result
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -33,6 +33,7 @@ class Check:
     message: str
     kind: str = REQUIREMENT
     ambiguities: tuple[str, ...] = ()  # catalogued I-/A- rows the check rests on
+    observed: str = ""  # what came back, shortened, for the report (failed checks only)
 
     def to_json(self) -> dict[str, Any]:
         entry: dict[str, Any] = {
@@ -43,7 +44,32 @@ class Check:
         }
         if self.ambiguities:
             entry["ambiguities"] = list(self.ambiguities)
+        if self.observed:
+            entry["observed"] = self.observed
         return entry
+
+    @classmethod
+    def from_json(cls, entry: Mapping[str, Any]) -> Check:
+        """A check made in a pytest-xdist worker, back on the controller."""
+        return cls(
+            requirements=tuple(entry["requirements"]),
+            passed=bool(entry["passed"]),
+            message=str(entry["message"]),
+            kind=str(entry.get("kind", REQUIREMENT)),
+            ambiguities=tuple(entry.get("ambiguities", ())),
+            observed=str(entry.get("observed", "")),
+        )
+
+
+OBSERVED_LIMIT = 300
+
+
+def shorten_observed(observed: Any) -> str:
+    """One line of what came back, short enough for a table cell; empty when nothing was given."""
+    if observed is None:
+        return ""
+    text = " ".join(str(observed).split())
+    return text if len(text) <= OBSERVED_LIMIT else text[: OBSERVED_LIMIT - 1] + "…"
 
 
 @dataclass
@@ -54,6 +80,19 @@ class CheckLedger:
 
     def record(self, check: Check) -> None:
         self.checks.append(check)
+
+    def failed(self, requirements: Sequence[str]) -> bool:
+        """True when a failed requirement check already names every one of `requirements`."""
+        named = {r for c in self.checks if not c.passed and c.kind == REQUIREMENT for r in c.requirements}
+        return set(requirements) <= named
+
+    def record_ending(self, exc: BaseException) -> None:
+        """Make sure the exception that ended the scenario is in the ledger as a failed check
+        (a `CheckFailed` raised by hand, or a `Blocked` naming the requirement broken there)."""
+        if isinstance(exc, CheckFailed) and exc.requirements and not self.failed(exc.requirements):
+            self.record(Check(exc.requirements, False, exc.message, observed=shorten_observed(exc.observed)))
+        elif isinstance(exc, Blocked) and exc.requirement and not self.failed([exc.requirement]):
+            self.record(Check((exc.requirement,), False, f"{exc.prerequisite}: {exc.detail}"))
 
     def failed_requirements(self) -> list[str]:
         return sorted({r for c in self.checks if not c.passed and c.kind == REQUIREMENT for r in c.requirements})
@@ -94,6 +133,7 @@ class CheckFailed(ConformanceFailure):
         ambiguities: Sequence[str] = (),
     ) -> None:
         self.requirements = tuple(requirements)
+        self.message = message
         self.observed = observed
         self.ambiguities = tuple(ambiguities)
         super().__init__(f"{', '.join(self.requirements)}: {message}" if self.requirements else message)
@@ -108,6 +148,7 @@ class Blocked(PreconditionNotMet):
 
     def __init__(self, prerequisite: str, detail: str, requirement: str | None = None) -> None:
         self.prerequisite = prerequisite
+        self.detail = detail
         self.requirement = requirement
         blame = f" ({requirement} failed there)" if requirement else ""
         super().__init__(f"blocked: {prerequisite}{blame}: {detail}")
@@ -132,7 +173,8 @@ def expect(
     requirements = _as_tuple(requirement)
     if not requirements:
         raise ValueError("a check must name the requirement it verifies")
-    check = Check(requirements, bool(condition), message, REQUIREMENT, tuple(ambiguities))
+    observed_text = "" if condition else shorten_observed(observed)
+    check = Check(requirements, bool(condition), message, REQUIREMENT, tuple(ambiguities), observed_text)
     ledger = current_ledger()
     if ledger is not None:
         ledger.record(check)

@@ -4,14 +4,19 @@
 (`write_results_json` here, HTML and the bundle in `margo_conformance.report`) serialise it.
 The tree's shape is `schemas/results.schema.json`.
 
-Scenario outcomes: pass; fail (the SUT broke a requirement: an assertion); error (the SUT
-could not be brought up, or the suite or its infrastructure broke); skip (always with a
-reason). A failing scenario may be *waived* (an expected failure, with its reason); a waived
-scenario that passes is a *stale waiver*.
+Scenario outcomes: pass; fail (the SUT broke a requirement: a failed check); error (the SUT
+could not be brought up, a prerequisite was refused (*blocked*), or the suite or its
+infrastructure broke); skip (always with a reason). A failing scenario may be *waived* (an
+expected failure, with its reason); a waived scenario that passes is a *stale waiver*.
 
-Run verdict, worst first: fail (an unwaived failure or a stale waiver); error (a scenario
-errored, nothing ran, or the run was interrupted); partial (something was skipped or
-waived, or a mandatory scenario of the SUT's role and profiles was not executed); pass.
+Each scenario runs inside its own `CheckLedger` (checks.py): its checks travel with its result,
+and requirement outcomes are read from them (outcomes.py), so a failing example fails only what
+its failed check names.
+
+Run verdict, worst first: fail (an unwaived failure, a blocked scenario whose prerequisite the
+SUT broke a requirement on, or a stale waiver); error (a scenario errored, nothing ran, or the
+run was interrupted); partial (something was skipped or waived, or a mandatory scenario of
+the SUT's role and profiles was not executed); pass. Advisory checks never count.
 
 Parallel runs (pytest-xdist, `margo-conformance run --workers N`): every worker runs its own
 collector, which judges its scenarios, writes their evidence files (named by collection
@@ -32,11 +37,20 @@ from typing import Any
 
 import pytest
 
+from margo_conformance.checks import ADVISORY, Blocked, Check, CheckLedger, scenario_ledger
+from margo_conformance.outcomes import (
+    BY_CHECKS,
+    failed_requirements,
+    first_in_precedence,
+    scenario_requirement_verdicts,
+)
 from margo_conformance.report.coverage import (
     SKIPPED,
+    CoverageStatement,
     NotRun,
     PlannedScenario,
     applies_to_profile,
+    coverage_statement,
     mandatory_scenarios,
     not_run,
 )
@@ -61,6 +75,7 @@ OUTCOMES = (PASS, FAIL, ERROR, SKIP)
 RESULTS_FORMAT = "margo-conformance-results/2"
 _SEVERITY = {PASS: 0, SKIP: 1, ERROR: 2, FAIL: 3}
 SCENARIO_KEY = pytest.StashKey[dict[str, Any]]()
+LEDGER_KEY = pytest.StashKey[CheckLedger]()
 EVIDENCE_KEY = pytest.StashKey[Any]()
 #: user_properties key of a scenario result a pytest-xdist worker hands to the controller.
 SCENARIO_PROPERTY = "margo.scenario"
@@ -112,10 +127,32 @@ class ScenarioResult:
     waiver_status: str | None = None  # waived | stale, when a waiver matched
     waiting_s: float | None = None  # time spent waiting on the SUT (benchmarks/)
     wake_delays_ms: list[float] = field(default_factory=list)  # event -> wake-up, per wait
+    checks: list[Check] = field(default_factory=list)  # in the order the steps made them
+    blocked: str | None = None  # the prerequisite the SUT refused, when the scenario was blocked
 
     @property
     def requirements(self) -> list[str]:
         return sorted(tag_to_id(t) for t in self.tags if t.startswith("req_"))
+
+    @property
+    def failed_requirements(self) -> list[str]:
+        """What the scenario failed: its failed checks' requirements (a blocked scenario's: the
+        one broken at the prerequisite), or its requirement tags after a plain assertion."""
+        return failed_requirements(self)[0]
+
+    @property
+    def traced_by(self) -> str | None:
+        """checks, or tags when a failure named no requirement (a step not yet using expect)."""
+        return failed_requirements(self)[1]
+
+    @property
+    def advisory(self) -> list[Check]:
+        return [c for c in self.checks if c.kind == ADVISORY]
+
+    @property
+    def counts_as_failure(self) -> bool:
+        """A failed scenario, or a blocked one whose prerequisite the SUT broke a requirement on."""
+        return self.outcome == FAIL or (self.outcome == ERROR and bool(self.blocked) and bool(self.failed_requirements))
 
     @property
     def waived(self) -> bool:
@@ -141,6 +178,13 @@ class ScenarioResult:
             entry["waiver"] = {"status": self.waiver_status, "reason": self.waiver.reason}
         if self.evidence_file:
             entry["evidence"] = self.evidence_file
+        entry["checks"] = [c.to_json() for c in self.checks]
+        failed, traced_by = failed_requirements(self)
+        entry["failed_requirements"] = failed
+        if traced_by:
+            entry["traced_by"] = traced_by
+        if self.blocked:
+            entry["blocked"] = self.blocked
         if self.waiting_s is not None:
             entry["waiting_s"] = round(self.waiting_s, 3)
             entry["wake_delays_ms"] = [round(d, 1) for d in self.wake_delays_ms]
@@ -161,6 +205,8 @@ class ScenarioResult:
             evidence_file=entry.get("evidence"),
             waiting_s=float(waiting) if waiting is not None else None,
             wake_delays_ms=[float(d) for d in entry.get("wake_delays_ms", [])],
+            checks=[Check.from_json(c) for c in entry.get("checks", [])],
+            blocked=entry.get("blocked"),
         )
 
 
@@ -182,6 +228,15 @@ def _names(scenarios: Sequence[ScenarioResult], limit: int = 5) -> str:
     return shown + (f"; and {len(scenarios) - limit} more" if len(scenarios) > limit else "")
 
 
+def _blocked_names(scenarios: Sequence[ScenarioResult], limit: int = 5) -> str:
+    def one(s: ScenarioResult) -> str:
+        blame = f", {', '.join(s.failed_requirements)} failed there" if s.failed_requirements else ""
+        return f"{s.name} (blocked at: {s.blocked}{blame})"
+
+    shown = "; ".join(one(s) for s in scenarios[:limit])
+    return shown + (f"; and {len(scenarios) - limit} more" if len(scenarios) > limit else "")
+
+
 def decide_verdict(
     scenarios: Sequence[ScenarioResult], missing: Sequence[NotRun] = (), interrupted: bool = False
 ) -> Verdict:
@@ -191,8 +246,10 @@ def decide_verdict(
     Any mandatory scenario not executed (`missing`) keeps the run from passing.
     """
     failed = [s for s in scenarios if s.outcome == FAIL and not s.waived]
+    blamed = [s for s in scenarios if s.outcome == ERROR and s.counts_as_failure]
     stale = [s for s in scenarios if s.stale_waiver]
-    errored = [s for s in scenarios if s.outcome == ERROR]
+    blocked = [s for s in scenarios if s.outcome == ERROR and s.blocked and not s.counts_as_failure]
+    errored = [s for s in scenarios if s.outcome == ERROR and not s.blocked]
     waived = [s for s in scenarios if s.waived]
     mandatory_ids = {m.nodeid for m in missing}
     skipped = [
@@ -207,12 +264,18 @@ def decide_verdict(
         reasons.append("no scenario ran: the selection matched none of the SUT's role")
     if failed:
         reasons.append(f"{len(failed)} scenario(s) failed: {_names(failed)}")
+    if blamed:
+        reasons.append(
+            f"{len(blamed)} scenario(s) blocked where the SUT broke a requirement: {_blocked_names(blamed)}"
+        )
     for scenario in stale:
         reason = scenario.waiver.reason if scenario.waiver else ""
         reasons.append(
             f"stale waiver: {scenario.name!r} passed, so its waiver must be removed "
             f"(it said: {reason})"
         )
+    if blocked:
+        reasons.append(f"{len(blocked)} scenario(s) blocked (a prerequisite was refused): {_blocked_names(blocked)}")
     if errored:
         reasons.append(
             f"{len(errored)} scenario(s) ended in error (the SUT could not be brought up, or the "
@@ -232,9 +295,9 @@ def decide_verdict(
         reasons.append(f"waived failure: {scenario.name} (waiver: {reason})")
     if interrupted or not scenarios:
         return Verdict(ERROR, tuple(reasons))
-    if failed or stale:
+    if failed or blamed or stale:
         return Verdict(FAIL, tuple(reasons))
-    if errored:
+    if errored or blocked:
         return Verdict(ERROR, tuple(reasons))
     if missing or skipped or waived:
         return Verdict(PARTIAL, tuple(reasons))
@@ -267,14 +330,15 @@ def apply_waivers(
 
 
 def requirement_outcomes(
-    scenarios: list[ScenarioResult], not_run_scenarios: Sequence[PlannedScenario] = ()
+    scenarios: Sequence[ScenarioResult], not_run_scenarios: Sequence[PlannedScenario] = ()
 ) -> list[dict[str, Any]]:
-    """One traceability row per requirement a reported or left-out scenario traces to."""
+    """One traceability row per requirement a reported scenario traces to or a check of it
+    names, or a left-out scenario traces to; its outcome read from the checks (outcomes.py)."""
     catalogue = load_catalogue()
-    by_requirement: dict[str, list[ScenarioResult]] = {}
+    judged: dict[str, list[tuple[ScenarioResult, str, str]]] = {}
     for scenario in scenarios:
-        for requirement in scenario.requirements:
-            by_requirement.setdefault(requirement, []).append(scenario)
+        for requirement, verdict in scenario_requirement_verdicts(scenario).items():
+            judged.setdefault(requirement, []).append((scenario, verdict.outcome, verdict.traced_by))
     reported = {s.nodeid for s in scenarios}
     left_out: dict[str, list[str]] = {}
     for planned in not_run_scenarios:
@@ -284,25 +348,84 @@ def requirement_outcomes(
             if tag.startswith("req_"):
                 left_out.setdefault(tag_to_id(tag), []).append(planned.name)
     rows = []
-    for requirement in sorted(set(by_requirement) | set(left_out)):
-        covering = by_requirement.get(requirement, [])
-        worst = (
-            max((s.outcome for s in covering), key=_SEVERITY.__getitem__) if covering else NOT_RUN
-        )
-        failing = [s for s in covering if s.outcome == FAIL]
+    for requirement in sorted(set(judged) | set(left_out)):
+        covering = judged.get(requirement, [])
+        failing = [s for s, outcome, _ in covering if outcome == FAIL]
         entry = catalogue.get(requirement)
         rows.append(
             {
                 "id": requirement,
                 "level": entry.level if entry else "unknown",
                 "summary": entry.summary if entry else "",
-                "outcome": worst,
+                "outcome": first_in_precedence([outcome for _, outcome, _ in covering]),
+                "traced_by": BY_CHECKS if any(by == BY_CHECKS for _, _, by in covering) else "tags",
                 "waived": bool(failing) and all(s.waived for s in failing),
-                "scenarios": [s.name for s in covering],
+                "scenarios": [s.name for s, _, _ in covering],
+                "scenario_outcomes": [outcome for _, outcome, _ in covering],
+                "failed_checks": _checks_naming(requirement, covering, failed=True),
+                "advisory": _checks_naming(requirement, covering, advisory=True),
+                "blocked": [{"scenario": s.name, "prerequisite": s.blocked or ""}
+                            for s, outcome, _ in covering if outcome == "blocked"],
                 "not_run": left_out.get(requirement, []),
             }
         )
     return rows
+
+
+def _checks_naming(
+    requirement: str,
+    covering: Sequence[tuple[ScenarioResult, str, str]],
+    failed: bool = False,
+    advisory: bool = False,
+) -> list[dict[str, Any]]:
+    """The failed requirement checks (or all advisory checks) that name `requirement`."""
+    found = []
+    for scenario, _, _ in covering:
+        for check in scenario.checks:
+            if requirement not in check.requirements or (check.kind == ADVISORY) != advisory:
+                continue
+            if failed and check.passed:
+                continue
+            found.append({"scenario": scenario.name, **check.to_json()})
+    if failed and not found:  # failed through its tags: the scenario's message is the check
+        found = [
+            {"scenario": s.name, "requirements": s.requirements, "passed": False, "message": s.message,
+             "kind": "requirement", "traced_by": "tags"}
+            for s, outcome, by in covering if outcome == FAIL and by == "tags"
+        ]
+    return found
+
+
+def _note_ending(result: ScenarioResult, ledger: CheckLedger | None, call: pytest.CallInfo[Any] | None) -> None:
+    """Keep what the exception that ended a phase says: the requirement a hand-made
+    CheckFailed or a Blocked names goes into the ledger; a Blocked marks the scenario blocked."""
+    excinfo = call.excinfo if call is not None else None
+    if excinfo is None:
+        return
+    if ledger is not None:
+        ledger.record_ending(excinfo.value)
+    if isinstance(excinfo.value, Blocked) and result.blocked is None:
+        result.blocked = excinfo.value.prerequisite
+
+
+#: junit.xml <property> names: what a CI reader sees of the per-check outcome of a test case.
+JUNIT_FAILED, JUNIT_TRACED, JUNIT_BLOCKED, JUNIT_ADVISORY = (
+    "margo.failed_requirements", "margo.traced_by", "margo.blocked", "margo.advisory")
+
+
+def junit_properties(result: ScenarioResult) -> list[tuple[str, str]]:
+    """The failed requirements, the prerequisite a blocked scenario stopped at and each advisory
+    check (its outcome and message), as junit.xml properties of the scenario's test case."""
+    properties = []
+    if result.failed_requirements:
+        properties.append((JUNIT_FAILED, ", ".join(result.failed_requirements)))
+        properties.append((JUNIT_TRACED, str(result.traced_by)))
+    if result.blocked:
+        properties.append((JUNIT_BLOCKED, result.blocked))
+    for check in result.advisory:
+        word = "holds" if check.passed else "does not hold"
+        properties.append((JUNIT_ADVISORY, f"{', '.join(check.requirements)} ({word}): {check.message}"))
+    return properties
 
 
 def _outcome_of(report: pytest.TestReport, call: pytest.CallInfo[Any] | None) -> tuple[str, str]:
@@ -426,6 +549,13 @@ class ResultsCollector:
             # xdist reports a worker that died mid-scenario with a report of its own.
             self.scenarios.append(crashed_worker_result(report))
 
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None) -> Any:
+        """Each scenario (each example of an outline) runs inside its own ledger of checks."""
+        with scenario_ledger() as ledger:
+            item.stash[LEDGER_KEY] = ledger
+            return (yield)
+
     @pytest.hookimpl
     def pytest_bdd_before_scenario(
         self, request: pytest.FixtureRequest, feature: Any, scenario: Any
@@ -445,13 +575,17 @@ class ResultsCollector:
             result.name = _display_name(item, info["name"])
             result.feature, result.tags = info["feature"], info["tags"]
         result.duration_s += report.duration
+        ledger = item.stash.get(LEDGER_KEY, None)
+        _note_ending(result, ledger, call)
         outcome, message = _outcome_of(report, call)
         if _SEVERITY[outcome] > _SEVERITY[result.outcome] or (
             outcome == SKIP and result.outcome == PASS
         ):
             result.outcome, result.message = outcome, message
         if report.when == "teardown":
+            result.checks = list(ledger.checks) if ledger is not None else []
             self._finish(item, result)
+            report.user_properties.extend(junit_properties(result))
             if self.mode == WORKER:
                 report.user_properties.append((SCENARIO_PROPERTY, result.to_json()))
         return report
@@ -493,6 +627,7 @@ class ResultsCollector:
         reported = {s.nodeid: (s.outcome, s.message) for s in self.scenarios}
         missing = not_run(mandatory, self.selected, reported)
         verdict = decide_verdict(self.scenarios, missing, interrupted)
+        profile_rows = self._profile_verdicts(role, profiles, reported, interrupted)
         finished = time.time()
         return {
             "format": RESULTS_FORMAT,
@@ -510,11 +645,15 @@ class ResultsCollector:
             "verdict": verdict.verdict,
             "verdict_reasons": list(verdict.reasons),
             "counts": outcome_counts(self.scenarios),
-            "profiles": self._profile_verdicts(role, profiles, reported, interrupted),
+            "profiles": profile_rows,
             "coverage": {
                 "mandatory": len(mandatory),
                 "executed": len(mandatory) - len(missing),
                 "not_run": [m.to_json() for m in missing],
+                "statements": [
+                    self._coverage_statement(role, str(p["profile"]), str(p["verdict"])).to_json()
+                    for p in profile_rows
+                ],
             },
             "waivers": waiver_rows,
             "scenarios": [s.to_json() for s in self.scenarios],
@@ -522,6 +661,13 @@ class ResultsCollector:
                 self.scenarios, [p for p in mandatory if p.nodeid in {m.nodeid for m in missing}]
             ),
         }
+
+    def _coverage_statement(self, role: str, profile: str, verdict: str) -> CoverageStatement:
+        """Every MUST and SHOULD row binding the role and `profile`, judged only by the
+        scenarios that ran for that profile."""
+        mine = [s for s in self.scenarios if applies_to_profile(s.tags, profile)]
+        outcomes = {row["id"]: row["outcome"] for row in requirement_outcomes(mine)}
+        return coverage_statement(role, profile, verdict, self.planned, outcomes)
 
     def _profile_verdicts(
         self,
@@ -626,7 +772,7 @@ def preflight_tree(
         "message": message,
         "counts": outcome_counts([]),
         "profiles": [],
-        "coverage": {"mandatory": 0, "executed": 0, "not_run": []},
+        "coverage": {"mandatory": 0, "executed": 0, "not_run": [], "statements": []},
         "waivers": [{**w.to_json(), "status": UNUSED, "matched": []} for w in context.waivers],
         "scenarios": [],
         "requirements": [],

@@ -93,3 +93,106 @@ def not_run(
         elif reported[0] == "skip":
             missing.append(NotRun(scenario.nodeid, scenario.name, SKIPPED, reported[1]))
     return missing
+
+
+# -- the coverage statement: every MUST and SHOULD row of the catalogue, tested or not -------
+
+#: Catalogue actors that bind each SUT role (a row for BOTH binds either).
+ROLE_ACTORS = {"agent": ("CLIENT", "BOTH"), "wos": ("WFM", "BOTH")}
+STATEMENT_LEVELS = ("must", "should")
+#: A row's status in the statement. `no_verdict`: scenarios of this suite version trace it for
+#: the profile, but none gave it a verdict in this run (error, skipped, deselected, not reached).
+PASSED, FAILED, ADVISORY_ONLY, BLOCKED_ROW = "passed", "failed", "advisory", "blocked"
+NO_VERDICT, NOT_COVERED, NOT_TESTABLE = "no_verdict", "not_covered", "not_testable"
+STATUSES = (PASSED, FAILED, ADVISORY_ONLY, BLOCKED_ROW, NO_VERDICT, NOT_COVERED, NOT_TESTABLE)
+_STATUS_OF_OUTCOME = {"pass": PASSED, "fail": FAILED, "advisory": ADVISORY_ONLY, "blocked": BLOCKED_ROW}
+
+
+def binds_role(actor: str, role: str) -> bool:
+    return any(a in actor for a in ROLE_ACTORS.get(role, ()))
+
+
+def covering_scenarios(planned: Iterable[PlannedScenario], role: str, profile: str) -> dict[str, list[str]]:
+    """Requirement id -> the scenarios of this suite version that trace it and run for `profile`."""
+    from margo_conformance.requirements import tag_to_id
+
+    covering: dict[str, list[str]] = {}
+    for scenario in planned:
+        if role not in scenario.tags or not applies_to_profile(scenario.tags, profile):
+            continue
+        for tag in sorted(scenario.tags):
+            if tag.startswith("req_"):
+                covering.setdefault(tag_to_id(tag), []).append(scenario.name)
+    return covering
+
+
+def row_status(outcome: str | None, covered: bool, not_testable: str) -> str:
+    if outcome in _STATUS_OF_OUTCOME:
+        return _STATUS_OF_OUTCOME[outcome]
+    if covered:
+        return NO_VERDICT
+    return NOT_TESTABLE if not_testable else NOT_COVERED
+
+
+@dataclass(frozen=True)
+class CoverageStatement:
+    """For one role and claimed profile: every MUST and SHOULD row binding them, with a status."""
+
+    profile: str
+    verdict: str
+    rows: tuple[dict[str, Any], ...]
+
+    def counts(self, level: str) -> dict[str, int]:
+        statuses = [r["status"] for r in self.rows if r["level"] == level]
+        return {s: statuses.count(s) for s in STATUSES}
+
+    def sentence(self) -> str:
+        """e.g. PASS for the 27 tested of 75 PR1 MUST requirements; 48 not covered by this suite version"""
+        counts = self.counts("must")
+        total = sum(counts.values())
+        tested = counts[PASSED] + counts[FAILED]
+        failed = f" ({counts[FAILED]} failed)" if counts[FAILED] else ""
+        parts = [
+            f"{self.verdict.upper()} for the {tested} tested of {total} {self.profile} MUST requirements{failed}",
+            f"{counts[NOT_COVERED]} not covered by this suite version",
+        ]
+        extra = (
+            (BLOCKED_ROW, "blocked"),
+            (NO_VERDICT, "without a verdict in this run"),
+            (ADVISORY_ONLY, "advisory only"),
+            (NOT_TESTABLE, "not black-box testable"),
+        )
+        parts += [f"{counts[status]} {words}" for status, words in extra if counts[status]]
+        return "; ".join(parts)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "profile": self.profile,
+            "statement": self.sentence(),
+            "must": self.counts("must"),
+            "should": self.counts("should"),
+            "requirements": list(self.rows),
+        }
+
+
+def coverage_statement(
+    role: str,
+    profile: str,
+    verdict: str,
+    planned: Iterable[PlannedScenario],
+    outcomes: Mapping[str, str],
+) -> CoverageStatement:
+    """`outcomes`: requirement id -> its outcome from the scenarios that ran for `profile`."""
+    covering = covering_scenarios(planned, role, profile)
+    rows = []
+    for requirement in load_catalogue().values():
+        if requirement.level not in STATEMENT_LEVELS or profile not in requirement.profiles:
+            continue
+        if not binds_role(requirement.actor, role):
+            continue
+        status = row_status(outcomes.get(requirement.id), requirement.id in covering, requirement.not_testable)
+        row: dict[str, Any] = {"id": requirement.id, "level": requirement.level, "status": status}
+        if status == NOT_TESTABLE:
+            row["reason"] = requirement.not_testable
+        rows.append(row)
+    return CoverageStatement(profile, verdict, tuple(rows))
