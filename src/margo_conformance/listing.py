@@ -13,11 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from margo_conformance.paths import FEATURES_DIR
-from margo_conformance.report.coverage import is_mandatory, known_profiles
+from margo_conformance.report.coverage import ROLE_ACTORS, applies_to_profile, is_mandatory, known_profiles
 from margo_conformance.requirements import load_catalogue, tag_to_id
 from margo_conformance.selection import ScenarioRef, Selection, scenario_ref
-
-ROLE_ACTORS = {"agent": ("CLIENT", "BOTH"), "wos": ("WFM", "BOTH")}
 
 
 @dataclass(frozen=True)
@@ -85,16 +83,24 @@ def scenario_lines(
 
 
 def requirement_lines(role: str | None, profiles: Sequence[str]) -> list[str]:
-    """Catalogue rows for the role (by actor) and profiles, with the scenarios tracing to each."""
+    """Catalogue rows for the role (by actor) and profiles, with the scenarios tracing to each.
+
+    With profiles given, a scenario covers a row only for a profile it runs for and the row
+    binds: a V24-only scenario does not cover a V24+PR1 row for PR1.
+    """
+    catalogue = load_catalogue()
     tracing: dict[str, list[str]] = {}
     for scenario in feature_scenarios():
         if role and role not in scenario.tags:
             continue
         for requirement_id in scenario.requirements:
+            bound = catalogue[requirement_id].profiles if requirement_id in catalogue else tuple(profiles)
+            if profiles and not any(p in bound and applies_to_profile(scenario.tags, p) for p in profiles):
+                continue
             tracing.setdefault(requirement_id, []).append(scenario.name)
     actors = ROLE_ACTORS.get(role or "", ())
     lines = []
-    for requirement in load_catalogue().values():
+    for requirement in catalogue.values():
         if (
             actors
             and not any(a in requirement.actor for a in actors)
@@ -105,6 +111,8 @@ def requirement_lines(role: str | None, profiles: Sequence[str]) -> list[str]:
             continue
         covered = tracing.get(requirement.id, [])
         status = f"{len(covered)} scenario(s)" if covered else "not covered by a scenario"
+        if not covered and requirement.not_testable:
+            status = "not black-box testable"
         lines.append(
             f"{requirement.id}  {requirement.level:<8} "
             f"{','.join(requirement.profiles):<12} {status}\n"

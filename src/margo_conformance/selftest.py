@@ -1,9 +1,13 @@
 """`margo-conformance selftest`: prove the suite against its references and their mutants.
 
 Each reference implementation must pass. Each mutant (one fault switch, one violated
-requirement; fixtures/mutants/mutants.yaml) must be *killed*: at least one scenario fails,
-and every scenario that fails traces to a violated requirement (anything else is a *false
-failure*). The kill matrix is printed and written as kill-matrix.json and kill-matrix.md,
+requirement; fixtures/mutants/mutants.yaml) must be *killed*: a check naming a requirement it
+violates fails, and no check fails naming a requirement it does not violate (a *false
+failure*). Judged per check (`failed_requirements` of each scenario in results.json); a
+failure no check named (a plain assertion) is judged by the scenario's requirement tags, as a
+whole: false only when none of its tags is violated. A scenario that ended in error, blocked
+or not, is never a false failure; a blocked one still kills when the requirement it names as
+broken at the prerequisite is violated. The kill matrix is printed and written as kill-matrix.json and kill-matrix.md,
 with the mutation coverage: which MUST requirements the features trace, and which of them
 no mutant violates.
 
@@ -214,10 +218,32 @@ def judge(mutant: Mutant, results: dict[str, Any]) -> Judgement:
         return Judgement(errored, failed, [], ok, "" if ok else "expected every scenario to end in ERROR",
                          {n: messages[n] for n in failed})
     violated = set(mutant.violates)
-    killed = [s["name"] for s in scenarios if s["outcome"] == "fail" and violated & set(s["requirements"])]
-    false = [name for name in failed if name not in killed]
+    killed: list[str] = []
+    false: list[str] = []
+    reasons: dict[str, str] = {}
+    for scenario in scenarios:
+        named, traced_by = failed_requirements_of(scenario)
+        if violated & set(named):
+            killed.append(scenario["name"])
+        wrong = [r for r in named if r not in violated]
+        if scenario["outcome"] != "fail" or not wrong or (traced_by == "tags" and violated & set(named)):
+            continue  # errors and blocked scenarios are not verdicts; a tag-traced failure counts whole
+        false.append(scenario["name"])
+        blame = "" if traced_by == "tags" else f"{', '.join(wrong)} failed: "
+        reasons[scenario["name"]] = blame + messages[scenario["name"]]
+    blocked = [s["name"] for s in scenarios if s["outcome"] == "error" and s["name"] not in killed]
     note = mutant_note(killed, false)
-    return Judgement(killed, false, errored, not note, note, {n: messages[n] for n in false})
+    return Judgement(killed, false, blocked, not note, note, reasons)
+
+
+def failed_requirements_of(scenario: dict[str, Any]) -> tuple[list[str], str]:
+    """(requirements, checks|tags) a scenario of results.json failed; results written before
+    per-check outcomes have no `failed_requirements`: a failure there fails its tags."""
+    if "failed_requirements" in scenario:
+        return list(scenario["failed_requirements"]), str(scenario.get("traced_by") or "tags")
+    if scenario["outcome"] == "fail":
+        return list(scenario["requirements"]), "tags"
+    return [], "tags"
 
 
 def run_one(mutant: Mutant, report_root: Path, log: Log, scope: str = TRACED) -> MatrixRow:

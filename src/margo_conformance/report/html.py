@@ -55,7 +55,20 @@ OUTCOME_WORD = {
     "stale": "stale waiver",
     "unused": "unused",
     "measured": "measured",
+    "blocked": "blocked",
+    "advisory": "advisory",
+    "not_reached": "not reached",
+    "passed": "passed",
+    "failed": "failed",
+    "no_verdict": "no verdict in this run",
+    "not_covered": "not tested by this suite version",
+    "not_testable": "not black-box testable",
 }
+#: Badge colour of each coverage status (the outcome it reads like).
+STATUS_CSS = {"passed": "pass", "failed": "fail", "blocked": "blocked", "advisory": "advisory",
+              "no_verdict": "skip", "not_covered": "not_run", "not_testable": "not_run"}
+#: Coverage rows listed worst first.
+STATUS_ORDER = ("failed", "blocked", "no_verdict", "advisory", "passed", "not_testable", "not_covered")
 PROFILE_TRANSPORTS = {
     "V24": "HTTP device API with OAuth2 bearer tokens; desired state over Git smart HTTP",
     "PR1": "Margo 1.0 REST API (OpenAPI)",
@@ -66,6 +79,7 @@ SECTIONS = (
     ("failures", "Failures and errors"),
     ("not-run", "Skipped and not run"),
     ("requirements", "Requirement traceability"),
+    ("coverage", "Catalogue coverage"),
     ("scenarios", "All scenarios"),
     ("waivers", "Waivers"),
     ("identity", "System under test and suite"),
@@ -168,6 +182,12 @@ def _banner_values(tree: Mapping[str, Any]) -> dict[str, str]:
         if reasons
         else ""
     )
+    statements = [s.get("statement") for s in tree.get("coverage", {}).get("statements", [])]
+    if statements:
+        reasons_html = (
+            '<ul class="statements">' + "".join(f"<li>{esc(s)}</li>" for s in statements) + "</ul>"
+            + reasons_html
+        )
     return {
         "verdict": esc(verdict),
         "verdict_word": esc(verdict.upper()),
@@ -269,6 +289,11 @@ def _failure(index: int, scenario: Mapping[str, Any], evidence_root: Path | None
             "Remove the waiver.</p>"
         )
     message = scenario.get("message") or ("(passed)" if outcome == "pass" else "(no message)")
+    failed = ", ".join(scenario.get("failed_requirements", []))
+    if failed and scenario.get("traced_by") == "tags":
+        failed += " (traced by the scenario's tags: the failure named no requirement)"
+    if scenario.get("blocked"):
+        failed = f"blocked at: {scenario['blocked']}" + (f"; {failed} failed there" if failed else "")
     return _fill(
         "failure.html",
         outcome=esc(shown_outcome if status != "stale" else "stale"),
@@ -277,12 +302,33 @@ def _failure(index: int, scenario: Mapping[str, Any], evidence_root: Path | None
         name=esc(scenario.get("name")),
         feature=esc(scenario.get("feature")),
         requirements=esc(", ".join(scenario.get("requirements", [])) or "none"),
+        failed=esc(failed or "none"),
+        checks=_check_table(scenario.get("checks", [])),
         duration=esc(_seconds(scenario.get("duration_s"))),
         nodeid=esc(scenario.get("nodeid")),
         waiver=waiver_html,
         message=esc(message),
         evidence=_evidence(scenario, evidence_root),
     )
+
+
+def _check_table(checks: Sequence[Mapping[str, Any]]) -> str:
+    """The failed and the advisory checks of a scenario (passed requirement checks are implied)."""
+    shown = [c for c in checks if not c.get("passed") or c.get("kind") == "advisory"]
+    if not shown:
+        return ""
+    rows = [
+        [
+            _td(_badge("advisory" if c.get("kind") == "advisory" else "fail",
+                       ("advisory: " if c.get("kind") == "advisory" else "")
+                       + ("holds" if c.get("passed") else "does not hold"))),
+            _td(esc(", ".join(c.get("requirements", []))), "id"),
+            _td(esc(c.get("message"))),
+            _td(esc(c.get("observed", ""))),
+        ]
+        for c in shown
+    ]
+    return _table(["check", "requirement", "expected", "observed"], rows, "data checks")
 
 
 def _not_run(tree: Mapping[str, Any]) -> str:
@@ -331,7 +377,12 @@ def _requirements(tree: Mapping[str, Any]) -> str:
     for row in tree.get("requirements", []):
         outcome = str(row.get("outcome"))
         badge = _badge(outcome) + (" " + _badge("waived") if row.get("waived") else "")
-        items = [(outcome_of.get(str(n), "skip"), str(n)) for n in row.get("scenarios", [])]
+        if row.get("traced_by") == "tags" and outcome in ("pass", "fail"):
+            badge += ' <span class="traced" title="no check named it; its scenarios\' tags did">by tags</span>'
+        per_scenario = row.get("scenario_outcomes") or [
+            outcome_of.get(str(n), "skip") for n in row.get("scenarios", [])
+        ]
+        items = list(zip(per_scenario, (str(n) for n in row.get("scenarios", [])), strict=False))
         items += [("not_run", str(n)) for n in row.get("not_run", [])]
         listed = "".join(
             f'<li><span class="dot dot-{esc(o)}" title="{esc(OUTCOME_WORD.get(o, o))}"></span>'
@@ -352,8 +403,10 @@ def _requirements(tree: Mapping[str, Any]) -> str:
             "requirements", "Requirement traceability", _none("No requirement was exercised.")
         )
     intro = (
-        "Each requirement the run exercised, the scenarios that verify it (a dot shows each one's "
-        "outcome), and the worst of their outcomes."
+        "Each requirement the run exercised, the scenarios that verify it (a dot shows its outcome "
+        "in each), and its outcome: failed when a check naming it failed, passed when checked and "
+        "never failed, blocked when its scenario was blocked before reaching it, advisory when only "
+        "checks of what the spec leaves open named it (never counted)."
     )
     return _section(
         "requirements",
@@ -361,6 +414,51 @@ def _requirements(tree: Mapping[str, Any]) -> str:
         _table(["requirement", "level", "summary", "scenarios", "outcome"], rows, "data trace"),
         esc(intro),
     )
+
+
+def _coverage(tree: Mapping[str, Any]) -> str:
+    """Every MUST and SHOULD row of the catalogue binding the role and each claimed profile."""
+    catalogue = _catalogue_summaries()
+    parts = []
+    for statement in tree.get("coverage", {}).get("statements", []):
+        rows = sorted(
+            statement.get("requirements", []),
+            key=lambda r: (STATUS_ORDER.index(r["status"]) if r.get("status") in STATUS_ORDER else 99,
+                           r.get("level") != "must", r.get("id")),
+        )
+        table = _table(
+            ["requirement", "level", "status", "summary"],
+            [
+                [
+                    _td(esc(r.get("id")), "id"),
+                    _td(_badge("level", str(r.get("level")))),
+                    _td(_badge(STATUS_CSS.get(str(r.get("status")), "skip"),
+                               OUTCOME_WORD.get(str(r.get("status")), str(r.get("status"))))),
+                    _td(esc(catalogue.get(str(r.get("id")), ""))
+                        + (f'<br><span class="none">{esc(r["reason"])}</span>' if r.get("reason") else ""),
+                        "summary-cell"),
+                ]
+                for r in rows
+            ],
+        )
+        parts.append(f'<p class="statement">{esc(statement.get("statement"))}</p>'
+                     + _details(f"{statement.get('profile')}: all {len(rows)} MUST and SHOULD rows", table))
+    if not parts:
+        return _section("coverage", "Catalogue coverage", _none("No profile was claimed."))
+    intro = (
+        "For each claimed profile, every MUST and SHOULD requirement of the catalogue that binds the "
+        "SUT's role: passed, failed, blocked, advisory, without a verdict in this run, not tested by "
+        "this suite version, or not black-box testable (with the catalogue's reason). Only scenarios "
+        "that run for a profile count for it."
+    )
+    return _section("coverage", "Catalogue coverage", "\n".join(parts), esc(intro))
+
+
+@cache
+def _catalogue_summaries() -> dict[str, str]:
+    from margo_conformance.requirements import load_catalogue
+
+    return {r.id: r.summary for r in load_catalogue().values()}
 
 
 def _scenarios(tree: Mapping[str, Any]) -> str:
@@ -737,6 +835,7 @@ def render_report(
         _failures(tree, evidence_root),
         _not_run(tree),
         _requirements(tree),
+        _coverage(tree),
         _scenarios(tree),
         _waivers(tree),
         _identity(tree),
