@@ -208,3 +208,49 @@ def test_a_confirmation_run_without_results_confirms_every_false_failure(
         judge(MUTANT, results), results, tmp_path / "m.sut.yaml", tmp_path / "confirm", lambda line: None
     )
     assert unconfirmed == {} and found.false_failures == ["b"] and not found.ok
+
+
+def _checked(name: str, outcome: str, failed: list[str], *tags: str, blocked: str | None = None) -> dict:
+    entry = {"name": name, "outcome": outcome, "requirements": list(tags), "failed_requirements": failed,
+             "message": f"{name} said so"}
+    if failed:
+        entry["traced_by"] = "checks"
+    if blocked:
+        entry["blocked"] = blocked
+    return entry
+
+
+def test_per_check_a_mutant_is_killed_by_the_check_naming_what_it_violates() -> None:
+    # The scenario traces STS-001 and GIT-003; its failed check names STS-001 only.
+    results = {"verdict": "fail", "scenarios": [_checked("a", "fail", ["STS-001"], "STS-001", "GIT-003")]}
+    assert judge(MUTANT, results) == Judgement(["a"], [], [], True, "")
+
+
+def test_per_check_a_failed_check_naming_another_requirement_is_false_even_in_a_killing_scenario() -> None:
+    results = {"verdict": "fail", "scenarios": [_checked("a", "fail", ["GIT-003", "STS-001"], "STS-001", "GIT-003")]}
+    found = judge(MUTANT, results)
+    assert found.killed_by == ["a"] and found.false_failures == ["a"]
+    assert found.reasons == {"a": "GIT-003 failed: a said so"}
+
+
+def test_per_check_a_scenario_tracing_the_violated_requirement_but_failing_another_is_false() -> None:
+    results = {"verdict": "fail", "scenarios": [_checked("a", "fail", ["GIT-003"], "STS-001", "GIT-003")]}
+    found = judge(MUTANT, results)
+    assert found.killed_by == [] and found.false_failures == ["a"] and not found.ok
+
+
+def test_a_tag_traced_failure_is_judged_by_its_tags_as_a_whole() -> None:
+    tagged = {**_checked("a", "fail", ["STS-001", "GIT-003"], "STS-001", "GIT-003"), "traced_by": "tags"}
+    assert judge(MUTANT, {"verdict": "fail", "scenarios": [tagged]}) == Judgement(["a"], [], [], True, "")
+
+
+def test_a_blocked_scenario_kills_through_the_requirement_broken_at_its_prerequisite_and_is_never_false() -> None:
+    token = Mutant("agent", "omit-bearer-token", Path("x.yaml"), "FAULTS", violates=("TOK-001",))
+    results = {"verdict": "fail", "scenarios": [
+        _checked("caps", "error", ["TOK-001"], "CAP-001", blocked="capabilities accepted"),
+        _checked("status", "error", ["CAP-001"], "STS-001", blocked="capabilities accepted"),
+        _checked("rollback", "error", [], "DEP-004", blocked="version 1 installed"),
+    ]}
+    found = judge(token, results)
+    assert found.killed_by == ["caps"] and found.false_failures == [] and found.blocked == ["status", "rollback"]
+    assert found.ok
