@@ -426,6 +426,8 @@ def exit_code_for(pytest_code: int | pytest.ExitCode, results_path: Path, log: L
     )
     for reason in tree.get("verdict_reasons", []):
         log(f"  - {reason}")
+    for statement in tree.get("coverage", {}).get("statements", []):
+        log(f"coverage {statement['profile']}: {statement['statement']}")
     if pytest_code == pytest.ExitCode.INTERRUPTED:
         return EXIT_ERROR
     return EXIT_CODES.get(verdict, EXIT_ERROR)

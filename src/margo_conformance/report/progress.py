@@ -80,6 +80,8 @@ class LiveProgress:
             self.write(self._prefix() + f"{'DONE':<7} {nodeid}")
             return
         label = LABELS.get(self._waiver_label(result) or result.outcome, result.outcome.upper())
+        if getattr(result, "blocked", None):
+            label = "BLOCKED"  # an ERROR at a refused prerequisite; the message names it
         self.write(self._prefix() + f"{label:<7} {result.name}")
         detail = self._detail(result, label)
         if detail:
