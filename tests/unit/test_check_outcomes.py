@@ -322,3 +322,14 @@ def test_list_requirements_for_a_profile_counts_only_scenarios_that_run_for_it()
     assert "not covered by a scenario" in lines["CAP-001"]
     v24 = {line.split()[0]: line for line in requirement_lines("agent", ["V24"]) if line[:3].isupper()}
     assert "scenario(s)" in v24["ONB-005"]
+
+
+def test_the_page_shows_a_blocked_scenario_its_failed_check_and_its_advisory_checks(tmp_path: Path) -> None:
+    stopped = scenario("Status without a token", "error", ("agent", "V24", "must", "req_TOK_001"),
+                       message="blocked: capabilities accepted (CAP-001 failed there): refused with 422")
+    stopped.blocked = "capabilities accepted"
+    stopped.checks = [_failed("CAP-001"), Check(("CAP-003",), False, "apiVersion '' accepted", ADVISORY)]
+    page = render_report(_tree(tmp_path, [stopped]))
+    assert "blocked at: capabilities accepted; CAP-001 failed there" in page
+    assert "HTTP 422" in page and "advisory: does not hold" in page
+    assert 'class="badge badge-blocked"' in page  # TOK-001 in the traceability matrix
