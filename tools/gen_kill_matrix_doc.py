@@ -34,15 +34,18 @@ INTRO = """\
 # Kill matrix
 
 `margo-conformance selftest` certifies both reference implementations and every mutant below
-(a reference with one fault switch on, `fixtures/mutants/mutants.yaml`). A mutant is *killed*
-when a scenario tracing to a requirement it violates fails and no scenario tracing anything
-else fails; such a failure elsewhere is a *false failure*: a verdict pinned on the wrong
-requirement. A false failure is confirmed by running its scenario once more against the same
-mutant: one that passes then is listed as *unconfirmed* (a wobble, with what the first failure
-said) and does not fail the row. A scenario that ends in ERROR is *blocked*: the mutant kept it from reaching its
-checks (an agent that never reports capabilities has not onboarded, so nothing can be asked
-about its status), which is no verdict on any requirement. The references run every scenario
-and must pass with nothing failed, errored or skipped.
+(a reference with one fault switch on, `fixtures/mutants/mutants.yaml`), judged per check. A
+mutant is *killed* when a check naming a requirement it violates fails and no check naming
+anything else fails; such a failed check is a *false failure*: a verdict pinned on the wrong
+requirement (a failure that names no requirement, from a step not yet written with `expect`,
+is judged by its scenario's requirement tags as a whole). A false failure is confirmed by
+running its scenario once more against the same mutant: one that passes then is listed as
+*unconfirmed* (a wobble, with what the first failure said) and does not fail the row. A
+scenario that ends in ERROR is *blocked*: the mutant kept it from reaching its checks (an
+agent that never reports capabilities has not onboarded, so nothing can be asked about its
+status), which is no verdict on the scenario's requirements and never a false failure; it
+kills when the requirement it names as broken at the prerequisite is one the mutant violates.
+The references run every scenario and must pass with nothing failed, errored or skipped.
 
 With `--scope full` a mutant runs its role's whole suite, which is what shows false
 failures; with `--scope traced` (the command's default, a quick local check) it runs only the
