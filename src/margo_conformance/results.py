@@ -237,18 +237,38 @@ def _blocked_names(scenarios: Sequence[ScenarioResult], limit: int = 5) -> str:
     return shown + (f"; and {len(scenarios) - limit} more" if len(scenarios) > limit else "")
 
 
+def binds_profile(scenario: ScenarioResult, profile: str) -> bool:
+    """Whether a failure of `scenario` is one of `profile`: a check failed naming a requirement
+    of that profile (or one the catalogue does not know), or the failure was traced by tags."""
+    if scenario.traced_by != BY_CHECKS:
+        return True
+    catalogue = load_catalogue()
+    return any(r not in catalogue or profile in catalogue[r].profiles for r in scenario.failed_requirements)
+
+
 def decide_verdict(
-    scenarios: Sequence[ScenarioResult], missing: Sequence[NotRun] = (), interrupted: bool = False
+    scenarios: Sequence[ScenarioResult],
+    missing: Sequence[NotRun] = (),
+    interrupted: bool = False,
+    profile: str | None = None,
 ) -> Verdict:
-    """The run verdict and, unless it is pass, the reasons a reader needs, worst first.
+    """The run verdict (or, with `profile`, that profile's) and, unless it is pass, the reasons
+    a reader needs, worst first.
 
     Waived failures do not fail the run but keep it from passing; a stale waiver fails it.
-    Any mandatory scenario not executed (`missing`) keeps the run from passing.
+    Any mandatory scenario not executed (`missing`) keeps the run from passing. For a profile,
+    a scenario whose failed checks name only other profiles' requirements does not fail it, but
+    keeps it from passing: its checks for the profile were not all reached.
     """
-    failed = [s for s in scenarios if s.outcome == FAIL and not s.waived]
-    blamed = [s for s in scenarios if s.outcome == ERROR and s.counts_as_failure]
+    foreign = [s for s in scenarios if profile and s.counts_as_failure and not binds_profile(s, profile)]
+    failed = [s for s in scenarios if s.outcome == FAIL and not s.waived and s not in foreign]
+    blamed = [s for s in scenarios if s.outcome == ERROR and s.counts_as_failure and s not in foreign]
     stale = [s for s in scenarios if s.stale_waiver]
-    blocked = [s for s in scenarios if s.outcome == ERROR and s.blocked and not s.counts_as_failure]
+    # Blocked at a requirement of another profile: still blocked (error) for this one.
+    blocked = [
+        s for s in scenarios if s.outcome == ERROR and s.blocked and (not s.counts_as_failure or s in foreign)
+    ]
+    foreign = [s for s in foreign if s.outcome == FAIL]
     errored = [s for s in scenarios if s.outcome == ERROR and not s.blocked]
     waived = [s for s in scenarios if s.waived]
     mandatory_ids = {m.nodeid for m in missing}
@@ -281,6 +301,11 @@ def decide_verdict(
             f"{len(errored)} scenario(s) ended in error (the SUT could not be brought up, or the "
             f"suite broke): {_names(errored)}"
         )
+    if foreign:
+        reasons.append(
+            f"{len(foreign)} scenario(s) failed only on requirements of other profiles, before all "
+            f"their checks for {profile} ran: {_names(foreign)}"
+        )
     if missing:
         listed = "; ".join(
             f"{m.name} ({m.why}{': ' + m.detail if m.why == SKIPPED and m.detail else ''})"
@@ -299,7 +324,7 @@ def decide_verdict(
         return Verdict(FAIL, tuple(reasons))
     if errored or blocked:
         return Verdict(ERROR, tuple(reasons))
-    if missing or skipped or waived:
+    if missing or skipped or waived or foreign:
         return Verdict(PARTIAL, tuple(reasons))
     return Verdict(PASS, ())
 
@@ -683,7 +708,7 @@ class ResultsCollector:
             missing = not_run(
                 mandatory_scenarios(self.planned, role, [profile]), self.selected, reported
             )
-            verdict = decide_verdict(mine, missing, interrupted)
+            verdict = decide_verdict(mine, missing, interrupted, profile)
             rows.append(
                 {
                     "profile": profile,

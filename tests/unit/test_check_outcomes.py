@@ -333,3 +333,15 @@ def test_the_page_shows_a_blocked_scenario_its_failed_check_and_its_advisory_che
     assert "blocked at: capabilities accepted; CAP-001 failed there" in page
     assert "HTTP 422" in page and "advisory: does not hold" in page
     assert 'class="badge badge-blocked"' in page  # TOK-001 in the traceability matrix
+
+
+def test_a_profile_is_not_failed_by_a_check_naming_only_another_profiles_requirement(tmp_path: Path) -> None:
+    # A scenario run for both profiles whose failed check names STS-004 (V24's state vocabulary).
+    shared = scenario("status vocabulary", "fail", ("agent", "must", "req_STS_001", "req_STS_004"))
+    shared.checks = [_failed("STS-004")]
+    tree = _tree(tmp_path, [shared], profiles=("V24", "PR1"))
+    verdicts = {p["profile"]: p["verdict"] for p in tree["profiles"]}
+    assert verdicts == {"V24": "fail", "PR1": "partial"}
+    assert tree["verdict"] == "fail"
+    legacy = scenario("legacy", "fail", ("agent", "must", "req_STS_004"))  # traced by tags: every profile
+    assert decide_verdict([legacy], profile="PR1").verdict == "fail"
