@@ -345,3 +345,58 @@ def test_a_profile_is_not_failed_by_a_check_naming_only_another_profiles_require
     assert tree["verdict"] == "fail"
     legacy = scenario("legacy", "fail", ("agent", "must", "req_STS_004"))  # traced by tags: every profile
     assert decide_verdict([legacy], profile="PR1").verdict == "fail"
+
+
+OUTLINE_FEATURE = textwrap.dedent(
+    """
+    @wos @V24 @must
+    Feature: Onboarding answers
+
+      @req_CAP_002 @req_STS_002
+      Scenario Outline: A request is answered
+        Given the request <request>
+        Then the status check holds for <request>
+        And the capabilities check holds for <request>
+
+        Examples:
+          | request |
+          | good    |
+          | badcaps |
+    """
+)
+OUTLINE_STEPS = textwrap.dedent(
+    """
+    from pytest_bdd import given, parsers, scenarios, then
+    from margo_conformance.checks import expect
+
+    scenarios("outline.feature")
+
+    @given(parsers.parse("the request {request}"))
+    def request(request):
+        pass
+
+    @then(parsers.parse("the status check holds for {request}"))
+    def status(request):
+        expect("STS-002", True, "status accepted")
+
+    @then(parsers.parse("the capabilities check holds for {request}"))
+    def capabilities(request):
+        expect("CAP-002", request != "badcaps", f"capabilities for {request} answered 422", observed=422)
+    """
+)
+
+
+def test_an_outline_example_fails_only_what_its_failed_check_names(tmp_path: Path) -> None:
+    (tmp_path / "outline.feature").write_text(OUTLINE_FEATURE)
+    (tmp_path / "test_outline.py").write_text(OUTLINE_STEPS)
+    collector = ResultsCollector(tmp_path / "out", sut_description("wos"), "run-1")
+    code = pytest.main([str(tmp_path / "test_outline.py"), "-q", "-p", "no:cacheprovider", "--rootdir",
+                        str(tmp_path)], plugins=[collector])
+    assert code == 1
+    by_name = {s.name: s for s in collector.scenarios}
+    good, bad = by_name["A request is answered [good]"], by_name["A request is answered [badcaps]"]
+    assert bad.outcome == "fail" and bad.tags == ["V24", "must", "req_CAP_002", "req_STS_002", "wos"]
+    assert good.outcome == "pass" and [c.requirements for c in good.checks] == [("STS-002",), ("CAP-002",)]
+    assert bad.failed_requirements == ["CAP-002"] and bad.traced_by == "checks"
+    rows = _rows(collector.scenarios)
+    assert rows["CAP-002"]["outcome"] == "fail" and rows["STS-002"]["outcome"] == "pass"
