@@ -5,6 +5,10 @@ Feature: Onboarding a device
   repository with an access token. Its token endpoint issues bearer tokens for valid client
   credentials only.
 
+  The 2024 pre-draft leaves the onboarding messages open. The suite speaks its documented
+  exchange unless the SUT file declares the orchestrator's own; one that declares it hands out
+  no one-time onboarding keys is not asked to refuse a wrong one.
+
   Background:
     Given the orchestrator has a device registered by its owner
 
@@ -19,7 +23,7 @@ Feature: Onboarding a device
     Then the orchestrator answers with the device's client credentials and token endpoint
     And the answer names the device's desired-state repository and an access token for it
 
-  @must @req_ONB_003
+  @must @req_ONB_003 @needs_onboarding_keys
   Scenario: Onboarding with a wrong onboarding key is refused
     When the device onboards with a wrong onboarding key
     Then the orchestrator refuses the request as a client error

@@ -236,3 +236,24 @@ def _check_fields(where: str, template: str, allowed: tuple[str, ...]) -> None:
     for name in names:
         if name not in allowed:
             raise ConfigError(f"{where}: unknown placeholder {{{name}}} (known here: {', '.join(allowed)})")
+
+
+#: Prefix of the skip reason of a scenario that a declared choice makes inapplicable (a WOS
+#: without onboarding keys has no wrong key to refuse): shown, not held against the SUT.
+NOT_APPLICABLE = "not applicable:"
+
+#: Scenario tags that name a choice the scenario depends on -> why it does not apply.
+DEPENDS_ON = {
+    "needs_onboarding_keys": (
+        lambda interop: not interop.onboarding.keys,
+        "the SUT file declares that this WOS hands out no one-time onboarding keys (interop.onboarding.keys)",
+    ),
+}
+
+
+def not_applicable(tags: frozenset[str] | set[str], interop: Interop) -> str | None:
+    """Why a scenario with these tags does not apply to a SUT that made these choices, or None."""
+    for tag, (applies, why) in DEPENDS_ON.items():
+        if tag in tags and applies(interop):
+            return f"{NOT_APPLICABLE} {why}"
+    return None

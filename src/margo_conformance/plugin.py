@@ -24,6 +24,7 @@ import pytest
 from margo_conformance.config import RunConfig, load_sut_file
 from margo_conformance.errors import ConfigError
 from margo_conformance.evidence import EvidenceLog
+from margo_conformance.interop import not_applicable
 from margo_conformance.paths import DEFAULT_SUT_FILE, FIXTURES_DIR
 from margo_conformance.requirements import id_to_tag, load_catalogue
 from margo_conformance.results import EVIDENCE_KEY, NOT_CLAIMED, ResultsCollector
@@ -56,6 +57,7 @@ MARKERS = {
     "robustness": "bad input is refused and the server keeps serving",
     "isolation": "one device cannot see or change another's data",
     "manifest": "desired state through the HTTP state manifest (PR1)",
+    "needs_onboarding_keys": "applies only to a WOS that hands out one-time onboarding keys (interop.onboarding.keys)",
 }
 
 
@@ -157,6 +159,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             claimed = ", ".join(run.sut.profiles)
             item.add_marker(pytest.mark.skip(
                 reason=f"{NOT_CLAIMED} the SUT claims {claimed}, not {profile}"))
+            continue
+        why = not_applicable({m.name for m in item.iter_markers()}, run.sut.interop)
+        if why is not None:
+            item.add_marker(pytest.mark.skip(reason=why))
 
 
 def _selected(item: pytest.Item, selection: Selection) -> bool:

@@ -38,6 +38,7 @@ from typing import Any
 import pytest
 
 from margo_conformance.checks import ADVISORY, Blocked, Check, CheckLedger, scenario_ledger
+from margo_conformance.interop import NOT_APPLICABLE
 from margo_conformance.outcomes import (
     BY_CHECKS,
     failed_requirements,
@@ -275,7 +276,9 @@ def decide_verdict(
     skipped = [
         s
         for s in scenarios
-        if s.outcome == SKIP and s.nodeid not in mandatory_ids and not s.message.startswith(NOT_CLAIMED)
+        if s.outcome == SKIP
+        and s.nodeid not in mandatory_ids
+        and not s.message.startswith((NOT_CLAIMED, NOT_APPLICABLE))
     ]
     reasons: list[str] = []
     if interrupted:

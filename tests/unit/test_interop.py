@@ -168,3 +168,23 @@ def test_an_onboarding_without_keys_cannot_send_one(tmp_path: Path) -> None:
 
     with pytest.raises(ConfigError, match="keys is false"):
         load_sut_file(_sut(tmp_path, '  onboarding:\n    keys: false\n    request: {key: "{onboarding_key}"}\n'))
+
+
+def test_a_scenario_needing_onboarding_keys_does_not_apply_to_a_wos_without_them(tmp_path: Path) -> None:
+    from margo_conformance.interop import NOT_APPLICABLE, Interop, not_applicable
+
+    without_keys = load_sut_file(_sut(tmp_path, VENDOR_ONBOARDING)).interop
+    why = not_applicable({"wos", "needs_onboarding_keys"}, without_keys)
+    assert why is not None and why.startswith(NOT_APPLICABLE) and "interop.onboarding.keys" in why
+    assert not_applicable({"wos", "needs_onboarding_keys"}, Interop()) is None
+    assert not_applicable({"wos"}, without_keys) is None
+
+
+def test_a_not_applicable_mandatory_scenario_is_not_missing_from_the_run() -> None:
+    from margo_conformance.interop import NOT_APPLICABLE
+    from margo_conformance.report.coverage import PlannedScenario, not_run
+
+    planned = [PlannedScenario("n1", "wrong key", frozenset({"wos", "must"})),
+               PlannedScenario("n2", "other", frozenset({"wos", "must"}))]
+    outcomes = {"n1": ("skip", f"{NOT_APPLICABLE} no keys"), "n2": ("skip", "some reason")}
+    assert [m.nodeid for m in not_run(planned, frozenset({"n1", "n2"}), outcomes)] == ["n2"]

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from margo_conformance.interop import NOT_APPLICABLE
 from margo_conformance.requirements import load_catalogue
 
 MANDATORY_LEVEL_TAG = "must"
@@ -90,7 +91,7 @@ def not_run(
             missing.append(
                 NotRun(scenario.nodeid, scenario.name, NOT_REACHED, "the run stopped before it")
             )
-        elif reported[0] == "skip":
+        elif reported[0] == "skip" and not reported[1].startswith(NOT_APPLICABLE):
             missing.append(NotRun(scenario.nodeid, scenario.name, SKIPPED, reported[1]))
     return missing
 
