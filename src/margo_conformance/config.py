@@ -132,6 +132,11 @@ class SutConfig:
     def is_secret(self, env_name: str) -> bool:
         return env_name in self.secrets or bool(_SECRET_NAME.search(env_name))
 
+    def secret_values(self) -> list[str]:
+        """The literal values of the SUT file's secret variables (templates are filled, and
+        learned, when a container starts)."""
+        return [v for n, v in self.env.items() if self.is_secret(n) and not _is_pure_placeholder(v)]
+
     def describe(self) -> dict[str, Any]:
         """The SUT as results.json shows it (identity, claims, the redacted SUT file)."""
         return {

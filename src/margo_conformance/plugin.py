@@ -8,6 +8,7 @@ and on SIGINT/SIGTERM.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import re
@@ -21,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from margo_conformance import redaction
 from margo_conformance.config import RunConfig, load_sut_file
 from margo_conformance.errors import ConfigError
 from margo_conformance.evidence import EvidenceLog
@@ -35,6 +37,7 @@ from margo_conformance.sut import remove_run_resources
 from margo_conformance.wos.server import EmulatedWos
 
 RUN_CONFIG_KEY = pytest.StashKey[RunConfig]()
+LEDGER_KEY = pytest.StashKey[contextlib.ExitStack]()
 PROFILES = ("V24", "PR1", "PR2")
 MARKERS = {
     "agent": "scenario certifies a device agent (the suite plays the WOS)",
@@ -95,9 +98,43 @@ def pytest_configure(config: pytest.Config) -> None:
         workload_image=config.getoption("--workload-image") or config.getoption("--base-image"),
     )
     config.stash[RUN_CONFIG_KEY] = run
+    open_redaction(config, run)
     collector = ResultsCollector(run.report_dir, describe_sut(run), run.run_id)
     config.pluginmanager.register(collector, "margo-results")
     _stop_on_sigterm()
+
+
+def open_redaction(config: pytest.Config, run: RunConfig) -> None:
+    """Join the run's redaction ledger (the runner's, or the controller's for a worker), or
+    open one for a bare pytest run; the SUT file's secret values are the first it learns."""
+    stack = contextlib.ExitStack()
+    try:
+        redactor = stack.enter_context(redaction.run_ledger(run.report_dir))
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from exc
+    config.stash[LEDGER_KEY] = stack
+    for value in run.sut.secret_values():
+        redactor.learn(redaction.SUT_SECRET, value)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Credentials out of a report before anyone writes it: junit.xml, the terminal, and a
+    pytest-xdist worker's hand-off to the controller (this runs before either)."""
+    redact_report(report, redaction.current())
+
+
+def redact_report(report: pytest.TestReport, redactor: redaction.Redactor) -> None:
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:  # a skip: (path, line, reason)
+        report.longrepr = (longrepr[0], longrepr[1], redactor.redact_text(str(longrepr[2])))
+    elif longrepr is not None:
+        text = str(longrepr)
+        cleaned = redactor.redact_text(text)
+        if cleaned != text:
+            report.longrepr = cleaned
+    report.sections = [(title, redactor.redact_text(content)) for title, content in report.sections]
+    report.user_properties = [(name, redactor.redact(value)) for name, value in report.user_properties]
 
 
 def describe_sut(run: RunConfig) -> dict[str, Any]:
@@ -185,6 +222,7 @@ def profile(request: pytest.FixtureRequest) -> str:
     return item_profile(request.node) or "V24"
 
 
+@pytest.hookimpl(trylast=True)
 def pytest_unconfigure(config: pytest.Config) -> None:
     run = config.stash.get(RUN_CONFIG_KEY, None)
     # A pytest-xdist worker that finishes first must not remove its siblings' containers:
@@ -192,6 +230,21 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     # collection-only session started nothing (and may run where no engine answers).
     if run is not None and not hasattr(config, "workerinput") and not config.option.collectonly:
         remove_run_resources(run.run_id)
+        redact_outputs(config, run)
+    ledger = config.stash.get(LEDGER_KEY, None)
+    if ledger is not None:
+        ledger.close()
+
+
+def redact_outputs(config: pytest.Config, run: RunConfig) -> None:
+    """The last pass over what this run wrote, by every value the run's processes learned:
+    third-party writers (junit.xml, allure-results, written by the workers too) included."""
+    redactor = redaction.current()
+    redactor.redact_tree(run.report_dir)
+    for option in ("xmlpath", "allure_report_dir"):
+        written = getattr(config.option, option, None)
+        if written:
+            redactor.redact_tree(Path(written))
 
 
 @pytest.fixture(scope="session")
@@ -253,7 +306,7 @@ def _attach_to_allure(evidence: EvidenceLog) -> None:
     except ImportError:  # allure is a dependency; a bare pytest environment still works
         return
     allure.attach(
-        json.dumps(evidence.to_json(), indent=1),
+        redaction.redact_text(json.dumps(evidence.to_json(), indent=1)),
         name="evidence",
         attachment_type=allure.attachment_type.JSON,
     )

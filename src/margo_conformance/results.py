@@ -37,6 +37,7 @@ from typing import Any
 
 import pytest
 
+from margo_conformance import redaction
 from margo_conformance.checks import ADVISORY, Blocked, Check, CheckLedger, scenario_ledger
 from margo_conformance.interop import NOT_APPLICABLE
 from margo_conformance.outcomes import (
@@ -812,14 +813,15 @@ def write_evidence(report_dir: Path, index: int, result: ScenarioResult, evidenc
     relative = f"evidence/{index:03d}-{slug}.json"
     target = report_dir / relative
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(json.dumps({"scenario": result.name, "events": evidence.to_json()}, indent=1))
+    document = json.dumps({"scenario": result.name, "events": evidence.to_json()}, indent=1)
+    target.write_text(redaction.redact_text(document))  # SUT log lines included
     return relative
 
 
 def write_results_json(report_dir: Path, tree: dict[str, Any]) -> Path:
     report_dir.mkdir(parents=True, exist_ok=True)
     target = report_dir / "results.json"
-    target.write_text(json.dumps(tree, indent=2) + "\n")
+    target.write_text(redaction.redact_text(json.dumps(tree, indent=2)) + "\n")
     return target
 
 

@@ -15,6 +15,7 @@ also has `junit.xml`, `allure-results/` and `evidence/`.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import shutil
@@ -28,6 +29,7 @@ from typing import IO, Any
 import docker
 import pytest
 
+from margo_conformance import redaction
 from margo_conformance.config import SutConfig, build_arguments
 from margo_conformance.environment import engine_answers
 from margo_conformance.errors import ConfigError, SuiteError, SutError
@@ -156,12 +158,13 @@ class RunLog:
         self._file = path.open("w", encoding="utf-8")
 
     def __call__(self, line: str) -> None:
+        line = redaction.redact_text(line)
         print(line, file=self.stream, flush=True)
         self.record(line)
 
     def record(self, line: str) -> None:
         """Into run.log only (for lines the caller already showed)."""
-        self._file.write(line + "\n")
+        self._file.write(redaction.redact_text(line) + "\n")
         self._file.flush()
 
     def close(self) -> None:
@@ -320,16 +323,26 @@ def execute(request: RunRequest, log: Log) -> int:
     run_id = request.run_id or f"run-{uuid.uuid4().hex[:12]}"
     request.report_dir.mkdir(parents=True, exist_ok=True)
     clear_previous_outputs(request.report_dir)
-    run_log = RunLog(request.report_dir / RUN_LOG)
+    with contextlib.ExitStack() as stack:
+        try:
+            redactor = stack.enter_context(redaction.run_ledger(request.report_dir))
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from exc
+        for value in request.sut.secret_values():
+            redactor.learn(redaction.SUT_SECRET, value)
+        if request.signing_key is not None:
+            redactor.learn_shapes(request.signing_key.read_text(errors="replace"))
+        run_log = RunLog(request.report_dir / RUN_LOG)
 
-    def both(message: str) -> None:  # runner messages go to the caller's log and run.log
-        log(message)
-        run_log.record(f"margo-conformance: {message}")
+        def both(message: str) -> None:  # runner messages go to the caller's log and run.log
+            message = redactor.redact_text(message)
+            log(message)
+            run_log.record(f"margo-conformance: {message}")
 
-    try:
-        return _execute(request, run_id, rerun, both, run_log)
-    finally:
-        run_log.close()
+        try:
+            return _execute(request, run_id, rerun, both, run_log)
+        finally:
+            run_log.close()
 
 
 def clear_previous_outputs(report_dir: Path) -> None:
@@ -391,6 +404,8 @@ def finish(request: RunRequest, code: int, log: Log) -> int:
         from margo_conformance.report.allure import generate_allure_html
 
         generate_allure_html(request.report_dir, log)
+    # Every file of the run once more, by every value learned, before the bundle seals them.
+    redaction.current().redact_tree(request.report_dir)
     if request.wants_bundle:
         from margo_conformance.report.bundle import BundleError, create_bundle
 

@@ -21,6 +21,7 @@ from testcontainers.core.container import DockerContainer
 from testcontainers.core.docker_client import DockerClient as TcDockerClient
 from testcontainers.core.wait_strategies import HttpWaitStrategy, LogMessageWaitStrategy
 
+from margo_conformance import redaction
 from margo_conformance.config import SutConfig, render
 from margo_conformance.errors import SutError
 from margo_conformance.evidence import CONTAINER, LOG, EvidenceLog
@@ -77,7 +78,12 @@ class SutContainer:
     def _describe(config: SutConfig, values: Mapping[str, str], run_id: str) -> DockerContainer:
         container = DockerContainer(config.image)
         for name, template in config.env.items():
-            container.with_env(name, render(template, values))
+            value = render(template, values)
+            # Listed under `secrets:`: the filled value too (a name that merely looks secret may
+            # hold a URL template; its literal values are learned from the SUT file).
+            if name in config.secrets:
+                redaction.learn(redaction.SUT_SECRET, value)
+            container.with_env(name, value)
         if config.command:
             container.with_command([render(part, values) for part in config.command])
         for mount in config.mounts:

@@ -12,9 +12,11 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 
+from margo_conformance import redaction
 from margo_conformance.evidence import HTTP, EvidenceLog
 
 BODY_LIMIT = 8192
@@ -83,11 +85,14 @@ class DeviceClient:
                             time.monotonic() - started)
         except httpx.HTTPError as exc:
             answer = Answer(method, url, None, {}, b"", time.monotonic() - started, _reason(exc))
-        self._record(answer, sent_headers, content if content is not None else _form_text(form))
+        sent = content if content is not None else _form_text(form)
+        learn_credentials(sent_headers, sent, answer)
+        self._record(answer, sent_headers, sent)
         return answer
 
     def _record(self, answer: Answer, sent_headers: Mapping[str, str], body: bytes | None) -> None:
-        shown = {k.lower(): _shown_header(k, v) for k, v in sent_headers.items()}
+        # As sent: the credentials in them become placeholders when the evidence is written.
+        shown = {k.lower(): v for k, v in sent_headers.items()}
         status = answer.status if answer.status is not None else "no answer"
         self.evidence.record(
             HTTP,
@@ -105,12 +110,13 @@ class DeviceClient:
         )
 
 
-def _shown_header(name: str, value: str) -> str:
-    """Credentials shortened to a recognisable prefix, like the emulated WOS records them."""
-    if name.lower() != "authorization" or " " not in value:
-        return value
-    scheme, _, secret = value.partition(" ")
-    return f"{scheme} {secret[:6]}..."
+def learn_credentials(sent_headers: Mapping[str, str], sent: bytes | None, answer: Answer) -> None:
+    """Every credential of one exchange, both ways: what the device presented and what the WOS
+    handed it (client secrets, access and Git tokens, keys)."""
+    redactor = redaction.current()
+    redactor.learn_headers(sent_headers)
+    redactor.learn_body(sent, sent_headers.get("Content-Type", "form" if sent else ""))
+    redactor.learn_body(answer.body)
 
 
 def _reason(exc: httpx.HTTPError) -> str:
@@ -122,7 +128,7 @@ def _reason(exc: httpx.HTTPError) -> str:
 def _form_text(form: Mapping[str, str] | None) -> bytes | None:
     if not form:
         return None
-    return "&".join(f"{k}={'***' if 'secret' in k else v}" for k, v in form.items()).encode()
+    return urlencode(dict(form)).encode()
 
 
 def _shorten(body: bytes, limit: int) -> str:

@@ -15,6 +15,7 @@ from typing import Any
 import git
 import yaml
 
+from margo_conformance import redaction
 from margo_conformance.evidence import GIT, EvidenceLog
 
 
@@ -27,6 +28,7 @@ class GitRead:
 
 
 def _env(token: str | None) -> dict[str, str]:
+    redaction.learn(redaction.GIT_TOKEN, token)  # git may echo it (GIT_TRACE, error text)
     env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true"}
     if token is not None:
         # Passed as environment config, so the token is neither on a command line nor on disk.
@@ -39,6 +41,7 @@ def read_repository(
     url: str, token: str | None, destination: Path, evidence: EvidenceLog, timeout_s: float
 ) -> GitRead:
     """Clone `url` fresh into `destination` and parse every YAML file on the default branch."""
+    redaction.current().learn_url(url)
     started = time.monotonic()
     try:
         with evidence.waiting():  # a git client talking to the WOS: the WOS's time, mostly

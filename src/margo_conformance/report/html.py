@@ -26,7 +26,7 @@ from typing import Any
 
 import yaml
 
-from margo_conformance import SUITE_NAME, __version__
+from margo_conformance import SUITE_NAME, __version__, redaction
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 REPORT_FILE = "report.html"
@@ -920,5 +920,5 @@ def write_report(report_dir: Path, tree: Mapping[str, Any] | None = None) -> Pat
         return target
     if tree is None:
         tree = json.loads((report_dir / "results.json").read_text(encoding="utf-8"))
-    target.write_text(render_report(tree, report_dir, performance), encoding="utf-8")
+    target.write_text(redaction.redact_text(render_report(tree, report_dir, performance)), encoding="utf-8")
     return target

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from margo_conformance import redaction
 from margo_conformance.config import RunConfig
 from margo_conformance.control import ControlAdapter, ControlError, adapter_for
 from margo_conformance.device.client import Answer, DeviceClient
@@ -275,6 +276,7 @@ class WosUnderTest:
         key = ""
         if exchange.keys:  # a WOS without onboarding keys (declared) gives none
             key = control_member("register-device", answer, "/onboardingKey", str)
+            redaction.learn(redaction.ONBOARDING_KEY, key)
             if not key:
                 raise ControlError("control verb register-device gave an empty onboardingKey")
         self.devices[role] = SimulatedDevice(device_id, key, exchange=exchange)

@@ -12,6 +12,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from margo_conformance import redaction
 from margo_conformance.evidence import GIT, HTTP
 from margo_conformance.wos.state import WosState
 
@@ -23,16 +24,19 @@ def _text(body: bytes) -> str:
     return shown + (f"... ({len(body)} bytes)" if len(body) > BODY_LIMIT else "")
 
 
-def _shown_headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
-    """Request headers for the record, with credentials shortened to a recognisable prefix."""
-    shown: dict[str, str] = {}
-    for key, value in raw:
-        name, text = key.decode("latin-1").lower(), value.decode("latin-1")
-        if name == "authorization":
-            scheme, _, secret = text.partition(" ")
-            text = f"{scheme} {secret[:6]}..." if secret else scheme
-        shown[name] = text
-    return shown
+def _headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
+    """Headers for the record, as sent: credentials in them are replaced by placeholders when
+    the evidence is written (margo_conformance.redaction), which learns them here."""
+    return {key.decode("latin-1").lower(): value.decode("latin-1") for key, value in raw}
+
+
+def learn_credentials(request_headers: dict[str, str], request_body: bytes, response_body: bytes) -> None:
+    """Every credential of one exchange, in either direction: Authorization headers, secrets
+    in a form or JSON body, tokens and keys in the answer."""
+    redactor = redaction.current()
+    redactor.learn_headers(request_headers)
+    redactor.learn_body(request_body, request_headers.get("content-type", ""))
+    redactor.learn_body(response_body)
 
 
 class RecordingMiddleware:
@@ -86,12 +90,14 @@ class RecordingMiddleware:
         log = device.evidence if device is not None else self.state.evidence_for_unattributed()
         status = response["status"]
         path = scope["path"] + (f"?{scope['query_string'].decode()}" if scope.get("query_string") else "")
+        request_headers = _headers(scope.get("headers", []))
+        learn_credentials(request_headers, body, bytes(response["body"]))
         common = {
             "method": scope["method"],
             "path": path,
             "status": status,
             "duration_ms": round((time.time() - started) * 1000, 1),
-            "request_headers": _shown_headers(scope.get("headers", [])),
+            "request_headers": request_headers,
             "device": device.device_id if device is not None else None,
             "client": scope["client"][0] if scope.get("client") else None,
         }

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from margo_conformance import redaction
 from margo_conformance.evidence import NOTE, EvidenceLog
 from margo_conformance.manifest import ClientDesiredState
 
@@ -78,6 +79,12 @@ class DeviceRecord:
     public_url: str | None = None
     _desired: ClientDesiredState | None = None
 
+    def __post_init__(self) -> None:
+        # Learned as issued, before any of them can reach an evidence log or a SUT's output.
+        redaction.learn(redaction.ONBOARDING_KEY, self.onboarding_key)
+        redaction.learn(redaction.CLIENT_SECRET, self.client_secret)
+        redaction.learn(redaction.GIT_TOKEN, self.git_token)
+
     def desired_state(self) -> ClientDesiredState:
         """PR1: the deployments the WOS serves this client through its state manifest."""
         if self._desired is None:
@@ -95,6 +102,7 @@ class DeviceRecord:
 
     def issue_access_token(self) -> str:
         token = secrets.token_urlsafe(32)
+        redaction.learn(redaction.ACCESS_TOKEN, token)
         self.access_tokens[token] = time.time() + TOKEN_LIFETIME_S
         return token
 
