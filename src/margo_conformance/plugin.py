@@ -285,6 +285,7 @@ def agent(
     yield under_test
     under_test.stop()
     if under_test._device is not None:
+        redaction.audit_issued(under_test._device.issued_credentials())
         emulated_wos.state.forget_device(under_test._device.device_id)
     _attach_to_allure(evidence)
 
@@ -297,6 +298,8 @@ def wos(
     under_test = WosUnderTest(run_config, evidence, scenario_dir, profile=profile)
     yield under_test
     under_test.stop()
+    for device in under_test.devices.values():
+        redaction.audit_issued(device.issued_credentials())
     _attach_to_allure(evidence)
 
 

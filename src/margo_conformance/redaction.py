@@ -48,6 +48,10 @@ except ImportError:  # pragma: no cover - Windows: one process per run is still 
 #: Environment variable naming the run's ledger; set by whoever opens the run (runner or
 #: plugin) so pytest-xdist workers, which inherit the environment, join the same ledger.
 LEDGER_ENV = "MARGO_REDACTION_LEDGER"
+#: Tests only: a file (outside the report directory) to which each scenario appends the
+#: credentials it was issued, gathered from the emulated WOS's and the simulated device's own
+#: records, independently of what the redactor learned on the wire. Unset in normal runs.
+AUDIT_ENV = "MARGO_CREDENTIAL_AUDIT"
 MIN_LENGTH = 6
 
 ONBOARDING_KEY = "onboardingKey"
@@ -423,6 +427,39 @@ def run_ledger(report_dir: Path | None = None) -> Iterator[Redactor]:
         os.environ.pop(LEDGER_ENV, None)
         attach(None)  # keeps what was learned, in memory, for anything written after the run
         shutil.rmtree(directory, ignore_errors=True)
+
+
+def audit_issued(credentials: Iterable[tuple[str, object]]) -> None:
+    """Tests only (`MARGO_CREDENTIAL_AUDIT`): append the credentials a scenario was issued,
+    one JSON line each, so a test can search the run's files for them. A no-op otherwise."""
+    target = os.environ.get(AUDIT_ENV)
+    if not target:
+        return
+    lines = "".join(
+        json.dumps({"kind": kind, "value": value}) + "\n"
+        for kind, value in credentials
+        if isinstance(value, str) and value
+    )
+    with open(target, "ab") as handle:
+        if fcntl is not None:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        handle.write(lines.encode("utf-8"))
+
+
+def document_credentials(document: object) -> list[tuple[str, str]]:
+    """(kind, value) of every credential member of a JSON-like document, nested."""
+    found: list[tuple[str, str]] = []
+    if isinstance(document, Mapping):
+        for name, value in document.items():
+            kind = member_kind(str(name))
+            if kind is not None and isinstance(value, str):
+                found.append((kind, value))
+            else:
+                found += document_credentials(value)
+    elif isinstance(document, list | tuple):
+        for item in document:
+            found += document_credentials(item)
+    return found
 
 
 def join_run_ledger() -> Redactor:

@@ -136,10 +136,42 @@ class SimulatedDevice:
                                  shape=shape)
         return read_member(document, pointer, str, requirement=requirement, what=V24_ONBOARDING_ANSWER, shape=shape)
 
+    def declared_credentials(self) -> list[tuple[str, str]]:
+        """(kind, value) of the credentials at the members the onboarding exchange declares,
+        read without judging (a member missing or of the wrong type is judged where it is used)."""
+        if self.onboarding_answer is None or self.profile == "PR1":
+            return []
+        document = self.onboarding_answer.json()
+        found = [(kind, pointer_value(document, self.exchange.answer.get(name, ""))) for name, kind in
+                 (("client_secret", redaction.CLIENT_SECRET), ("git_token", redaction.GIT_TOKEN))]
+        return [(kind, value) for kind, value in found if isinstance(value, str)]
+
+    def issued_credentials(self) -> list[tuple[str, str]]:
+        """(kind, value) of every credential the WOS under test gave this device."""
+        issued = [(redaction.ONBOARDING_KEY, self.onboarding_key), *self.declared_credentials()]
+        if self.onboarding_answer is not None:
+            issued += redaction.document_credentials(self.onboarding_answer.json())
+        return issued + ([(redaction.ACCESS_TOKEN, self.access_token)] if self.access_token else [])
+
     def _onboarded(self) -> Answer:
         if self.onboarding_answer is None:
             raise StepOrderError("the device has not onboarded: add 'And the device has onboarded'")
         return self.onboarding_answer
+
+
+def pointer_value(document: object, pointer: str) -> object:
+    """The value at a JSON pointer (RFC 6901), or None where there is none."""
+    if not pointer.startswith("/"):
+        return None
+    for token in pointer[1:].split("/"):
+        token = token.replace("~1", "/").replace("~0", "~")
+        if isinstance(document, dict):
+            document = document.get(token)
+        elif isinstance(document, list) and token.isdigit() and int(token) < len(document):
+            document = document[int(token)]
+        else:
+            return None
+    return document
 
 
 def access_token_of(answer: Answer) -> str:
@@ -335,6 +367,10 @@ class WosUnderTest:
         answer = self.send("POST", device.exchange.path, json_body=body)
         if answer.status == 201:  # its members are read (and judged) when the device needs them
             device.onboarding_answer = answer
+            for kind, value in device.declared_credentials():  # wherever the WOS declared them
+                redaction.learn(kind, value)
+            repository = pointer_value(answer.json(), device.exchange.answer.get("repository_url", ""))
+            redaction.current().learn_url(repository)
         return answer
 
     def request_token(self, role: str = "device", secret: str | None = None) -> Answer:

@@ -66,6 +66,7 @@ class DeviceRecord:
     git_access_allowed: bool = True
     onboarded_at: float | None = None
     access_tokens: dict[str, float] = field(default_factory=dict)  # token -> expiry (epoch s)
+    issued_access_tokens: list[str] = field(default_factory=list)  # every one, revoked ones too
     capabilities: list[ReceivedDocument] = field(default_factory=list)
     statuses: dict[str, list[ReceivedDocument]] = field(default_factory=dict)
     #: Refused for what they named (a deployment never assigned to this device), in order.
@@ -100,9 +101,16 @@ class DeviceRecord:
         self.evidence.record(NOTE, f"the orchestrator refused {refusal.describe()}", requirement=refusal.requirement,
                              refused=refusal.path, member=refusal.member)
 
+    def issued_credentials(self) -> list[tuple[str, str]]:
+        """(kind, value) of every credential the WOS issued this device."""
+        issued = [(redaction.ONBOARDING_KEY, self.onboarding_key), (redaction.CLIENT_SECRET, self.client_secret),
+                  (redaction.GIT_TOKEN, self.git_token)]
+        return issued + [(redaction.ACCESS_TOKEN, token) for token in self.issued_access_tokens]
+
     def issue_access_token(self) -> str:
         token = secrets.token_urlsafe(32)
         redaction.learn(redaction.ACCESS_TOKEN, token)
+        self.issued_access_tokens.append(token)
         self.access_tokens[token] = time.time() + TOKEN_LIFETIME_S
         return token
 
