@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from margo_conformance import redaction
 from margo_conformance.evidence import EvidenceLog
 from margo_conformance.paths import FIXTURES_DIR
 from margo_conformance.wos.server import EmulatedWos
@@ -22,6 +23,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=os.environ.get("CI", "").lower() == "true",
         help="running in CI: a tool a test needs (Chromium) must be installed; no skipping",
     )
+
+
+@pytest.fixture(autouse=True)
+def fresh_redactor() -> Iterator[redaction.Redactor]:
+    """Each test starts with a process redactor that has learned nothing: what one test's
+    emulated WOS learned (fuzzed bodies included) must not redact another test's output."""
+    saved = redaction._current
+    redaction._current = redaction.Redactor()
+    try:
+        yield redaction._current
+    finally:
+        redaction._current = saved
 
 
 @pytest.fixture(scope="session")

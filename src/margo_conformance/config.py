@@ -20,6 +20,7 @@ from typing import Any, Literal
 import jsonschema
 import yaml
 
+from margo_conformance import redaction
 from margo_conformance.errors import ConfigError
 from margo_conformance.interop import Interop, parse_interop
 from margo_conformance.paths import SCHEMA_DIR
@@ -151,7 +152,9 @@ class SutConfig:
         }
 
     def redacted(self) -> dict[str, Any]:
-        """The SUT file as reports show it: secret literal values replaced by `***`.
+        """The SUT file as reports show it: each secret literal value replaced by its placeholder
+        (`<redacted:sutSecret#N>`, as wherever else the run writes it), or by `***` when it is
+        too short to be redacted by value.
 
         Placeholder templates such as `{onboarding_key}` are not secret and stay visible, so a
         reader can see what the suite injected.
@@ -159,7 +162,7 @@ class SutConfig:
         shown = json.loads(json.dumps(dict(self.raw)))
         for name, value in shown.get("env", {}).items():
             if self.is_secret(name) and not _is_pure_placeholder(value):
-                shown["env"][name] = "***"
+                shown["env"][name] = redaction.learn(redaction.SUT_SECRET, value) or "***"
         shown["file"] = str(self.path)
         return shown
 

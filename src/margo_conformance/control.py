@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 import httpx
 
+from margo_conformance import redaction
 from margo_conformance.config import Control
 from margo_conformance.errors import SutError
 from margo_conformance.evidence import NOTE, EvidenceLog
@@ -41,7 +42,7 @@ class HttpControl:
         except httpx.HTTPError as exc:
             raise ControlError(f"control verb {verb}: {type(exc).__name__} calling {url}") from exc
         if response.status_code >= 400:
-            raise ControlError(f"control verb {verb}: {response.status_code} {response.text[:200]}")
+            raise ControlError(f"control verb {verb}: {response.status_code} {_cut(response.text)}")
         return _record(self.evidence, verb, request, _json_object(verb, response.text))
 
 
@@ -56,7 +57,7 @@ class ExecControl:
         with self.evidence.waiting():
             code, output = self.sut.exec([*self.command, verb, json.dumps(request)], self.timeout_s)
         if code != 0:
-            raise ControlError(f"control verb {verb}: exit {code}: {output.strip()[-200:]}")
+            raise ControlError(f"control verb {verb}: exit {code}: {_cut(output.strip(), tail=True)}")
         return _record(self.evidence, verb, request, _json_object(verb, output))
 
 
@@ -73,12 +74,20 @@ def _json_object(verb: str, text: str) -> dict[str, Any]:
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ControlError(f"control verb {verb}: answer is not JSON: {text.strip()[:200]!r}") from exc
+        raise ControlError(f"control verb {verb}: answer is not JSON: {_cut(text.strip())!r}") from exc
     if not isinstance(value, dict):
-        raise ControlError(f"control verb {verb}: answer is not a JSON object: {text.strip()[:200]!r}")
+        raise ControlError(f"control verb {verb}: answer is not a JSON object: {_cut(text.strip())!r}")
     return value
 
 
 def _record(evidence: EvidenceLog, verb: str, request: dict[str, Any], answer: dict[str, Any]) -> dict[str, Any]:
-    evidence.record(NOTE, f"control {verb} -> {json.dumps(answer)[:160]}", verb=verb, request=request, answer=answer)
+    redaction.current().learn_document(answer)  # the onboarding key register-device hands out
+    evidence.record(NOTE, f"control {verb} -> {_cut(json.dumps(answer), 160)}", verb=verb, request=request,
+                    answer=answer)
     return answer
+
+
+def _cut(text: str, limit: int = 200, tail: bool = False) -> str:
+    """Redacted before it is cut: a credential across the cut would otherwise leave a prefix."""
+    shown = redaction.redact_text(text)
+    return shown[-limit:] if tail else shown[:limit]

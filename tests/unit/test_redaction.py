@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -31,14 +30,9 @@ TOKEN = "tok-9f8e7d6c5b4a"
 
 
 @pytest.fixture
-def fresh() -> Iterator[Redactor]:
-    """A clean process-wide redactor for the test (learning is global per process)."""
-    saved = redaction._current
-    redaction._current = Redactor()
-    try:
-        yield redaction._current
-    finally:
-        redaction._current = saved
+def fresh(fresh_redactor: Redactor) -> Redactor:
+    """The clean process-wide redactor every test gets (tests/conftest.py), by its name here."""
+    return fresh_redactor
 
 
 # -- kinds and stability -----------------------------------------------------------------------
@@ -288,3 +282,19 @@ def test_the_device_client_learns_what_a_wos_hands_it(fresh: Redactor) -> None:
     for value in (SECRET, TOKEN, "wos-git-token-1", "device-onboarding-key"):
         assert value not in written
     assert "Bearer <redacted:accessToken#1>" in written
+
+
+def test_a_credential_across_a_cut_leaves_no_prefix(fresh: Redactor) -> None:
+    """Bodies and messages are redacted before they are shortened, never after."""
+    body = json.dumps({"pad": "p" * 8170, "clientSecret": SECRET}).encode()
+
+    def wos_under_test(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(201, content=body)
+
+    evidence = EvidenceLog()
+    client = DeviceClient("http://wos.example", evidence, 5)
+    client._http = httpx.Client(transport=httpx.MockTransport(wos_under_test))
+    answer = client.request("POST", "/onboarding/", json_body={})
+    shown = evidence.events()[0].data["response_body"]
+    assert SECRET[:6] not in shown and shown.endswith(f"... ({len(body)} bytes)")
+    assert SECRET[:6] not in answer.describe()

@@ -132,5 +132,6 @@ def _form_text(form: Mapping[str, str] | None) -> bytes | None:
 
 
 def _shorten(body: bytes, limit: int) -> str:
-    text = body[:limit].decode("utf-8", errors="replace")
+    # Redacted before it is cut: a credential across the cut would otherwise leave a prefix.
+    text = redaction.redact_text(body.decode("utf-8", errors="replace"))[:limit]
     return text + (f"... ({len(body)} bytes)" if len(body) > limit else "")

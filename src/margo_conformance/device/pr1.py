@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from margo_conformance import redaction
 from margo_conformance.device.client import Answer
 from margo_conformance.manifest import (
     BUNDLE_MEDIA_TYPE,
@@ -232,4 +233,4 @@ def listed_ids(answer: Answer) -> list[str]:
 
 
 def shown(document: Any) -> str:
-    return json.dumps(document)[:300]
+    return redaction.redact_text(json.dumps(document))[:300]  # redacted before it is cut

@@ -916,7 +916,7 @@ def write_report(report_dir: Path, tree: Mapping[str, Any] | None = None) -> Pat
     performance = load_performance(report_dir)
     target = report_dir / REPORT_FILE
     if tree is None and performance is not None and not (report_dir / "results.json").is_file():
-        target.write_text(render_performance_report(performance), encoding="utf-8")
+        target.write_text(redaction.redact_text(render_performance_report(performance)), encoding="utf-8")
         return target
     if tree is None:
         tree = json.loads((report_dir / "results.json").read_text(encoding="utf-8"))

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from margo_conformance import redaction
 from margo_conformance.report.waivers import STALE, WAIVED, Waiver, first_match, waiver_status
 
 COLLECTOR_PLUGIN = "margo-results"  # the name plugin.py registers the ResultsCollector under
@@ -109,6 +110,7 @@ class LiveProgress:
             )
         if result.outcome == "pass":
             return ""
-        first_line = (result.message or "").strip().splitlines()
+        # Redacted before it is cut: a credential across the cut would otherwise leave a prefix.
+        first_line = redaction.redact_text(result.message or "").strip().splitlines()
         text = first_line[0] if first_line else "(no message)"
         return text if len(text) <= 200 else text[:197] + "..."

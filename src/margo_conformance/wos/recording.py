@@ -20,7 +20,8 @@ BODY_LIMIT = 8192
 
 
 def _text(body: bytes) -> str:
-    shown = body[:BODY_LIMIT].decode("utf-8", errors="replace")
+    # Redacted before it is cut: a credential across the cut would otherwise leave a prefix.
+    shown = redaction.redact_text(body.decode("utf-8", errors="replace"))[:BODY_LIMIT]
     return shown + (f"... ({len(body)} bytes)" if len(body) > BODY_LIMIT else "")
 
 
@@ -30,13 +31,17 @@ def _headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
     return {key.decode("latin-1").lower(): value.decode("latin-1") for key, value in raw}
 
 
-def learn_credentials(request_headers: dict[str, str], request_body: bytes, response_body: bytes) -> None:
+def learn_credentials(
+    request_headers: dict[str, str], request_body: bytes, response_body: bytes, git: bool
+) -> None:
     """Every credential of one exchange, in either direction: Authorization headers, secrets
-    in a form or JSON body, tokens and keys in the answer."""
+    in a form or JSON body, tokens and keys in the answer. Git bodies are pack protocol, never
+    recorded, and can be large: only their headers are read."""
     redactor = redaction.current()
     redactor.learn_headers(request_headers)
-    redactor.learn_body(request_body, request_headers.get("content-type", ""))
-    redactor.learn_body(response_body)
+    if not git:
+        redactor.learn_body(request_body, request_headers.get("content-type", ""))
+        redactor.learn_body(response_body)
 
 
 class RecordingMiddleware:
@@ -91,7 +96,8 @@ class RecordingMiddleware:
         status = response["status"]
         path = scope["path"] + (f"?{scope['query_string'].decode()}" if scope.get("query_string") else "")
         request_headers = _headers(scope.get("headers", []))
-        learn_credentials(request_headers, body, bytes(response["body"]))
+        git_op = scope.get("margo.git")
+        learn_credentials(request_headers, body, bytes(response["body"]), git=git_op is not None)
         common = {
             "method": scope["method"],
             "path": path,
@@ -101,7 +107,6 @@ class RecordingMiddleware:
             "device": device.device_id if device is not None else None,
             "client": scope["client"][0] if scope.get("client") else None,
         }
-        git_op = scope.get("margo.git")
         if git_op is not None:
             log.record(
                 GIT,
