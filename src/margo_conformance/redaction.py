@@ -90,6 +90,8 @@ _AUTHORIZATION = re.compile(
     re.IGNORECASE,
 )
 _URL_USERINFO = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.\-]*://([^/\s:@\"'<>]+):([^/\s@\"'<>]+)@")
+#: A run of token characters that a shortened text ends with, just before its ellipsis.
+_BEFORE_ELLIPSIS = re.compile(r"([A-Za-z0-9\-_~+/=]{6,})(?=\.\.\.|\u2026)")
 _FORM = re.compile(r"[^\s&=]+=[^\s&]*(?:&[^\s&=]+=[^\s&]*)*")
 _PEM_PRIVATE_KEY = re.compile(
     r"-----BEGIN ((?:[A-Z0-9]+ )*)PRIVATE KEY-----[\s\S]*?-----END \1PRIVATE KEY-----"
@@ -225,10 +227,25 @@ class Redactor:
             return text
         self.learn_shapes(text)
         present = [form for form in self._forms() if form in text]  # C-speed scans, then one pass
-        if not present:
-            return text
-        pattern = re.compile("|".join(re.escape(form) for form in present))
-        return pattern.sub(lambda m: self._by_form[m.group(0)], text)
+        if present:
+            pattern = re.compile("|".join(re.escape(form) for form in present))
+            text = pattern.sub(lambda m: self._by_form[m.group(0)], text)
+        return self._redact_cut_prefixes(text) if "..." in text or "\u2026" in text else text
+
+    def _redact_cut_prefixes(self, text: str) -> str:
+        """The start of a credential that text shortened by someone else ends with ("abc123...").
+        Where the suite cuts, it redacts first; this catches the cuts it does not own."""
+        values = list(self._placeholders.items())
+
+        def replace(match: re.Match[str]) -> str:
+            run = match.group(1)
+            for value, shown in values:
+                for start in range(max(0, len(run) - len(value)), len(run) - MIN_LENGTH + 1):
+                    if value.startswith(run[start:]):
+                        return run[:start] + shown
+            return run
+
+        return _BEFORE_ELLIPSIS.sub(replace, text)
 
     def redact_bytes(self, data: bytes) -> bytes:
         if not data:

@@ -298,3 +298,11 @@ def test_a_credential_across_a_cut_leaves_no_prefix(fresh: Redactor) -> None:
     shown = evidence.events()[0].data["response_body"]
     assert SECRET[:6] not in shown and shown.endswith(f"... ({len(body)} bytes)")
     assert SECRET[:6] not in answer.describe()
+
+
+def test_the_start_of_a_credential_cut_by_someone_else_is_redacted() -> None:
+    r = Redactor()
+    r.learn("accessToken", TOKEN)
+    assert r.redact_text(f"got {TOKEN[:9]}... and more") == "got <redacted:accessToken#1>... and more"
+    assert r.redact_text(f"x{TOKEN[:5]}...") == f"x{TOKEN[:5]}..."  # too short to tell
+    assert r.redact_text("waiting for the agent...") == "waiting for the agent..."

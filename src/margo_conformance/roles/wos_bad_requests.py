@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from margo_conformance import redaction
 from margo_conformance.device.client import Answer
 from margo_conformance.errors import StepOrderError
 from margo_conformance.evidence import NOTE
@@ -424,5 +425,5 @@ def _header(headers: Mapping[str, str], name: str) -> str:
 
 
 def _body_text(answer: Answer, limit: int = 120) -> str:
-    text = answer.body[:limit].decode("utf-8", errors="replace")
+    text = redaction.redact_text(answer.body.decode("utf-8", errors="replace"))[:limit]  # redacted, then cut
     return repr(text + ("..." if len(answer.body) > limit else ""))
