@@ -155,7 +155,9 @@ class RunLog:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.stream = stream or sys.stderr
-        self._file = path.open("w", encoding="utf-8")
+        path.write_text("", encoding="utf-8")
+        # Appending: the end-of-run redaction pass may rewrite the file under this handle.
+        self._file = path.open("a", encoding="utf-8")
 
     def __call__(self, line: str) -> None:
         line = redaction.redact_text(line)

@@ -222,8 +222,14 @@ def test_run_log_lines_are_redacted(fresh: Redactor, tmp_path: Path) -> None:
     log = RunLog(tmp_path / "run.log", stream=SimpleNamespace(write=shown.append, flush=lambda: None))
     log(f"FAIL -> TOK-001: {TOKEN} was refused")
     log.record(f"margo-conformance: {TOKEN}")
+    redaction.learn("gitToken", "learned-late-1")
+    (tmp_path / "run.log").write_text((tmp_path / "run.log").read_text() + "raw learned-late-1\n")
+    fresh.redact_tree(tmp_path)  # the end-of-run pass rewrites the file under the open log
+    log("after the pass")
     log.close()
-    assert TOKEN not in (tmp_path / "run.log").read_text() and TOKEN not in "".join(shown)
+    written = (tmp_path / "run.log").read_text()
+    assert TOKEN not in written and TOKEN not in "".join(shown) and "learned-late-1" not in written
+    assert written.endswith("<redacted:gitToken#1>\nafter the pass\n") and "\0" not in written
 
 
 def test_pytest_reports_are_redacted_before_any_writer_sees_them() -> None:
