@@ -640,10 +640,10 @@ class ResultsCollector:
         del self._current[item.nodeid]
 
     def last_finished(self, nodeid: str) -> ScenarioResult | None:
-        """The result of `nodeid` if it is the scenario that finished last (for live progress)."""
-        if self.scenarios and self.scenarios[-1].nodeid == nodeid:
-            return self.scenarios[-1]
-        return None
+        """The latest result of `nodeid` (for live progress). Not merely the last result: under
+        pytest-xdist another worker's report can reach the controller between a scenario's
+        report and its logfinish."""
+        return next((s for s in reversed(self.scenarios) if s.nodeid == nodeid), None)
 
     def results_tree(
         self, context: RunContext | None = None, interrupted: bool = False

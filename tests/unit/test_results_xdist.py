@@ -92,3 +92,13 @@ def test_waits_count_time_on_the_sut_and_the_delay_to_the_wake_up() -> None:
         pass
     assert event_time([found, SimpleNamespace(at=found.at + 1)]) == found.at + 1
     assert event_time("nothing") is None
+
+
+def test_progress_finds_a_scenario_whose_logfinish_comes_after_another_workers_report(tmp_path: Path) -> None:
+    # Worker 1 reports t::a, worker 2 reports t::b, then t::a's logfinish reaches the controller.
+    collector = ResultsCollector(tmp_path, SUT, "run-1", mode=CONTROLLER)
+    collector.pytest_runtest_logreport(_report("t::a", "teardown", [(SCENARIO_PROPERTY, _judged("t::a", 1))]))
+    collector.pytest_runtest_logreport(_report("t::b", "teardown", [(SCENARIO_PROPERTY, _judged("t::b", 2))]))
+    found = collector.last_finished("t::a")
+    assert found is not None and found.name == "scenario 1"
+    assert collector.last_finished("t::c") is None
