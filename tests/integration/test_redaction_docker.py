@@ -25,7 +25,7 @@ from margo_conformance.paths import DEFAULT_SUT_FILE
 from margo_conformance.report.bundle import read_members, verify_bundle
 from tests.integration.conftest import REFERENCE_WOS_FILE, CliRun, reference_agent_variant, run_cli
 
-pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("no_leftover_containers")]
+pytestmark = [pytest.mark.selftest, pytest.mark.docker, pytest.mark.usefixtures("no_leftover_containers")]
 
 SUT_FILE_SECRET = "literal-sut-file-secret-7f3a9c"
 ISSUED_KINDS = {redaction.ONBOARDING_KEY, redaction.CLIENT_SECRET, redaction.GIT_TOKEN, redaction.ACCESS_TOKEN}
