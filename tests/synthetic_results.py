@@ -138,3 +138,68 @@ def write_failing_run(
     (report_dir / "junit.xml").write_text("<testsuites/>\n")
     (report_dir / "run.log").write_text("[1/3 +1.0s] PASS ...\n")
     return tree
+
+
+# -- a run judged per check: failed requirements, a blocked cascade, advisory checks -------------
+
+ROBUSTNESS = "The orchestrator refuses bad requests and keeps serving"
+WRONG_KIND_MESSAGE = "a capabilities report of the wrong kind must be refused with a 4xx status, but it got 201"
+ANSWERS = [
+    {"request": "onboarding request", "sent": "a document of the wrong kind", "answer": "400"},
+    {"request": "onboarding request", "sent": "the valid request", "answer": "201"},
+    {"request": "capabilities report", "sent": "a document of the wrong kind", "answer": "201"},
+    {"request": "capabilities report", "sent": "the valid request", "answer": "201"},
+]
+REFUSED_CAPABILITIES = "capabilities report accepted"
+SIZE_ADVICE = "a 2 MiB token request was accepted; V24 sets no size limit (the suite's choice)"
+
+
+def judged_scenarios() -> list[ScenarioResult]:
+    """A failing example with rows observed, two scenarios blocked by one refusal, an advisory
+    check in a passing scenario, and one pass."""
+    from margo_conformance.checks import ADVISORY, Check
+
+    failing = scenario(
+        f"{ROBUSTNESS} [wrong-kind]",
+        outcome="fail",
+        tags=("wos", "V24", "must", "req_CAP_002", "req_ERR_001"),
+        message=f"CAP-002: {WRONG_KIND_MESSAGE}",
+        nodeid="steps/test_wos.py::test_robustness[wrong-kind]",
+    )
+    failing.checks = [
+        Check(("ERR-001",), True, "the onboarding request of the wrong kind was refused with 400"),
+        Check(("CAP-002",), False, WRONG_KIND_MESSAGE, observed=ANSWERS),
+    ]
+    blocked_scenarios = []
+    cascade = (("The device reports its status", "req_STS_002"), ("A deployment reaches the device", "req_DEP_001"))
+    for name, tag in cascade:
+        blocked_one = scenario(
+            name,
+            outcome="error",
+            tags=("wos", "V24", "must", tag),
+            message=f"blocked: {REFUSED_CAPABILITIES} (CAP-001 failed there): refused with 422",
+        )
+        blocked_one.blocked = REFUSED_CAPABILITIES
+        blocked_one.checks = [Check(("CAP-001",), False, f"{REFUSED_CAPABILITIES}: refused with 422",
+                                    observed={"status": "422", "detail": "unknown member cpuArchitecture"})]
+        blocked_scenarios.append(blocked_one)
+    advised = scenario(
+        "The token endpoint answers a large request", tags=("wos", "V24", "should", "req_TOK_003"),
+        nodeid="steps/test_wos.py::test_large_token_request",
+    )
+    advised.checks = [
+        Check(("TOK-003",), True, "a valid token request was answered with 200"),
+        Check(("TOK-003",), False, SIZE_ADVICE, ADVISORY, ("I-13",), observed="HTTP 200 after 0.4s"),
+    ]
+    passing = scenario("The orchestrator onboards a device", tags=("wos", "V24", "must", "req_ONB_004"))
+    return [failing, *blocked_scenarios, advised, passing]
+
+
+def write_judged_run(report_dir: Path) -> dict[str, Any]:
+    """A WOS run judged per check (see `judged_scenarios`), with evidence for the failure."""
+    results = judged_scenarios()
+    results[0].evidence_file = write_evidence(report_dir, 1, results[0], failing_evidence())
+    collector = collector_for(report_dir, results, role="wos")
+    tree = collector.results_tree(RunContext())
+    write_results_json(report_dir, tree)
+    return tree

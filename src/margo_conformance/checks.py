@@ -16,12 +16,17 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeAlias
 
 from margo_conformance.errors import ConformanceFailure, PreconditionNotMet
 
 REQUIREMENT = "requirement"  # the spec states it: a failed check fails the verdict
 ADVISORY = "advisory"  # the spec is silent (an interop choice): reported, never counted
+
+#: What a check saw, as the report shows it: one line of text, a flat mapping (name -> value),
+#: or rows (a list of flat mappings, e.g. one per answer: request -> status), which the report
+#: renders as a small table instead of a run-on line.
+Observed: TypeAlias = str | dict[str, str] | list[dict[str, str]]
 
 
 @dataclass(frozen=True)
@@ -33,7 +38,8 @@ class Check:
     message: str
     kind: str = REQUIREMENT
     ambiguities: tuple[str, ...] = ()  # catalogued I-/A- rows the check rests on
-    observed: str = ""  # what came back, shortened, for the report (failed checks only)
+    #: What came back, shortened, for the report (failed checks only); not hashed (rows are lists).
+    observed: Observed = field(default="", hash=False)
 
     def to_json(self) -> dict[str, Any]:
         entry: dict[str, Any] = {
@@ -57,19 +63,46 @@ class Check:
             message=str(entry["message"]),
             kind=str(entry.get("kind", REQUIREMENT)),
             ambiguities=tuple(entry.get("ambiguities", ())),
-            observed=str(entry.get("observed", "")),
+            observed=shorten_observed(entry.get("observed")),
         )
 
 
-OBSERVED_LIMIT = 300
+OBSERVED_LIMIT = 300  # characters of one line (or one table cell)
+OBSERVED_ROWS = 40  # rows of an observed table kept; the rest are counted in a last row
+_SCALARS = (str, int, float, bool, type(None))
 
 
-def shorten_observed(observed: Any) -> str:
-    """One line of what came back, short enough for a table cell; empty when nothing was given."""
+def _one_line(value: Any) -> str:
+    text = " ".join(str(value).split())
+    return text if len(text) <= OBSERVED_LIMIT else text[: OBSERVED_LIMIT - 1] + "…"
+
+
+def _is_flat(value: Any) -> bool:
+    return isinstance(value, Mapping) and bool(value) and all(isinstance(v, _SCALARS) for v in value.values())
+
+
+def _flat(mapping: Mapping[Any, Any]) -> dict[str, str]:
+    return {_one_line(k): _one_line("" if v is None else v) for k, v in mapping.items()}
+
+
+def shorten_observed(observed: Any) -> Observed:
+    """What came back, short enough for the report; empty when nothing was given.
+
+    A flat mapping stays a mapping and a list of flat mappings stays rows (at most
+    `OBSERVED_ROWS`, then one row counting the rest), each value one short line; anything else
+    (a nested answer body, an exception) becomes one line of text.
+    """
     if observed is None:
         return ""
-    text = " ".join(str(observed).split())
-    return text if len(text) <= OBSERVED_LIMIT else text[: OBSERVED_LIMIT - 1] + "…"
+    if _is_flat(observed):
+        return _flat(observed)
+    if isinstance(observed, (list, tuple)) and observed and all(_is_flat(row) for row in observed):
+        rows = [_flat(row) for row in observed[:OBSERVED_ROWS]]
+        if len(observed) > OBSERVED_ROWS:
+            first = next(iter(rows[0]))
+            rows.append({first: f"… and {len(observed) - OBSERVED_ROWS} more"})
+        return rows
+    return _one_line(observed)
 
 
 @dataclass
@@ -183,10 +216,19 @@ def expect(
 
 
 def advise(
-    requirement: str | Sequence[str], condition: bool, message: str, *, ambiguities: Sequence[str] = ()
+    requirement: str | Sequence[str],
+    condition: bool,
+    message: str,
+    *,
+    ambiguities: Sequence[str] = (),
+    observed: Any = None,
 ) -> bool:
-    """Record a check of something the spec leaves open: reported as advisory, never a failure."""
-    check = Check(_as_tuple(requirement), bool(condition), message, ADVISORY, tuple(ambiguities))
+    """Record a check of something the spec leaves open: reported as advisory, never a failure.
+
+    `observed` is kept (shortened) when the check does not hold, as for `expect`.
+    """
+    observed_kept = "" if condition else shorten_observed(observed)
+    check = Check(_as_tuple(requirement), bool(condition), message, ADVISORY, tuple(ambiguities), observed_kept)
     ledger = current_ledger()
     if ledger is not None:
         ledger.record(check)

@@ -79,7 +79,7 @@ def test_expect_advise_and_blocked_record_into_the_current_ledger() -> None:
         (("STS-002", "STS-003"), False, "requirement"),
         (("CAP-001",), False, "requirement"),
     ]
-    assert ledger.checks[2].observed == "{'status': 500}"
+    assert ledger.checks[2].observed == {"status": "500"}  # a flat mapping stays data
     assert ledger.failed_requirements() == ["CAP-001", "STS-002", "STS-003"]
 
 

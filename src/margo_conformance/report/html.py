@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import html
 import json
+import textwrap
 from collections.abc import Iterable, Mapping, Sequence
 from functools import cache
 from pathlib import Path
@@ -74,7 +75,12 @@ PROFILE_TRANSPORTS = {
     "PR1": "Margo 1.0 REST API (OpenAPI)",
     "PR2": "Margo 1.0 REST API over mutual TLS",
 }
+#: The page's sections in order: per requirement first (what failed, what was blocked, what is
+#: only advisory), then the summary and the per-scenario evidence.
 SECTIONS = (
+    ("failed-requirements", "Failed requirements"),
+    ("blocked", "Blocked"),
+    ("advisory", "Advisory"),
     ("summary", "Summary"),
     ("failures", "Failures and errors"),
     ("not-run", "Skipped and not run"),
@@ -251,6 +257,234 @@ def _summary(tree: Mapping[str, Any]) -> str:
     return _section("summary", "Summary", tiles_html + profile_html)
 
 
+# -- what failed, per requirement ---------------------------------------------------------------
+
+
+def _observed(value: Any) -> str:
+    """What a check saw: a line of text, or a small table for a mapping or a list of rows."""
+    if value in (None, "", [], {}):
+        return ""
+    if isinstance(value, Mapping):
+        rows = [[_td(esc(k), "key"), _td(esc(v))] for k, v in value.items()]
+        return _table(["", ""], rows, "data observed kv")
+    if isinstance(value, list) and all(isinstance(row, Mapping) for row in value):
+        columns = list(dict.fromkeys(k for row in value for k in row))
+        rows = [[_td(esc(row.get(c, ""))) for c in columns] for row in value]
+        return _table(columns, rows, "data observed")
+    if isinstance(value, list):
+        return '<ul class="observed">' + "".join(f"<li>{esc(v)}</li>" for v in value) + "</ul>"
+    text = str(value)
+    if "\n" in text.strip():
+        return f'<pre class="block observed">{esc(text.strip())}</pre>'
+    return f'<span class="observed">{esc(text)}</span>'
+
+
+def _one_sentence(message: Any) -> tuple[str, str]:
+    """(the first line, the rest): a failure traced by tags carries the scenario's whole
+    message, whose lines after the first are what was seen, not part of the sentence."""
+    first, _, rest = str(message or "(no message)").strip().partition("\n")
+    return first.strip(), rest.strip("\n")
+
+
+def _scenario_index(tree: Mapping[str, Any]) -> dict[str, int]:
+    """Scenario name -> its position (1-based), the first problem scenario of a name winning."""
+    index: dict[str, int] = {}
+    for i, scenario in enumerate(tree.get("scenarios", []), 1):
+        name = str(scenario.get("name"))
+        if name not in index or (_is_problem(scenario) and not _is_problem(tree["scenarios"][index[name] - 1])):
+            index[name] = i
+    return index
+
+
+def _scenario_link(name: str, where: Mapping[str, int], tree: Mapping[str, Any]) -> str:
+    """The scenario's name (its example apart) linked to its evidence, or to its row."""
+    base, example = _split_example(name)
+    shown = f"<strong>{esc(base)}</strong>" + (
+        f' <span class="example">example {esc(example)}</span>' if example else ""
+    )
+    position = where.get(name)
+    if position is None:
+        return shown
+    scenario = tree.get("scenarios", [])[position - 1]
+    target = _anchor(position) if _is_problem(scenario) else _row_anchor(position)
+    link_word = "evidence" if _is_problem(scenario) else "scenario"
+    return f'{shown} <a class="jump" href="#{target}">{link_word} &rarr;</a>'
+
+
+def _split_example(name: str) -> tuple[str, str]:
+    """'Scenario [example-id]' -> ('Scenario', 'example-id')."""
+    if name.endswith("]") and " [" in name:
+        base, _, example = name[:-1].rpartition(" [")
+        return base, example
+    return name, ""
+
+
+def _row_anchor(index: int) -> str:
+    return f"scenario-row-{index}"
+
+
+def _requirement_anchor(requirement: str) -> str:
+    return f"requirement-{requirement}"
+
+
+def _check_groups(checks: Sequence[Mapping[str, Any]]) -> list[tuple[Mapping[str, Any], list[str]]]:
+    """The failed checks of a requirement, one per distinct (message, observed), each with the
+    scenarios that made it: a refusal that blocked many scenarios reads as one check."""
+    groups: dict[str, tuple[Mapping[str, Any], list[str]]] = {}
+    for check in checks:
+        key = json.dumps([check.get("message"), check.get("observed"), check.get("traced_by")], sort_keys=True)
+        groups.setdefault(key, (check, []))[1].append(str(check.get("scenario", "")))
+    return list(groups.values())
+
+
+def _failed_check(
+    check: Mapping[str, Any], scenarios: Sequence[str], where: Mapping[str, int], tree: Mapping[str, Any]
+) -> str:
+    sentence, rest = _one_sentence(check.get("message"))
+    observed = _observed(check.get("observed")) or _observed(textwrap.dedent(rest))
+    named = [r for r in check.get("requirements", []) if r]
+    if check.get("traced_by") == "tags":
+        note = (
+            f"No check named a requirement: the scenario failed on a plain assertion, so each of its "
+            f"requirement tags ({', '.join(named)}) fails."
+        )
+    else:
+        note = f"The same check fails {', '.join(named)}." if len(named) > 1 else ""
+    links = "".join(f"<li>{_scenario_link(name, where, tree)}</li>" for name in scenarios)
+    return (
+        '<div class="failed-check">'
+        f'<ul class="plain where">{links}</ul>'
+        f'<p class="check-message">{esc(sentence)}</p>'
+        + (f'<div class="seen"><span class="seen-label">Observed</span>{observed}</div>' if observed else "")
+        + (f'<p class="also">{esc(note)}</p>' if note else "")
+        + "</div>"
+    )
+
+
+def _failed_requirements(tree: Mapping[str, Any]) -> str:
+    """One entry per failed requirement: what it asks, each check that failed it, what was seen."""
+    failed = [r for r in tree.get("requirements", []) if r.get("outcome") == "fail"]
+    failed.sort(key=lambda r: (bool(r.get("waived")), r.get("level") != "must", str(r.get("id"))))
+    if not failed:
+        return _section("failed-requirements", "Failed requirements", _none("No requirement failed."))
+    where = _scenario_index(tree)
+    entries = []
+    for row in failed:
+        badge = _badge("waived", "fail · waived") if row.get("waived") else _badge("fail", "failed")
+        groups = _check_groups(row.get("failed_checks") or [])
+        body = "".join(_failed_check(c, names, where, tree) for c, names in groups) or _none(
+            "No check was recorded."
+        )
+        in_scenarios = len({n for _, names in groups for n in names})
+        count = f"{len(groups)} failed check{'s' if len(groups) != 1 else ''}" + (
+            f" in {in_scenarios} scenarios" if in_scenarios > 1 else ""
+        )
+        entries.append(
+            f'<div class="req-failure{" waived" if row.get("waived") else ""}" '
+            f'id="{esc(_requirement_anchor(str(row.get("id"))))}">'
+            f'<header class="req-head">{badge}<h3 class="req-id">{esc(row.get("id"))}</h3>'
+            f'{_badge("level", str(row.get("level")))}<span class="req-count">{esc(count)}</span></header>'
+            f'<p class="req-summary">{esc(row.get("summary") or "not in the catalogue")}</p>'
+            f"{body}</div>"
+        )
+    unwaived = sum(1 for r in failed if not r.get("waived"))
+    intro = (
+        f"{unwaived} requirement(s) failed" + (f", {len(failed) - unwaived} more waived" if unwaived < len(failed)
+                                                else "")
+        + ". Each with what the catalogue asks, every check that failed it (scenario, what was "
+        "expected, what came back) and a link to that scenario's evidence below."
+    )
+    return _section(
+        "failed-requirements", f"Failed requirements ({len(failed)})", "\n".join(entries), esc(intro)
+    )
+
+
+def _blocked(tree: Mapping[str, Any]) -> str:
+    """Blocked scenarios grouped by the prerequisite the SUT refused and what it broke there."""
+    unjudged: dict[str, list[str]] = {}
+    for row in tree.get("requirements", []):
+        for entry in row.get("blocked", []):
+            unjudged.setdefault(str(entry.get("scenario")), []).append(str(row.get("id")))
+    groups: dict[tuple[str, tuple[str, ...]], list[Mapping[str, Any]]] = {}
+    for scenario in tree.get("scenarios", []):
+        if scenario.get("blocked"):
+            key = (str(scenario["blocked"]), tuple(scenario.get("failed_requirements", [])))
+            groups.setdefault(key, []).append(scenario)
+    if not groups:
+        return ""  # no section: nothing to say before the summary
+    where = _scenario_index(tree)
+    rows = []
+    for (prerequisite, broken), scenarios in groups.items():
+        left = sorted({r for s in scenarios for r in unjudged.get(str(s.get("name")), [])})
+        broken_html = (
+            ", ".join(f'<a href="#{esc(_requirement_anchor(r))}">{esc(r)}</a>' for r in broken)
+            if broken
+            else '<span class="none">none named</span>'
+        )
+        listed = "".join(f"<li>{_scenario_link(str(s.get('name')), where, tree)}</li>" for s in scenarios)
+        rows.append(
+            [
+                _td(esc(prerequisite)),
+                _td(broken_html, "id"),
+                _td(esc(", ".join(left)) or '<span class="none">none</span>', "id wrap"),
+                _td(f'<ul class="plain">{listed}</ul>'),
+            ]
+        )
+    intro = (
+        "Scenarios whose scene could not be set up because the SUT refused a prerequisite: the "
+        "requirement it broke there (if any) is among the failed requirements above; the "
+        "requirements the scenarios were written for are left unjudged."
+    )
+    return _section(
+        "blocked",
+        f"Blocked ({sum(len(v) for v in groups.values())})",
+        _table(["prerequisite refused", "broken there", "left unjudged", "scenarios"], rows, "data blocked"),
+        esc(intro),
+    )
+
+
+def _advisory_observed(value: Any) -> str:
+    shown = _observed(value)
+    return f'<div class="seen small"><span class="seen-label">Observed</span>{shown}</div>' if shown else ""
+
+
+def _advisory(tree: Mapping[str, Any]) -> str:
+    """Checks of what the spec leaves open: shown with the ambiguity rows they rest on, never counted."""
+    where = _scenario_index(tree)
+    rows = []
+    found = [
+        (str(s.get("name")), c)
+        for s in tree.get("scenarios", [])
+        for c in s.get("checks", [])
+        if c.get("kind") == "advisory"
+    ]
+    found.sort(key=lambda item: bool(item[1].get("passed")))  # what does not hold first
+    for name, check in found:
+        ambiguities = ", ".join(check.get("ambiguities", []))
+        rows.append(
+            [
+                _td(_badge("advisory", "holds" if check.get("passed") else "does not hold")),
+                _td(esc(", ".join(check.get("requirements", []))), "id"),
+                _td(esc(_one_sentence(check.get("message"))[0]) + _advisory_observed(check.get("observed"))),
+                _td(esc(ambiguities) or '<span class="none">none named</span>', "id"),
+                _td(_scenario_link(name, where, tree)),
+            ]
+        )
+    if not rows:
+        return ""
+    intro = (
+        "Checks of what the spec leaves open (an interop choice, or a row the catalogue lists "
+        "as inconsistent: I- rows in REQUIREMENTS.md, A- rows in REQUIREMENTS-ADDITIONS.md). "
+        "Shown for the vendor's information; they never count towards a verdict."
+    )
+    return _section(
+        "advisory",
+        f"Advisory ({len(rows)})",
+        _table(["check", "requirement", "what was checked", "catalogue rows", "scenario"], rows, "data advisory"),
+        esc(intro),
+    )
+
+
 def _failures(tree: Mapping[str, Any], evidence_root: Path | None) -> str:
     problems = [(i, s) for i, s in enumerate(tree.get("scenarios", []), 1) if _is_problem(s)]
     if not problems:
@@ -324,7 +558,7 @@ def _check_table(checks: Sequence[Mapping[str, Any]]) -> str:
                        + ("holds" if c.get("passed") else "does not hold"))),
             _td(esc(", ".join(c.get("requirements", []))), "id"),
             _td(esc(c.get("message"))),
-            _td(esc(c.get("observed", ""))),
+            _td(_observed(c.get("observed"))),
         ]
         for c in shown
     ]
@@ -471,7 +705,7 @@ def _scenarios(tree: Mapping[str, Any]) -> str:
         badge = _badge(str(scenario.get("outcome"))) + (f" {_badge(status)}" if status else "")
         rows.append(
             [
-                _td(esc(i), "num"),
+                f'<td class="num" id="{_row_anchor(i)}">{esc(i)}</td>',
                 _td(badge),
                 _td(name),
                 _td(esc(scenario.get("feature"))),
@@ -829,18 +1063,24 @@ def render_report(
 ) -> str:
     """The whole page for one results tree; `evidence_root` is where evidence/ files live;
     `performance` (a fleet run's performance.json) adds the Performance section."""
-    sections = [
-        _summary(tree),
-        *([_performance_section(performance)] if performance else []),
-        _failures(tree, evidence_root),
-        _not_run(tree),
-        _requirements(tree),
-        _coverage(tree),
-        _scenarios(tree),
-        _waivers(tree),
-        _identity(tree),
-    ]
-    toc = [SECTIONS[0], *([("performance", "Performance")] if performance else []), *SECTIONS[1:]]
+    # In SECTIONS order, Performance after the summary; blocked and advisory only when there are any.
+    written = {
+        "failed-requirements": _failed_requirements(tree),
+        "blocked": _blocked(tree),
+        "advisory": _advisory(tree),
+        "summary": _summary(tree),
+        "performance": _performance_section(performance) if performance else "",
+        "failures": _failures(tree, evidence_root),
+        "not-run": _not_run(tree),
+        "requirements": _requirements(tree),
+        "coverage": _coverage(tree),
+        "scenarios": _scenarios(tree),
+        "waivers": _waivers(tree),
+        "identity": _identity(tree),
+    }
+    order = [*SECTIONS[:4], ("performance", "Performance"), *SECTIONS[4:]]
+    toc = [(anchor, heading) for anchor, heading in order if written[anchor]]
+    sections = [written[anchor] for anchor, _ in toc]
     banner = _banner_values(tree)
     sut = tree.get("sut", {})
     return _fill(

@@ -251,6 +251,9 @@ class Exchange:
         what = self.kind or "the valid request"
         return f"{self.endpoint} with {what}: {_status_text(self.answer)}"
 
+    def row(self) -> dict[str, str]:
+        return {"request": self.endpoint, "sent": self.kind or "the valid request", "answer": _status_text(self.answer)}
+
 
 @dataclass
 class Walk:
@@ -267,6 +270,11 @@ class Walk:
 
     def summary(self) -> str:
         return "; ".join(e.describe() for e in self.exchanges)
+
+    def answers(self) -> list[dict[str, str]]:
+        """Every exchange of the walk as a row (request, what was sent, the answer): a check's
+        `observed`, which the report shows as a table rather than a run-on line."""
+        return [e.row() for e in self.exchanges]
 
 
 def walk(wos: WosUnderTest, kinds: Sequence[str]) -> Walk:
