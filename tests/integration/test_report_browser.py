@@ -3,7 +3,8 @@
 The page comes from a synthetic results tree with one failing scenario and its evidence (no
 Docker). Chromium renders it from file:// with networking off; the test reads the rendered
 DOM and a screenshot: the red verdict banner, the failing scenario's message, the
-requirement's traceability row. Skipped without Chromium on a developer machine; in CI
+requirement's traceability row, and that the first section after the banner is the failed
+requirements, each naming the check that failed it. Skipped without Chromium on a developer machine; in CI
 (CI=true or --ci) a missing Chromium fails the test.
 """
 
@@ -17,7 +18,14 @@ import pytest
 
 from margo_conformance.report.html import write_report
 from tests.browser import Chromium, png_pixel
-from tests.synthetic_results import FAILING_MESSAGE, write_failing_run
+from tests.synthetic_results import (
+    ANSWERS,
+    FAILING_MESSAGE,
+    ROBUSTNESS,
+    WRONG_KIND_MESSAGE,
+    write_failing_run,
+    write_judged_run,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -107,3 +115,34 @@ def test_the_verdict_banner_is_red_for_a_failing_run(tmp_path: Path, chromium: C
     assert shot.stat().st_size > 10_000
     assert png_pixel(shot, 5, 5) == FAIL_RED
     assert png_pixel(shot, 640, 995) != FAIL_RED  # the page goes on below the banner
+
+
+def _first_section_text(dom: str) -> str:
+    """What a reader sees of the first section of <main>, right after the banner and contents."""
+    main = dom[dom.index("<main>") :]
+    first = main[main.index("<section") : main.index("</section>") + len("</section>")]
+    seen = _VisibleText()
+    seen.feed(first)
+    return seen.text
+
+
+def test_the_first_section_after_the_banner_names_the_failed_requirement_and_its_check(
+    tmp_path: Path, chromium: Chromium
+) -> None:
+    write_failing_run(tmp_path)
+    lead = _first_section_text(chromium.dump_dom(write_report(tmp_path)))
+    assert lead.splitlines()[0] == "Failed requirements (2)", lead[:200]
+    assert "CFG-003\nmust\n1 failed check\nEnd user can configure the polling rate." in lead
+    assert FAILING in lead and FAILING_MESSAGE in lead and "evidence →" in lead
+
+
+def test_a_check_that_saw_several_answers_shows_them_as_a_table(tmp_path: Path, chromium: Chromium) -> None:
+    write_judged_run(tmp_path / "judged")
+    page = write_report(tmp_path / "judged")
+    lead = _first_section_text(chromium.dump_dom(page))
+    assert "CAP-002" in lead and ROBUSTNESS in lead and WRONG_KIND_MESSAGE in lead
+    # A table: its header, then one row per answer, each cell on its own line.
+    rows = "\n".join(["request", "sent", "answer"] + [v for row in ANSWERS for v in row.values()])
+    assert rows in lead
+    shot = chromium.screenshot(page, tmp_path / "judged.png", height=1400)
+    assert shot.stat().st_size > 10_000
