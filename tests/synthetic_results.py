@@ -171,7 +171,7 @@ def judged_scenarios() -> list[ScenarioResult]:
         Check(("CAP-002",), False, WRONG_KIND_MESSAGE, observed=ANSWERS),
     ]
     blocked_scenarios = []
-    cascade = (("The device reports its status", "req_STS_002"), ("A deployment reaches the device", "req_DEP_001"))
+    cascade = (("The device reports its status", "req_STS_002"), ("A deployment reaches the device", "req_STS_003"))
     for name, tag in cascade:
         blocked_one = scenario(
             name,
