@@ -132,7 +132,8 @@ def test_the_first_section_after_the_banner_names_the_failed_requirement_and_its
     write_failing_run(tmp_path)
     lead = _first_section_text(chromium.dump_dom(write_report(tmp_path)))
     assert lead.splitlines()[0] == "Failed requirements (2)", lead[:200]
-    assert "CFG-003\nmust\n1 failed check\nEnd user can configure the polling rate." in lead
+    assert "CFG-003\nmust\nEnd user can configure the polling rate." in lead
+    assert "GIT-003\nmust\nWatch the assigned repository" in lead  # failed by the same assertion
     assert FAILING in lead and FAILING_MESSAGE in lead and "evidence →" in lead
 
 

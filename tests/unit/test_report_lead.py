@@ -58,8 +58,9 @@ def test_the_page_leads_with_failed_requirements_then_blocked_then_advisory(tmp_
 
 def test_one_entry_per_failed_requirement_with_its_summary_check_and_evidence(tmp_path: Path) -> None:
     lead = _section(_page(tmp_path), "failed-requirements")
-    entries = re.findall(r'<div class="req-failure[^"]*" id="requirement-([A-Z]{3}-\d{3})"', lead)
+    entries = re.findall(r'<header class="req-head" id="requirement-([A-Z]{3}-\d{3})"', lead)
     assert entries == ["CAP-001", "CAP-002"]  # one each, though CAP-001 failed in two scenarios
+    assert lead.count('<div class="req-failure">') == 2
     cap002 = lead[lead.index('id="requirement-CAP-002"') :]
     assert "V24: accept POST and PUT /device/{deviceId}/capabilities; success is 201." in cap002
     assert f'<p class="check-message">{WRONG_KIND_MESSAGE}</p>' in cap002
@@ -110,7 +111,11 @@ def test_a_failure_traced_by_tags_keeps_one_sentence_and_shows_the_rest_as_obser
         "within 3s</p>" in lead
     )
     assert '<pre class="block observed">Git operations seen:\n  +0.50s git advertise -&gt; 401</pre>' in lead
-    assert "each of its requirement tags (CFG-003, GIT-003) fails" in lead
+    # Both tags failed by the same assertion: one entry naming both, the failure shown once.
+    assert lead.count('<div class="req-failure">') == 1 and lead.count('<p class="check-message">') == 1
+    assert 'id="requirement-CFG-003"' in lead and 'id="requirement-GIT-003"' in lead
+    assert "These 2 requirements failed together (1 failed check)" in lead
+    assert "each of its requirement tags (CFG-003" not in lead  # said once, for the group
 
 
 def test_a_passing_run_says_no_requirement_failed(tmp_path: Path) -> None:
@@ -149,3 +154,17 @@ def test_a_walk_gives_its_answers_as_rows() -> None:
     answer = Answer("POST", "http://wos/token", 400, {}, b"", 0.1)
     record = Walk(["a body that is not JSON"], [Exchange("token request", "a body that is not JSON", answer)])
     assert record.answers() == [{"request": "token request", "sent": "a body that is not JSON", "answer": "400"}]
+
+
+def test_a_long_list_in_a_verdict_reason_folds_so_the_lead_comes_into_view(tmp_path: Path) -> None:
+    from margo_conformance.report.html import render_report
+
+    tree = write_judged_run(tmp_path)
+    names = "; ".join(f"scenario number {i}" for i in range(20))
+    tree["verdict_reasons"] = [f"20 mandatory scenario(s) were not run: {names}", "1 scenario(s) failed: short"]
+    banner = render_report(tree).split("</header>")[0]
+    assert (
+        '<li>20 mandatory scenario(s) were not run <details class="reason-list"><summary>show</summary>'
+        "scenario number 0; scenario number 1;" in banner
+    )
+    assert "<li>1 scenario(s) failed: short</li>" in banner

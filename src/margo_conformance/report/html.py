@@ -164,6 +164,18 @@ def _is_problem(scenario: Mapping[str, Any]) -> bool:
 # -- banner -----------------------------------------------------------------------------------
 
 
+REASON_SHOWN = 160  # characters of a verdict reason shown in the banner before its list folds
+
+
+def _reason(reason: str) -> str:
+    """A verdict reason; a long list of scenarios after its first colon folds away, so the banner
+    stays short and the failed requirements below it come into view."""
+    head, colon, listed = reason.partition(": ")
+    if len(reason) <= REASON_SHOWN or not colon:
+        return esc(reason)
+    return f'{esc(head)} <details class="reason-list"><summary>show</summary>{esc(listed)}</details>'
+
+
 def _banner_values(tree: Mapping[str, Any]) -> dict[str, str]:
     verdict = str(tree.get("verdict", "error"))
     sut = tree.get("sut", {})
@@ -184,7 +196,7 @@ def _banner_values(tree: Mapping[str, Any]) -> dict[str, str]:
     meta.append(f"{suite.get('name', SUITE_NAME)} {suite.get('version', '')}".strip())
     reasons = tree.get("verdict_reasons") or []
     reasons_html = (
-        '<ul class="reasons">' + "".join(f"<li>{esc(r)}</li>" for r in reasons) + "</ul>"
+        '<ul class="reasons">' + "".join(f"<li>{_reason(str(r))}</li>" for r in reasons) + "</ul>"
         if reasons
         else ""
     )
@@ -338,13 +350,17 @@ def _check_groups(checks: Sequence[Mapping[str, Any]]) -> list[tuple[Mapping[str
 
 
 def _failed_check(
-    check: Mapping[str, Any], scenarios: Sequence[str], where: Mapping[str, int], tree: Mapping[str, Any]
+    check: Mapping[str, Any],
+    scenarios: Sequence[str],
+    where: Mapping[str, int],
+    tree: Mapping[str, Any],
+    explain_tags: bool = True,
 ) -> str:
     sentence, rest = _one_sentence(check.get("message"))
     observed = _observed(check.get("observed")) or _observed(textwrap.dedent(rest))
     named = [r for r in check.get("requirements", []) if r]
     if check.get("traced_by") == "tags":
-        note = (
+        note = "" if not explain_tags else (
             f"No check named a requirement: the scenario failed on a plain assertion, so each of its "
             f"requirement tags ({', '.join(named)}) fails."
         )
@@ -361,6 +377,54 @@ def _failed_check(
     )
 
 
+def _failed_together(failed: Sequence[Mapping[str, Any]]) -> list[list[Mapping[str, Any]]]:
+    """The failed requirement rows, one group each, except that rows failed only by the same
+    plain assertions (traced by the scenarios' tags, so every tag failed with the same message)
+    share one group: the same failure is shown once, naming each of them."""
+    groups: dict[str, list[Mapping[str, Any]]] = {}
+    for row in failed:
+        checks = row.get("failed_checks") or []
+        by_tags = bool(checks) and all(c.get("traced_by") == "tags" for c in checks)
+        key = (
+            json.dumps([[c.get("scenario"), c.get("message")] for c in checks] + [bool(row.get("waived"))])
+            if by_tags
+            else f"id:{row.get('id')}"
+        )
+        groups.setdefault(key, []).append(row)
+    return list(groups.values())
+
+
+def _requirement_entry(rows: Sequence[Mapping[str, Any]], where: Mapping[str, int], tree: Mapping[str, Any]) -> str:
+    """One failed requirement (or several failed together by tags): what each asks, then each
+    distinct check that failed it with what was observed and a link to the evidence."""
+    first = rows[0]
+    waived = bool(first.get("waived"))
+    badge = _badge("waived", "fail · waived") if waived else _badge("fail", "failed")
+    groups = _check_groups(first.get("failed_checks") or [])
+    body = "".join(_failed_check(c, names, where, tree, len(rows) == 1) for c, names in groups) or _none(
+        "No check was recorded."
+    )
+    in_scenarios = len({n for _, names in groups for n in names})
+    count = f"{len(groups)} failed check{'s' if len(groups) != 1 else ''}" + (
+        f" in {in_scenarios} scenarios" if in_scenarios > 1 else ""
+    )
+    heads = "".join(
+        f'<header class="req-head" id="{esc(_requirement_anchor(str(row.get("id"))))}">{badge}'
+        f'<h3 class="req-id">{esc(row.get("id"))}</h3>{_badge("level", str(row.get("level")))}'
+        + (f'<span class="req-count">{esc(count)}</span>' if len(rows) == 1 else "")
+        + f'</header><p class="req-summary">{esc(row.get("summary") or "not in the catalogue")}</p>'
+        for row in rows
+    )
+    together = (
+        f'<p class="req-count">These {len(rows)} requirements failed together ({esc(count)}): no check '
+        "named a requirement, the scenario failed on a plain assertion, so each of its requirement tags "
+        "fails.</p>"
+        if len(rows) > 1
+        else ""
+    )
+    return f'<div class="req-failure{" waived" if waived else ""}">{heads}{together}{body}</div>'
+
+
 def _failed_requirements(tree: Mapping[str, Any]) -> str:
     """One entry per failed requirement: what it asks, each check that failed it, what was seen."""
     failed = [r for r in tree.get("requirements", []) if r.get("outcome") == "fail"]
@@ -368,29 +432,11 @@ def _failed_requirements(tree: Mapping[str, Any]) -> str:
     if not failed:
         return _section("failed-requirements", "Failed requirements", _none("No requirement failed."))
     where = _scenario_index(tree)
-    entries = []
-    for row in failed:
-        badge = _badge("waived", "fail · waived") if row.get("waived") else _badge("fail", "failed")
-        groups = _check_groups(row.get("failed_checks") or [])
-        body = "".join(_failed_check(c, names, where, tree) for c, names in groups) or _none(
-            "No check was recorded."
-        )
-        in_scenarios = len({n for _, names in groups for n in names})
-        count = f"{len(groups)} failed check{'s' if len(groups) != 1 else ''}" + (
-            f" in {in_scenarios} scenarios" if in_scenarios > 1 else ""
-        )
-        entries.append(
-            f'<div class="req-failure{" waived" if row.get("waived") else ""}" '
-            f'id="{esc(_requirement_anchor(str(row.get("id"))))}">'
-            f'<header class="req-head">{badge}<h3 class="req-id">{esc(row.get("id"))}</h3>'
-            f'{_badge("level", str(row.get("level")))}<span class="req-count">{esc(count)}</span></header>'
-            f'<p class="req-summary">{esc(row.get("summary") or "not in the catalogue")}</p>'
-            f"{body}</div>"
-        )
+    entries = [_requirement_entry(rows, where, tree) for rows in _failed_together(failed)]
     unwaived = sum(1 for r in failed if not r.get("waived"))
     intro = (
-        f"{unwaived} requirement(s) failed" + (f", {len(failed) - unwaived} more waived" if unwaived < len(failed)
-                                                else "")
+        f"{unwaived} requirement(s) failed"
+        + (f", {len(failed) - unwaived} more waived" if unwaived < len(failed) else "")
         + ". Each with what the catalogue asks, every check that failed it (scenario, what was "
         "expected, what came back) and a link to that scenario's evidence below."
     )
