@@ -168,3 +168,31 @@ def test_a_long_list_in_a_verdict_reason_folds_so_the_lead_comes_into_view(tmp_p
         "scenario number 0; scenario number 1;" in banner
     )
     assert "<li>1 scenario(s) failed: short</li>" in banner
+
+
+def test_a_waived_failure_is_listed_last_and_marked_waived(tmp_path: Path) -> None:
+    from margo_conformance.report.waivers import Waiver
+
+    write_failing_run(tmp_path, waivers=(Waiver(scenario="fetched within the polling interval", reason="2.4"),))
+    lead = _section(write_report(tmp_path).read_text(encoding="utf-8"), "failed-requirements")
+    assert '<div class="req-failure waived">' in lead and "fail · waived" in lead
+    assert "0 requirement(s) failed, 2 more waived." in lead
+
+
+def test_every_value_in_the_lead_is_escaped(tmp_path: Path) -> None:
+    from margo_conformance.report.html import render_report
+    from tests.unit.test_report_html import _Resources
+
+    tree = write_judged_run(tmp_path)
+    evil = '"><img src=x onerror=alert(1)>'
+    for row in tree["requirements"]:
+        for check in row["failed_checks"]:
+            check["message"] = evil
+            check["observed"] = [{evil: evil}] if isinstance(check.get("observed"), list) else {evil: evil}
+    for scenario in tree["scenarios"]:
+        scenario["blocked"] = evil if scenario.get("blocked") else None
+        for check in scenario["checks"]:
+            check["ambiguities"] = [evil]
+    parser = _Resources()
+    parser.feed(render_report(tree))
+    assert parser.loads == []
