@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pytest_bdd import given, then, when
 
+from margo_conformance.checks import expect
 from margo_conformance.roles.agent import AgentUnderTest, Outcome
 from margo_conformance.status_model import overall_states, shown
 
@@ -33,28 +34,35 @@ def the_agent_has_started_and_onboarded(agent: AgentUnderTest) -> None:
 
 @then("the agent is still running")
 def the_agent_is_still_running(agent: AgentUnderTest) -> None:
-    assert agent.container_running(), (
-        "CFG-004/GIT-004: the agent must keep running whatever its orchestrator refuses or publishes, "
-        f"but its container stopped.{agent.exit_note()}"
+    expect(
+        ("CFG-004", "GIT-004"),
+        agent.container_running(),
+        "the agent must keep running whatever its orchestrator refuses or publishes, "
+        f"but its container stopped.{agent.exit_note()}",
     )
 
 
-def require_final_state(agent: AgentUnderTest, name: str, state: str, rule: str) -> Outcome:
+def require_final_state(agent: AgentUnderTest, name: str, state: str, requirement: str, rule: str) -> Outcome:
     """The latest publication of `name` was fetched and ended in `state` (installed, failed);
-    `rule` opens the message when it did not ("STS-006: deployment x ... must be reported Failed")."""
+    when it did not, `requirement` fails and `rule` opens the message ("deployment x ... must be
+    reported Failed")."""
     outcome = agent.outcome(name)
     polling = agent.run.sut.polling
     fetch_rule, kinds = ("DSA-030", ("http", "commit")) if agent.profile == "PR1" else ("GIT-004", ("git", "commit"))
-    assert outcome.fetched is not None, (
-        f"{fetch_rule}: the agent did not fetch the desired state with deployment {name} within "
+    expect(
+        fetch_rule,
+        outcome.fetched is not None,
+        f"the agent did not fetch the desired state with deployment {name} within "
         f"{agent.poll_interval + polling.tolerance:g}s, so it cannot report it.{agent.exit_note()}\n"
-        f"{agent.evidence.excerpt(kinds)}"
+        f"{agent.evidence.excerpt(kinds)}",
     )
     states = overall_states([r.document for r in outcome.reports])
-    assert outcome.final_state == state, (
+    expect(
+        requirement,
+        outcome.final_state == state,
         f"{rule}; "
         + (f"it was reported {outcome.final_state.capitalize()}" if outcome.final is not None
            else f"no final state came within {agent.run.sut.timeouts.deployment:g}s")
-        + f" (reported: {shown(states)}).{agent.exit_note()}\n{agent.evidence.excerpt(('http', 'log'))}"
+        + f" (reported: {shown(states)}).{agent.exit_note()}\n{agent.evidence.excerpt(('http', 'log'))}",
     )
     return outcome

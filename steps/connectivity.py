@@ -8,7 +8,8 @@ import pytest
 from pytest_bdd import given, parsers, then, when
 
 from margo_conformance import cadence
-from margo_conformance.errors import PreconditionNotMet
+from margo_conformance.checks import blocked, expect
+from margo_conformance.errors import StepOrderError, SuiteError
 from margo_conformance.roles.agent import WORKLOADS_NOT_OBSERVABLE, AgentUnderTest
 from margo_conformance.workloads import running
 
@@ -41,10 +42,12 @@ def the_agent_polls_its_repository_at_that_interval(agent: AgentUnderTest) -> No
     polls = agent.wait_for_polls(wanted, onboarded, wanted * _late(agent) + agent.poll_interval)
     tolerance = agent.run.sut.polling.tolerance
     finding = cadence.judge_cadence([p.at for p in polls], agent.poll_interval, tolerance)
-    assert len(polls) >= wanted and finding.ok, (
-        f"CFG-003/GIT-003: with a polling interval of {agent.poll_interval:g}s the agent "
+    expect(
+        ("CFG-003", "GIT-003"),
+        len(polls) >= wanted and finding.ok,
+        f"with a polling interval of {agent.poll_interval:g}s the agent "
         + (finding.problem if not finding.ok else f"polled only {len(polls)} time(s), {wanted} expected")
-        + f"; {finding.detail}.{agent.exit_note()}\n{agent.evidence.excerpt(('git',))}"
+        + f"; {finding.detail}.{agent.exit_note()}\n{agent.evidence.excerpt(('git',))}",
     )
 
 
@@ -59,11 +62,15 @@ def the_orchestrator_and_its_repository_become_unreachable_as_soon_as_the_agent_
     agent.cut_link_once_reporting(latest)
     down = agent.wait_for_link("down", _late(agent) + agent.run.sut.timeouts.deployment)
     if down is None:
-        raise PreconditionNotMet(
-            f"the orchestrator accepted no status report for {latest.deployment.name} within "
-            f"{_late(agent) + agent.run.sut.timeouts.deployment:g}s, so the outage this scenario needs could not "
-            f"begin (the status scenarios judge why).{agent.exit_note()}\n"
-            f"{agent.evidence.excerpt(('git', 'commit', 'http'))}"
+        # The agent broke a rule on the way: it never fetched the deployment (GIT-004), or fetched
+        # it and reported nothing the orchestrator accepted (STS-001).
+        fetched = agent.wait_for_pickup(latest.commit, 0.0) is not None
+        blocked(
+            f"a status report for {latest.deployment.name}",
+            f"the orchestrator accepted none within {_late(agent) + agent.run.sut.timeouts.deployment:g}s "
+            f"({'fetched' if fetched else 'never fetched'}), so the outage this scenario needs could not begin."
+            f"{agent.exit_note()}\n{agent.evidence.excerpt(('git', 'commit', 'http'))}",
+            requirement="STS-001" if fetched else "GIT-004",
         )
 
 
@@ -82,9 +89,11 @@ def while_they_were_unreachable_the_agent_kept_trying_backing_off_between_attemp
     repository = [a for a in attempts if a.data.get("channel") == "git"]
     finding = cadence.judge_retries([a.at for a in attempts], came_up - went_down, agent.poll_interval,
                                     repository_attempts=len(repository))
-    assert finding.ok, (
-        f"CFG-004/GIT-003: {finding.problem} ({finding.detail}).{agent.exit_note()}\n"
-        f"{agent.evidence.excerpt(('link',), last=15)}"
+    expect(
+        ("CFG-004", "GIT-003"),
+        finding.ok,
+        f"while unreachable the agent must keep trying and back off; {finding.problem} ({finding.detail})."
+        f"{agent.exit_note()}\n{agent.evidence.excerpt(('link',), last=15)}",
     )
 
 
@@ -95,16 +104,20 @@ def the_workloads_of_the_deployment_kept_running_throughout(agent: AgentUnderTes
     went_down, _ = agent.last_outage()
     containers = agent.workloads(name)
     before = running(containers, went_down)
-    assert before, (
-        f"CFG-004: no workload of {name} was running when the outage began, although it was reported "
-        f"Installed.\n{agent.evidence.excerpt(('workload',))}"
+    expect(
+        "CFG-004",
+        bool(before),
+        f"workloads of {name} were expected running when the outage began, as it was reported Installed; none "
+        f"was.\n{agent.evidence.excerpt(('workload',))}",
     )
     stopped = [c for c in before if c.stopped_at is not None]
-    assert not stopped, (
-        f"CFG-004: the device must keep its workloads while the orchestrator is unreachable; "
-        f"{', '.join(c.name for c in stopped)} of {name} stopped "
-        f"{min(c.stopped_at - went_down for c in stopped if c.stopped_at):.1f}s into the outage.\n"
-        f"{agent.evidence.excerpt(('workload', 'note', 'log'))}"
+    expect(
+        "CFG-004",
+        not stopped,
+        "the device must keep its workloads while the orchestrator is unreachable; "
+        + (f"{', '.join(c.name for c in stopped)} of {name} stopped "
+           f"{min(c.stopped_at - went_down for c in stopped if c.stopped_at):.1f}s into the outage.\n"
+           f"{agent.evidence.excerpt(('workload', 'note', 'log'))}" if stopped else "none stopped"),
     )
 
 
@@ -113,10 +126,12 @@ def the_agent_polls_its_repository_again_within_its_polling_interval(agent: Agen
     _, came_up = agent.last_outage()
     allowed = _late(agent)
     poll = agent.wait_for_poll_after(came_up, max(0.0, came_up + allowed - time.time()))
-    assert poll is not None, (
-        f"CFG-004/GIT-003: {allowed:g}s after the orchestrator was reachable again the agent had not read its "
+    expect(
+        ("CFG-004", "GIT-003"),
+        poll is not None,
+        f"{allowed:g}s after the orchestrator was reachable again the agent had not read its "
         f"repository (polling interval {agent.poll_interval:g}s + tolerance {agent.run.sut.polling.tolerance:g}s): "
-        f"it does not recover on its own.{agent.exit_note()}\n{agent.evidence.excerpt(('git', 'link', 'note'))}"
+        f"it does not recover on its own.{agent.exit_note()}\n{agent.evidence.excerpt(('git', 'link', 'note'))}",
     )
 
 
@@ -133,26 +148,34 @@ def the_devices_owner_configured_a_downtime_window_shortly_after_the_agent_start
 
 @when("the downtime window opens, taking the orchestrator and its repository out of reach")
 def the_downtime_window_opens_taking_the_orchestrator_and_its_repository_out_of_reach(agent: AgentUnderTest) -> None:
-    assert agent.downtime_window is not None, "step order: no downtime window was configured"
-    opens, _ = agent.downtime_window
+    opens, _ = _downtime_window(agent)
     down = agent.wait_for_link("down", max(0.0, opens - time.time()) + 2)
-    assert down is not None, "the suite could not open the downtime window on time"
+    if down is None:
+        raise SuiteError("the suite could not open the downtime window on time")
 
 
 @then("the agent does not try to reach the orchestrator or its repository during the downtime window")
 def the_agent_does_not_try_to_reach_the_orchestrator_or_its_repository_during_the_downtime_window(
     agent: AgentUnderTest,
 ) -> None:
-    assert agent.downtime_window is not None, "step order: no downtime window was configured"
-    opens, closes = agent.downtime_window
+    opens, closes = _downtime_window(agent)
     agent.wait_for_link("up", max(0.0, closes - time.time()) + 2)
     attempts = agent.link_attempts(opens + WINDOW_GRACE_S, closes)
-    assert not attempts, (
-        f"CFG-001: inside its downtime window ({cadence.format_window(opens, closes)}) the agent must not try "
+    expect(
+        "CFG-001",
+        not attempts,
+        f"inside its downtime window ({cadence.format_window(opens, closes)}) the agent must not try "
         f"to reach the orchestrator; it tried {len(attempts)} time(s): "
         + "; ".join(f"+{a.at - opens:.1f}s {a.data.get('method')} {a.data.get('path')}" for a in attempts[:6])
-        + agent.exit_note()
+        + agent.exit_note(),
     )
+
+
+def _downtime_window(agent: AgentUnderTest) -> tuple[int, int]:
+    if agent.downtime_window is None:
+        raise StepOrderError("no downtime window was configured: add 'Given the device's owner configured a "
+                             "downtime window ...'")
+    return agent.downtime_window
 
 
 # -- access tokens (TOK-001, TOK-002, TOK-004) ---------------------------------------------
@@ -165,24 +188,34 @@ def the_agents_access_token_expires_or_is_revoked(agent: AgentUnderTest, change:
 
 @then("the orchestrator turns the agent's old access token away")
 def the_orchestrator_turns_the_agents_old_access_token_away(agent: AgentUnderTest) -> None:
-    assert agent.tokens_invalidated_at is not None, "step order: no access token was invalidated"
+    invalidated_at = _tokens_invalidated_at(agent)
     timeout = 2 * _late(agent)
-    refused = agent.wait_for_turned_away(agent.tokens_invalidated_at, timeout)
-    assert refused is not None, (
-        f"TOK-001: the agent sent no device API request with its old access token within {timeout:g}s of the "
-        f"new desired state, so there was nothing to turn away.{agent.exit_note()}\n{agent.evidence.excerpt()}"
+    refused = agent.wait_for_turned_away(invalidated_at, timeout)
+    expect(
+        "TOK-001",
+        refused is not None,
+        f"the agent sent no device API request with its old access token within {timeout:g}s of the "
+        f"new desired state, so there was nothing to turn away.{agent.exit_note()}\n{agent.evidence.excerpt()}",
     )
 
 
 @then("the agent obtains a new access token with the client credentials it was issued")
 def the_agent_obtains_a_new_access_token_with_the_client_credentials_it_was_issued(agent: AgentUnderTest) -> None:
-    assert agent.tokens_invalidated_at is not None, "step order: no access token was invalidated"
-    refused = agent.wait_for_turned_away(agent.tokens_invalidated_at, 0)
-    since = refused.at if refused is not None else agent.tokens_invalidated_at
+    invalidated_at = _tokens_invalidated_at(agent)
+    refused = agent.wait_for_turned_away(invalidated_at, 0)
+    since = refused.at if refused is not None else invalidated_at
     timeout = _late(agent)
     issued = agent.wait_for_token_issued(since, timeout)
-    assert issued is not None, (
-        f"TOK-001/TOK-004: the orchestrator refused the agent's access token, and within {timeout:g}s the agent "
+    expect(
+        ("TOK-001", "TOK-004"),
+        issued is not None,
+        f"the orchestrator refused the agent's access token, and within {timeout:g}s the agent "
         f"did not obtain a new one with its client credentials.{agent.exit_note()}\n"
-        f"{agent.evidence.excerpt(('http',))}"
+        f"{agent.evidence.excerpt(('http',))}",
     )
+
+
+def _tokens_invalidated_at(agent: AgentUnderTest) -> float:
+    if agent.tokens_invalidated_at is None:
+        raise StepOrderError("no access token was invalidated: add 'When the agent's access token expires'")
+    return agent.tokens_invalidated_at

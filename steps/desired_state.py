@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pytest_bdd import parsers, then, when
 
+from margo_conformance.checks import expect
+from margo_conformance.errors import StepOrderError
 from margo_conformance.evidence import Event
 from margo_conformance.roles.agent import AgentUnderTest
 
@@ -20,17 +22,19 @@ def the_agent_reads_its_assigned_repository_using_the_access_token_it_was_issued
     polling = agent.run.sut.polling
     timeout = polling.interval + polling.tolerance
     read = agent.wait_for_repository_read(timeout)
-    assert read is not None, (
-        f"GIT-003: the agent did not read its repository with its access token within "
+    expect(
+        "GIT-003",
+        read is not None,
+        f"the agent did not read its repository with its access token within "
         f"{timeout:g}s of onboarding (polling interval {polling.interval:g}s + {polling.tolerance:g}s)."
-        f"{agent.exit_note()}{_unassigned_reads(agent)}\nGit operations seen:\n{agent.evidence.excerpt(('git',))}"
+        f"{agent.exit_note()}{_unassigned_reads(agent)}\nGit operations seen:\n{agent.evidence.excerpt(('git',))}",
     )
     # The next poll closes the agent's first cycle: whatever else it read in that cycle, before
     # or after its own repository, is on record by then.
-    read_at = read.at
+    read_at = read.at if read is not None else 0.0
     agent.wait(lambda _: next((p for p in agent.polls() if p.at > read_at), None), timeout)
     foreign = _unassigned_reads(agent)
-    assert not foreign, f"GIT-005: the agent must read desired state only from its assigned repository.{foreign}"
+    expect("GIT-005", not foreign, f"the agent must read desired state only from its assigned repository.{foreign}")
 
 
 def _unassigned_reads(agent: AgentUnderTest) -> str:
@@ -55,11 +59,13 @@ def the_agent_fetches_the_new_desired_state_within_its_polling_interval(agent: A
     polling = agent.run.sut.polling
     allowed = agent.poll_interval + polling.tolerance
     fetch = agent.wait_for_pickup(commit, allowed)
-    requirement = "DSA-030/CFG-003" if commit.manifest_version else "GIT-003/CFG-003"
-    assert fetch is not None, (
-        f"{requirement}: {commit.sha[:11]} ({what}) was not fetched "
+    requirements = ("DSA-030", "CFG-003") if commit.manifest_version else ("GIT-003", "CFG-003")
+    expect(
+        requirements,
+        fetch is not None,
+        f"{commit.sha[:11]} ({what}) was not fetched "
         f"within {allowed:g}s (polling interval {agent.poll_interval:g}s + tolerance {polling.tolerance:g}s)."
-        f"{agent.exit_note()}\nExchanges seen:\n{agent.evidence.excerpt(('git', 'http', 'commit'))}"
+        f"{agent.exit_note()}\nExchanges seen:\n{agent.evidence.excerpt(('git', 'http', 'commit'))}",
     )
 
 
@@ -75,12 +81,15 @@ def the_repository_accepts_the_agents_access_token_again(agent: AgentUnderTest) 
 
 @then("the repository refuses the agent's next attempt to read it")
 def the_repository_refuses_the_agents_next_attempt_to_read_it(agent: AgentUnderTest) -> None:
-    assert agent.refused_since is not None
+    if agent.refused_since is None:
+        raise StepOrderError("add 'When the repository starts refusing the agent's access token'")
     polling = agent.run.sut.polling
     allowed = polling.interval + polling.tolerance
     refused = agent.wait_for_refused_read(agent.refused_since, allowed)
-    assert refused is not None, (
-        f"GIT-003: after its access was withdrawn the agent made no attempt to read its repository "
+    expect(
+        "GIT-003",
+        refused is not None,
+        f"after its access was withdrawn the agent made no attempt to read its repository "
         f"within {allowed:g}s, so it is not watching it.{agent.exit_note()}\n"
-        f"{agent.evidence.excerpt(('git',))}"
+        f"{agent.evidence.excerpt(('git',))}",
     )

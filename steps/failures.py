@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pytest_bdd import parsers, then, when
 
+from margo_conformance.checks import expect
 from margo_conformance.roles.agent import AgentUnderTest, Outcome
 from margo_conformance.status_model import (
     component_entry,
@@ -20,18 +21,20 @@ from steps.common import require_final_state
 def _failed(agent: AgentUnderTest, name: str) -> Outcome:
     """The deployment's outcome, which must be a Failed report (STS-006)."""
     return require_final_state(
-        agent, name, "failed", f"STS-006: deployment {name} cannot be applied, so it must be reported Failed"
+        agent, name, "failed", "STS-006", f"deployment {name} cannot be applied, so it must be reported Failed"
     )
 
 
 @then(parsers.parse('the agent reports the deployment "{name}" as Failed with an error code and message'))
 def the_agent_reports_the_deployment_as_failed_with_an_error_code_and_message(agent: AgentUnderTest, name: str) -> None:
-    outcome = _failed(agent, name)
-    assert outcome.final is not None
-    problem = error_problem(outcome.final.document.get("status"))
-    assert problem is None, (
-        f"STS-006: deployment {name} was reported Failed, but {problem}; a failure must say why with a "
-        f"code and a message. Report: {outcome.final.document!r}"
+    final = _failed(agent, name).final
+    document = final.document if final is not None else {}
+    problem = error_problem(document.get("status"))
+    expect(
+        "STS-006",
+        problem is None,
+        f"a failure must say why with a code and a message; deployment {name} was reported Failed, but "
+        f"{problem}. Report: {document!r}",
     )
 
 
@@ -40,21 +43,27 @@ def the_agent_reports_the_deployment_as_failed_with_an_error_code_and_message(ag
 def the_agent_reports_the_component_of_the_deployment_as_failed_with_an_error_code_and_message(
     agent: AgentUnderTest, component: str, name: str
 ) -> None:
-    outcome = _failed(agent, name)
-    assert outcome.final is not None
-    entry = component_entry(outcome.final.document, component)
-    assert entry is not None, (
-        f"STS-003: the Failed report for {name} does not list the component {component!r}: "
-        f"{outcome.final.document.get('components')!r}"
+    final = _failed(agent, name).final
+    document = final.document if final is not None else {}
+    entry = component_entry(document, component)
+    expect(
+        "STS-003",
+        entry is not None,
+        f"the Failed report for {name} must list the component {component!r}; its components were "
+        f"{document.get('components')!r}",
     )
-    assert overall_state({"status": entry}) == "failed", (
-        f"STS-006: the component {component!r} of {name} is the one that cannot be installed, but the Failed "
-        f"report shows it {entry.get('state')!r}: {outcome.final.document.get('components')!r}"
+    entry = entry or {}
+    expect(
+        "STS-006",
+        overall_state({"status": entry}) == "failed",
+        f"the component {component!r} of {name} is the one that cannot be installed, but the Failed "
+        f"report shows it {entry.get('state')!r}: {document.get('components')!r}",
     )
     problem = error_problem(entry)
-    assert problem is None, (
-        f"STS-006: the component {component!r} of {name} was reported Failed, but {problem}. "
-        f"Report: {outcome.final.document!r}"
+    expect(
+        "STS-006",
+        problem is None,
+        f"the component {component!r} of {name} was reported Failed, but {problem}. Report: {document!r}",
     )
 
 
@@ -63,15 +72,19 @@ def the_agent_installs_no_component_of_the_deployment(agent: AgentUnderTest, nam
     outcome = agent.outcome(name)
     for index, report in enumerate(outcome.reports, start=1):
         installed = installed_components(report.document)
-        assert not installed and overall_state(report.document) != "installed", (
-            f"GIT-004/STS-006: deployment {name} cannot be applied, yet status report {index} says "
-            f"{overall_state(report.document).capitalize()} with {installed or 'no component'} installed"
+        expect(
+            ("GIT-004", "STS-006"),
+            not installed and overall_state(report.document) != "installed",
+            f"deployment {name} cannot be applied, yet status report {index} says "
+            f"{overall_state(report.document).capitalize()} with {installed or 'no component'} installed",
         )
     if agent.workloads_observable:
         started = containers_of(agent.evidence.events(), outcome.published.deployment.deployment_id)
-        assert not started, (
-            f"GIT-004/STS-006: deployment {name} cannot be applied, yet the device started "
-            f"{', '.join(c.name for c in started)} for it"
+        expect(
+            ("GIT-004", "STS-006"),
+            not started,
+            f"deployment {name} cannot be applied, so nothing of it may start; the device started "
+            f"{', '.join(c.name for c in started) or 'nothing'} for it",
         )
 
 
@@ -82,20 +95,25 @@ def the_deployment_is_left_as_it_was(agent: AgentUnderTest, name: str) -> None:
     agent.settle(change.at)
     deployment_id = kept.deployment.deployment_id
     reports = [r for r in agent.status_reports(deployment_id) if r.at >= change.at]
-    assert not reports, (
-        f"GIT-004: publishing {what} changed nothing about {name}, yet the agent reported {name} again: "
-        f"{shown(overall_states([r.document for r in reports]))}"
+    expect(
+        "GIT-004",
+        not reports,
+        f"publishing {what} changed nothing about {name}, yet the agent reported {name} again: "
+        f"{shown(overall_states([r.document for r in reports]))}",
     )
     if agent.workloads_observable:
         containers = containers_of(agent.evidence.events(), deployment_id)
         changes = changed_since(containers, change.at)
-        assert not changes, (
-            f"GIT-004: publishing {what} changed nothing about {name}, yet its workloads changed: "
-            f"{'; '.join(changes)}"
+        expect(
+            "GIT-004",
+            not changes,
+            f"publishing {what} changed nothing about {name}, yet its workloads changed: {'; '.join(changes)}",
         )
-        assert running(containers, change.at), (
-            f"GIT-004: no workload of {name} was running when {what} was published, although it was "
-            f"reported Installed. Workloads seen: {agent.evidence.excerpt(('workload',))}"
+        expect(
+            "GIT-004",
+            bool(running(containers, change.at)),
+            f"workloads of {name} were expected running when {what} was published, as it was reported "
+            f"Installed; none was. Workloads seen: {agent.evidence.excerpt(('workload',))}",
         )
 
 

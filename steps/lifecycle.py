@@ -7,6 +7,8 @@ import re
 import pytest
 from pytest_bdd import parsers, then, when
 
+from margo_conformance.checks import expect
+from margo_conformance.errors import StepOrderError
 from margo_conformance.roles.agent import ARTIFACT_FIXTURES, WORKLOADS_NOT_OBSERVABLE, AgentUnderTest
 from margo_conformance.status_model import judge_sequence, judge_update, overall_states, shown
 from margo_conformance.workloads import expected_environment, missing_environment, running
@@ -27,14 +29,18 @@ def the_agent_reports_the_named_deployment_as_pending_then_installing_then_insta
     agent: AgentUnderTest, name: str
 ) -> None:
     outcome = agent.outcome(name)
-    assert outcome.fetched is not None, (
-        f"GIT-004: the agent did not fetch the desired state with {name}.{agent.exit_note()}\n"
-        f"{agent.evidence.excerpt(('git', 'commit'))}"
+    expect(
+        "GIT-004",
+        outcome.fetched is not None,
+        f"the agent did not fetch the desired state with {name}.{agent.exit_note()}\n"
+        f"{agent.evidence.excerpt(('git', 'commit'))}",
     )
     finding = judge_sequence(overall_states([r.document for r in outcome.reports]))
-    assert finding.ok, (
-        f"STS-001/GIT-004: deployment {name}: {finding.problem}; reported: {shown(finding.observed)}"
-        f"{agent.exit_note()}"
+    expect(
+        ("STS-001", "GIT-004"),
+        finding.ok,
+        f"deployment {name} must be reported Pending, then Installing, then Installed: {finding.problem}; "
+        f"reported: {shown(finding.observed)}{agent.exit_note()}",
     )
 
 
@@ -42,10 +48,12 @@ def the_agent_reports_the_named_deployment_as_pending_then_installing_then_insta
 def the_agent_reports_the_deployment_as_installing_then_installed_again(agent: AgentUnderTest, name: str) -> None:
     outcome = agent.outcome(name)
     finding = judge_update(overall_states([r.document for r in outcome.reports]))
-    assert finding.ok, (
-        f"STS-001/GIT-004: after the change to {name} ({outcome.published.commit.sha[:11]}) the agent must apply "
+    expect(
+        ("STS-001", "GIT-004"),
+        finding.ok,
+        f"after the change to {name} ({outcome.published.commit.sha[:11]}) the agent must apply "
         f"it and report Installing, then Installed: {finding.problem}; reported since the change: "
-        f"{shown(finding.observed)}.{agent.exit_note()}\n{agent.evidence.excerpt(('git', 'commit', 'http'))}"
+        f"{shown(finding.observed)}.{agent.exit_note()}\n{agent.evidence.excerpt(('git', 'commit', 'http'))}",
     )
 
 
@@ -71,10 +79,17 @@ def the_device_runs_the_deployment_as_changed_and_nothing_of_the_version_before(
     found = agent.wait_for_workloads(name, changed, agent.run.sut.timeouts.deployment)
     containers = agent.workloads(name)
     old = [c.name for c in running(containers, float("inf")) if c.started_at < changed_at]
-    assert not old, f"GIT-004: the workloads of the version of {name} before the change still run: {', '.join(old)}"
-    assert found is not None, (
-        f"GIT-004: no workload of {name} started since the change carries it; expected, per component: {wanted}; "
-        "started since: " + "; ".join(f"{c.name} {c.environment}" for c in containers if c.started_at >= changed_at)
+    expect(
+        "GIT-004",
+        not old,
+        f"nothing of the version of {name} before the change may still run; still running: {', '.join(old)}",
+    )
+    expect(
+        "GIT-004",
+        found is not None,
+        f"workloads of {name} carrying the change were expected; none started since the change carries it; "
+        f"expected, per component: {wanted}; started since: "
+        + "; ".join(f"{c.name} {c.environment}" for c in containers if c.started_at >= changed_at),
     )
 
 
@@ -82,15 +97,21 @@ def the_device_runs_the_deployment_as_changed_and_nothing_of_the_version_before(
 def every_status_report_names_its_own_deployment_and_only_that_deployments_components(agent: AgentUnderTest) -> None:
     by_id = {p.deployment.deployment_id: p.deployment for p in agent.published.values()}
     strangers = sorted(set(agent.device.statuses) - set(by_id))
-    assert not strangers, f"STS-003: the agent reported deployments the orchestrator never published: {strangers}"
+    expect(
+        "STS-003",
+        not strangers,
+        f"reports may name only deployments the orchestrator published; the agent also reported {strangers}",
+    )
     for deployment_id, deployment in by_id.items():
         expected = sorted(deployment.component_names)
         for index, report in enumerate(agent.status_reports(deployment_id), start=1):
             document = report.document if isinstance(report.document, dict) else {}
             named = sorted(str(c.get("name")) for c in document.get("components", []) if isinstance(c, dict))
-            assert document.get("deploymentId") == deployment_id and named == expected, (
-                f"STS-003: report {index} for {deployment.name} must carry its id {deployment_id} and its components "
-                f"{expected}; it carried {document.get('deploymentId')!r} and {named}"
+            expect(
+                "STS-003",
+                document.get("deploymentId") == deployment_id and named == expected,
+                f"report {index} for {deployment.name} must carry its id {deployment_id} and its components "
+                f"{expected}; it carried {document.get('deploymentId')!r} and {named}",
             )
 
 
@@ -102,25 +123,33 @@ def the_workloads_of_the_deployment_stop(agent: AgentUnderTest, name: str) -> No
     stopped = agent.wait_for_workloads(
         name, lambda cs: cs if cs and not running(cs, float("inf")) else None, timeout)
     containers = agent.workloads(name)
-    assert containers, (
-        f"GIT-004: no workload of {name} was ever seen running, although it was reported Installed.\n"
-        f"{agent.evidence.excerpt(('workload',))}"
+    expect(
+        "GIT-004",
+        bool(containers),
+        f"workloads of {name} were expected, as it was reported Installed; none was ever seen running.\n"
+        f"{agent.evidence.excerpt(('workload',))}",
     )
-    assert stopped is not None, (
-        f"GIT-004: {name} was removed from the desired state, but its workloads still run "
+    expect(
+        "GIT-004",
+        stopped is not None,
+        f"{name} was removed from the desired state, so its workloads must stop; they still run "
         f"{timeout:g}s later: {', '.join(c.name for c in running(containers, float('inf')))}"
-        f"{agent.exit_note()}\n{agent.evidence.excerpt(('git', 'commit', 'workload', 'log'))}"
+        f"{agent.exit_note()}\n{agent.evidence.excerpt(('git', 'commit', 'workload', 'log'))}",
     )
 
 
 @then(parsers.parse('the agent reports nothing more for the deployment "{name}"'))
 def the_agent_reports_nothing_more_for_the_deployment(agent: AgentUnderTest, name: str) -> None:
     removal = agent.removed.get(name)
-    assert removal is not None, f"step order: {name} was not removed in this scenario"
+    if removal is None:
+        raise StepOrderError(f"{name} was not removed in this scenario")
     agent.settle(removal.at)
     deployment_id = agent.deployment(name).deployment.deployment_id
     later = [r for r in agent.status_reports(deployment_id) if r.at >= removal.at]
-    assert not later, (
-        f"STS-004: V24 has no state for a removal, so after {name} was removed the agent must report nothing "
-        f"more for it; it reported {shown(overall_states([r.document for r in later]))}: {later[-1].document!r}"
+    expect(
+        "STS-004",
+        not later,
+        f"V24 has no state for a removal, so after {name} was removed the agent must report nothing "
+        f"more for it; it reported {shown(overall_states([r.document for r in later]))}"
+        + (f": {later[-1].document!r}" if later else ""),
     )

@@ -18,8 +18,8 @@ from margo_conformance.wos.state import ReceivedDocument
 from steps.common import require_final_state
 
 
-def _ids(agent: AgentUnderTest, v24: str, pr1: str) -> str:
-    """The requirement a check stands for in the profile this scenario speaks."""
+def _ids(agent: AgentUnderTest, v24: tuple[str, ...], pr1: tuple[str, ...]) -> tuple[str, ...]:
+    """The requirements a check stands for in the profile this scenario speaks."""
     return pr1 if agent.profile == "PR1" else v24
 
 
@@ -31,22 +31,25 @@ def _final_reports(agent: AgentUnderTest, published: Published) -> list[Received
     deployment_id = published.deployment.deployment_id
     polling = agent.run.sut.polling
     # No fetch, no status: say so after one polling interval instead of the deployment timeout.
-    if agent.wait_for_pickup(published.commit, polling.interval + polling.tolerance) is None:
-        raise AssertionError(
-            f"GIT-004/DSA-030: the agent did not fetch deployment {published.deployment.name} ("
-            f"{published.commit.sha[:11]}) within {polling.interval + polling.tolerance:g}s, so it cannot "
-            f"apply or report it.{agent.exit_note()}\n{agent.evidence.excerpt(('git', 'commit'))}"
-        )
+    fetched = agent.wait_for_pickup(published.commit, polling.interval + polling.tolerance)
+    expect(
+        _ids(agent, ("GIT-004",), ("DSA-030",)),
+        fetched is not None,
+        f"the agent did not fetch deployment {published.deployment.name} ("
+        f"{published.commit.sha[:11]}) within {polling.interval + polling.tolerance:g}s, so it cannot "
+        f"apply or report it.{agent.exit_note()}\n{agent.evidence.excerpt(('git', 'commit'))}",
+    )
     timeout = agent.run.sut.timeouts.deployment
     reports = agent.wait_for_final_status(deployment_id, timeout)
-    if reports is None:
-        so_far = overall_states([r.document for r in agent.status_reports(deployment_id)])
-        raise AssertionError(
-            f"STS-001: no final state (Installed or Failed) was reported for deployment "
-            f"{published.deployment.name} ({deployment_id}) within {timeout:g}s; reported so far: "
-            f"{shown(so_far)}.{agent.exit_note()}\n{agent.evidence.excerpt()}"
-        )
-    return reports
+    so_far = overall_states([r.document for r in agent.status_reports(deployment_id)])
+    expect(
+        "STS-001",
+        reports is not None,
+        f"a final state (Installed or Failed) was expected for deployment {published.deployment.name} "
+        f"({deployment_id}) within {timeout:g}s; reported so far: {shown(so_far)}.{agent.exit_note()}\n"
+        + (agent.evidence.excerpt() if reports is None else ""),
+    )
+    return reports or []
 
 
 @then("the agent reports the deployment as Pending, then Installing, then Installed")
@@ -56,10 +59,11 @@ def the_agent_reports_the_deployment_as_pending_then_installing_then_installed(
     published = _latest(agent)
     reports = _final_reports(agent, published)
     finding = judge_sequence(overall_states([r.document for r in reports]))
-    assert finding.ok, (
-        f"{_ids(agent, 'STS-001/STS-004', 'STS-001/STS-011')}: deployment {published.deployment.name}: "
-        f"{finding.problem}; "
-        f"reported: {shown(finding.observed)}"
+    expect(
+        _ids(agent, ("STS-001", "STS-004"), ("STS-001", "STS-011")),
+        finding.ok,
+        f"deployment {published.deployment.name} must be reported Pending, then Installing, then Installed: "
+        f"{finding.problem}; reported: {shown(finding.observed)}",
     )
 
 
@@ -71,17 +75,20 @@ def the_agent_reports_each_component_as_pending_then_installing_then_installed(
     documents = [r.document for r in _final_reports(agent, published)]
     # Without a components list no component state can be judged: say that, not "never reported".
     bare = next((i for i, d in enumerate(documents, start=1) if not _lists_components(d)), None)
-    assert bare is None, (
-        f"{_ids(agent, 'STS-003', 'STS-012')}: status report {bare} for {published.deployment.name} has no "
-        f"components list (every status document carries components[{{name, state, error?}}]): "
-        f"{documents[(bare or 1) - 1]!r}"
+    expect(
+        _ids(agent, ("STS-003",), ("STS-012",)),
+        bare is None,
+        f"every status document carries components[{{name, state, error?}}]; status report {bare} for "
+        f"{published.deployment.name} has no components list"
+        + (f": {documents[bare - 1]!r}" if bare is not None else ""),
     )
     for component in published.deployment.component_names:
         finding = judge_sequence(component_states(documents, component))
-        assert finding.ok, (
-            f"{_ids(agent, 'STS-001/STS-004', 'STS-001/STS-011')}: component {component!r} of "
-            f"{published.deployment.name}: "
-            f"{finding.problem}; reported: {shown(finding.observed)}"
+        expect(
+            _ids(agent, ("STS-001", "STS-004"), ("STS-001", "STS-011")),
+            finding.ok,
+            f"component {component!r} of {published.deployment.name} must be reported Pending, then Installing, "
+            f"then Installed: {finding.problem}; reported: {shown(finding.observed)}",
         )
 
 
@@ -98,14 +105,18 @@ def every_status_report_names_the_deployment_and_its_components_as_published(
     expected_components = sorted(published.deployment.component_names)
     for report in _final_reports(agent, published):
         document = report.document if isinstance(report.document, dict) else {}
-        assert document.get("deploymentId") == expected_id, (
-            f"{_ids(agent, 'STS-003', 'STS-012')}: a status report for {expected_id} carried deploymentId "
-            f"{document.get('deploymentId')!r}"
+        expect(
+            _ids(agent, ("STS-003",), ("STS-012",)),
+            document.get("deploymentId") == expected_id,
+            f"a status report for {expected_id} must carry that deploymentId; it carried "
+            f"{document.get('deploymentId')!r}",
         )
         named = sorted(c.get("name") for c in document.get("components", []) if isinstance(c, dict))
-        assert named == expected_components, (
-            f"{_ids(agent, 'STS-003', 'STS-014')}: status reports must list the published components "
-            f"{expected_components}, one entry each; a report listed {named}"
+        expect(
+            _ids(agent, ("STS-003",), ("STS-014",)),
+            named == expected_components,
+            f"status reports must list the published components {expected_components}, one entry each; "
+            f"a report listed {named}",
         )
 
 
@@ -113,10 +124,11 @@ def every_status_report_names_the_deployment_and_its_components_as_published(
 def every_status_report_is_a_valid_deployment_status_document(agent: AgentUnderTest) -> None:
     published = _latest(agent)
     for index, report in enumerate(_final_reports(agent, published), start=1):
-        assert not report.errors, (
-            f"{_ids(agent, 'STS-003/STS-004', 'STS-012/STS-013')}: status report {index} for "
-            f"{published.deployment.name} violates the "
-            f"schema: " + "; ".join(report.errors[:8])
+        expect(
+            _ids(agent, ("STS-003", "STS-004"), ("STS-012", "STS-013")),
+            not report.errors,
+            f"status report {index} for {published.deployment.name} must be a valid status document; it violates "
+            f"the schema: " + "; ".join(report.errors[:8]),
         )
 
 
@@ -139,19 +151,23 @@ def while_any_component_is_not_yet_installed_the_overall_state_is_that_component
     published = _latest(agent)
     for index, report in enumerate(_final_reports(agent, published), start=1):
         violation = overall_follows_current_component(report.document)
-        assert violation is None, f"STS-005: status report {index}: {violation}"
+        expect("STS-005", violation is None, f"status report {index}: {violation}")
 
 
 @then(parsers.parse('the agent reports the deployment "{name}" as {state:w} in the end'))
 def the_agent_reports_the_deployment_as_state_in_the_end(agent: AgentUnderTest, name: str, state: str) -> None:
-    require_final_state(agent, name, state.lower(), f"STS-011: deployment {name} must end {state.lower()}")
+    require_final_state(agent, name, state.lower(), "STS-011", f"deployment {name} must end {state.lower()}")
 
 
 @then("every status report gives the most severe component state as the overall state")
 def every_status_report_gives_the_most_severe_component_state_as_the_overall_state(agent: AgentUnderTest) -> None:
     published = _latest(agent)
     reports = agent.outcome(published.deployment.name).reports
-    assert reports, f"STS-011: no status report for {published.deployment.name} came, so no overall state to judge"
+    expect(
+        "STS-011",
+        bool(reports),
+        f"status reports for {published.deployment.name} were expected; none came, so no overall state to judge",
+    )
     for index, report in enumerate(reports, start=1):
         violation = overall_is_most_severe(report.document)
-        assert violation is None, f"STS-015: status report {index} for {published.deployment.name}: {violation}"
+        expect("STS-015", violation is None, f"status report {index} for {published.deployment.name}: {violation}")

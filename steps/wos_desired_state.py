@@ -6,6 +6,8 @@ import re
 
 from pytest_bdd import given, parsers, then, when
 
+from margo_conformance.checks import expect
+from margo_conformance.errors import StepOrderError
 from margo_conformance.roles.wos import WosUnderTest, application_request
 from margo_conformance.schemas import validation_errors
 
@@ -38,16 +40,19 @@ def the_other_device_reads_the_devices_repository_with_its_own_access_token(wos:
 @then("the repository refuses to be read")
 def the_repository_refuses_to_be_read(wos: WosUnderTest) -> None:
     read = wos.last_read
-    assert read is not None
-    assert not read.ok, (
-        "GIT-006: the device's repository was readable without the device's own access token; it held "
-        + (", ".join(sorted(read.documents)) or "no YAML files")
+    if read is None:
+        raise StepOrderError("no repository was read: add 'When someone reads the device's repository ...'")
+    expect(
+        "GIT-006",
+        not read.ok,
+        "the device's repository must not be readable without the device's own access token; it was, and held "
+        + (", ".join(sorted(read.documents)) or "no YAML files"),
     )
 
 
 def _documents_for(wos: WosUnderTest, deployment_id: str) -> dict[str, object]:
     read = wos.read_repository()
-    assert read.ok, f"GIT-001: the device cannot read its repository with its token: {read.detail}"
+    expect("GIT-001", read.ok, f"the device must be able to read its repository with its token; {read.detail}")
     return {path: doc for path, doc in read.documents.items() if _deployment_id(doc) == deployment_id}
 
 
@@ -57,9 +62,11 @@ def the_devices_repository_holds_one_applicationdeployment_for_that_deployment(w
     deployment_id = wos.deployment_id(application)
     matching = _documents_for(wos, deployment_id)
     files = sorted(wos.last_read.documents) if wos.last_read else []
-    assert len(matching) == 1, (
-        f"GIT-001/GIT-002: expected one document with id {deployment_id} in the device's repository, "
-        f"found {len(matching)}; files: {files}"
+    expect(
+        ("GIT-001", "GIT-002"),
+        len(matching) == 1,
+        f"expected one document with id {deployment_id} in the device's repository, "
+        f"found {len(matching)}; files: {files}",
     )
 
 
@@ -67,8 +74,10 @@ def the_devices_repository_holds_one_applicationdeployment_for_that_deployment(w
 def the_deployment_document_is_valid_and_carries_the_application_as_deployed(wos: WosUnderTest) -> None:
     (application,) = wos.deployments
     (document,) = _documents_for(wos, wos.deployment_id(application)).values()
-    problems = _annotation_problems(document, application) + _document_problems(document, application)
-    assert not problems, "; ".join(problems)
+    annotations = _annotation_problems(document, application)
+    expect("GIT-009", not annotations, "the deployment's annotations: " + "; ".join(annotations))
+    problems = _document_problems(document, application)
+    expect("GIT-008", not problems, "the ApplicationDeployment as deployed: " + "; ".join(problems))
 
 
 def _annotation_problems(document: object, application: str) -> list[str]:
@@ -78,9 +87,9 @@ def _annotation_problems(document: object, application: str) -> list[str]:
     requested = application_request(application)["applicationId"]
     problems = []
     if not (isinstance(deployment_id, str) and UUID.fullmatch(deployment_id)):
-        problems.append(f"GIT-009: metadata.annotations.id is {deployment_id!r}, not a UUID")
+        problems.append(f"metadata.annotations.id is {deployment_id!r}, not a UUID")
     if application_id != requested:
-        problems.append(f"GIT-009: metadata.annotations.applicationId is {application_id!r}, "
+        problems.append(f"metadata.annotations.applicationId is {application_id!r}, "
                         f"not {requested!r}, the application deployed")
     return problems
 
@@ -89,13 +98,13 @@ def _document_problems(document: object, application: str) -> list[str]:
     """GIT-008: every member the ApplicationDeployment table requires, and the application's own."""
     errors = validation_errors(document, "v24/application-deployment")
     # The annotations' formats are GIT-009's, reported above.
-    problems = [f"GIT-008: {e}" for e in errors if not e.startswith(ANNOTATION_PATHS)]
+    problems = [e for e in errors if not e.startswith(ANNOTATION_PATHS)]
     if problems or not isinstance(document, dict):
         return problems
     requested = application_request(application)
     for member in ("deploymentProfile", "parameters"):
         if document["spec"][member] != requested[member]:
-            problems.append(f"GIT-008: spec.{member} differs from the application deployed: "
+            problems.append(f"spec.{member} differs from the application deployed: "
                             f"{document['spec'][member]!r}")
     return problems
 
@@ -104,7 +113,8 @@ def _document_problems(document: object, application: str) -> list[str]:
 def the_devices_repository_no_longer_holds_that_deployment(wos: WosUnderTest) -> None:
     (application,) = wos.deployments
     remaining = _documents_for(wos, wos.deployment_id(application))
-    assert not remaining, f"GIT-002: the removed deployment is still in the repository: {sorted(remaining)}"
+    expect("GIT-002", not remaining, f"the removed deployment must leave the repository; it is still in "
+           f"{sorted(remaining)}")
 
 
 def _annotations(document: object) -> dict[str, object]:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from pytest_bdd import then, when
 
+from margo_conformance.checks import blocked, expect
 from margo_conformance.device.client import Answer
 from margo_conformance.device.pr1 import (
     bundle_problems,
@@ -19,9 +21,21 @@ from margo_conformance.device.pr1 import (
 )
 from margo_conformance.roles.wos import WosUnderTest, fetch_manifest
 
+#: A problem line of device/pr1.py opens with the requirement it breaks ("DSA-004: ETag ...").
+_PREFIX = re.compile(r"([A-Z]{3}-\d{3}): ")
+
+
+def _requirements(problems: list[str], default: str) -> tuple[str, ...]:
+    """The requirements problem lines name; `default` for a line that names none (a wrong status,
+    a schema error) and when there is no problem (what the check verified)."""
+    found = {m.group(1) if (m := _PREFIX.match(p)) else default for p in problems}
+    return tuple(sorted(found or {default}))
+
 
 def _held_etag(wos: WosUnderTest) -> str:
-    assert wos.manifests, "DSA-003: the device holds no manifest to revalidate"
+    if not wos.manifests:
+        blocked("a state manifest", f"the device holds none to revalidate: its fetch was answered "
+                f"{wos.answer().describe()}", requirement="DSA-001")
     return wos.manifests[-1].headers.get("etag", "")
 
 
@@ -43,7 +57,11 @@ def the_device_fetches_its_state_manifest_accepting_only_a_web_page(wos: WosUnde
 @then("the orchestrator serves a valid state manifest")
 def the_orchestrator_serves_a_valid_state_manifest(wos: WosUnderTest) -> None:
     problems = manifest_problems(wos.answer())
-    assert not problems, "state manifest: " + "; ".join(problems)
+    expect(
+        _requirements(problems, "DSA-001"),
+        not problems,
+        "the state manifest must be served as the profile says; " + "; ".join(problems),
+    )
 
 
 @then("the orchestrator serves a new state manifest")
@@ -51,9 +69,11 @@ def the_orchestrator_serves_a_new_state_manifest(wos: WosUnderTest) -> None:
     # Only what this scenario is about: the old tag no longer matches, a manifest comes back.
     # Its headers and schema are the first two scenarios' business.
     answer = wos.answer()
-    assert answer.status == 200 and manifest_document(answer) is not None, (
-        "DSA-003: after the desired state changed, revalidating with the old entity tag must be answered "
-        f"200 with the new manifest (a JSON object); got {answer.describe()}"
+    expect(
+        "DSA-003",
+        answer.status == 200 and manifest_document(answer) is not None,
+        "after the desired state changed, revalidating with the old entity tag must be answered "
+        f"200 with the new manifest (a JSON object); got {answer.describe()}",
     )
 
 
@@ -62,24 +82,28 @@ def the_manifest_lists_no_deployments_and_its_bundle_is_null(wos: WosUnderTest) 
     document = manifest_document(wos.answer()) or {}
     # `"bundle" in`: an omitted bundle reads as None too, and DSA-008 forbids omitting it.
     empty = document.get("deployments") == [] and "bundle" in document and document["bundle"] is None
-    assert empty, (
-        f"DSA-008: a client with nothing deployed must get deployments [] and a bundle member that is "
-        f"null; got {shown(document)}"
+    expect(
+        "DSA-008",
+        empty,
+        f"a client with nothing deployed must get deployments [] and a bundle member that is "
+        f"null; got {shown(document)}",
     )
 
 
 @then("the orchestrator answers that nothing changed")
 def the_orchestrator_answers_that_nothing_changed(wos: WosUnderTest) -> None:
     answer = wos.answer()
-    assert answer.status == 304 and not answer.body, (
-        f"DSA-003: If-None-Match with the current ETag must get 304 with no body; {answer.describe()}"
+    expect(
+        "DSA-003",
+        answer.status == 304 and not answer.body,
+        f"If-None-Match with the current ETag must get 304 with no body; {answer.describe()}",
     )
 
 
 @then("the orchestrator answers that it cannot serve that representation")
 def the_orchestrator_answers_that_it_cannot_serve_that_representation(wos: WosUnderTest) -> None:
     answer = wos.answer()
-    assert answer.status == 406, f"DSA-002: Accept: text/html must get 406; {answer.describe()}"
+    expect("DSA-002", answer.status == 406, f"Accept: text/html must get 406; {answer.describe()}")
 
 
 def _fetch(wos: WosUnderTest) -> Callable[[str], Answer]:
@@ -88,36 +112,58 @@ def _fetch(wos: WosUnderTest) -> Callable[[str], Answer]:
 
 @then("every document the manifest lists is served at its content address, byte for byte")
 def every_document_the_manifest_lists_is_served_at_its_content_address_byte_for_byte(wos: WosUnderTest) -> None:
-    problems, _ = document_problems(manifest_of(wos.manifests[-1]), wos.device().client_id or "", _fetch(wos))
-    assert not problems, "; ".join(problems)
+    problems, _ = document_problems(manifest_of(_latest_manifest(wos)), wos.device().client_id or "", _fetch(wos))
+    expect(
+        _requirements(problems, "DSA-012"),
+        not problems,
+        "every listed document must be served at its content address, byte for byte; " + "; ".join(problems),
+    )
 
 
 @then("the bundle holds exactly the listed documents, byte for byte")
 def the_bundle_holds_exactly_the_listed_documents_byte_for_byte(wos: WosUnderTest) -> None:
-    manifest, client_id = manifest_of(wos.manifests[-1]), wos.device().client_id or ""
+    manifest, client_id = manifest_of(_latest_manifest(wos)), wos.device().client_id or ""
     _, served = document_problems(manifest, client_id, _fetch(wos))
     problems = bundle_problems(manifest, client_id, served, _fetch(wos))
-    assert not problems, "; ".join(problems)
+    expect(
+        _requirements(problems, "DSA-014"),
+        not problems,
+        "the bundle must hold exactly the listed documents, byte for byte; " + "; ".join(problems),
+    )
+
+
+def _latest_manifest(wos: WosUnderTest) -> Answer:
+    if not wos.manifests:
+        blocked("a state manifest", f"the device's fetch was answered {wos.answer().describe()}",
+                requirement="DSA-001")
+    return wos.manifests[-1]
 
 
 def _version_step(wos: WosUnderTest, listed: bool) -> None:
-    assert len(wos.manifests) >= 2, (
-        f"DSA-003/DSA-007: after the change the device must get the new manifest (200), got "
-        f"{wos.answer().describe()}"
+    expect(
+        ("DSA-003", "DSA-007"),
+        len(wos.manifests) >= 2,
+        f"after the change the device must get the new manifest (200), got {wos.answer().describe()}",
     )
-    assert wos.answer().status == 200, (
-        f"DSA-003: revalidating with the ETag of the old manifest must return the changed one; "
-        f"{wos.answer().describe()}"
+    expect(
+        "DSA-003",
+        wos.answer().status == 200,
+        f"revalidating with the ETag of the old manifest must return the changed one; {wos.answer().describe()}",
     )
     before, after = manifest_version(wos.manifests[-2]), manifest_version(wos.manifests[-1])
-    assert after > before, (
-        f"DSA-007: manifestVersion must strictly increase when the desired state changes: {before} -> {after}"
+    expect(
+        "DSA-007",
+        after > before,
+        f"manifestVersion must strictly increase when the desired state changes: {before} -> {after}",
     )
     (application,) = wos.deployments
     deployment_id = wos.deployment_id(application)
     present = deployment_id in listed_ids(wos.manifests[-1])
-    assert present == listed, (
-        f"DSA-036: the manifest {'does not list' if listed else 'still lists'} deployment {deployment_id}"
+    expect(
+        "DSA-036",
+        present == listed,
+        f"the manifest must {'list' if listed else 'no longer list'} deployment {deployment_id}; it "
+        f"{'does not' if listed else 'still does'}",
     )
 
 

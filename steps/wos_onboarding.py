@@ -6,6 +6,7 @@ import binascii
 
 from pytest_bdd import given, then, when
 
+from margo_conformance.checks import expect
 from margo_conformance.roles.wos import WosUnderTest
 from margo_conformance.schemas import validation_errors
 from margo_conformance.wos.pki import parse_certificate_field
@@ -19,15 +20,16 @@ def the_device_downloads_the_orchestrators_root_certificate(wos: WosUnderTest) -
 @then("the orchestrator answers with a certificate the device can parse")
 def the_orchestrator_answers_with_a_certificate_the_device_can_parse(wos: WosUnderTest) -> None:
     answer = wos.answer()
-    assert answer.status == 200, f"CRT-001: the certificate download failed: {answer.describe()}"
+    expect("CRT-001", answer.status == 200, f"the certificate download must answer 200; {answer.describe()}")
     body = answer.json()
     errors = validation_errors(body, "v24/root-certificate-response")
-    assert not errors, f"CRT-001: the answer is not {{\"certificate\": <Base64>}}: {'; '.join(errors)}"
+    expect("CRT-001", not errors, f"the answer must be {{\"certificate\": <Base64>}}; {'; '.join(errors)}")
     try:
         certificate = parse_certificate_field(body["certificate"])
     except (ValueError, binascii.Error) as exc:
-        raise AssertionError(f"CRT-001: the certificate does not decode as X.509 (PEM or DER): {exc}") from exc
-    assert certificate.subject is not None
+        expect("CRT-001", False, f"the certificate must decode as X.509 (PEM or DER); {exc}")
+        return
+    expect("CRT-001", certificate.subject is not None, "the certificate must name its subject; it names none")
 
 
 @when("the device onboards with its onboarding key")
@@ -43,16 +45,20 @@ def the_device_onboards_with_a_wrong_onboarding_key(wos: WosUnderTest) -> None:
 @then("the orchestrator answers with the device's client credentials and token endpoint")
 def the_orchestrator_answers_with_the_devices_client_credentials_and_token_endpoint(wos: WosUnderTest) -> None:
     answer = wos.answer()
-    assert answer.status == 201, f"ONB-003: onboarding a registered device must answer 201: {answer.describe()}"
+    expect("ONB-003", answer.status == 201, f"onboarding a registered device must answer 201; {answer.describe()}")
     errors = validation_errors(answer.json(), "v24/onboarding-response")
-    assert not errors, "ONB-003: the onboarding answer violates the schema: " + "; ".join(errors)
+    expect("ONB-003", not errors, "the onboarding answer must match its schema; it violates it: " + "; ".join(errors))
     body = answer.json()
-    assert body["deviceId"] == wos.device().device_id, (
-        f"ONB-003: the answer is for device {body['deviceId']!r}, not {wos.device().device_id!r}"
+    expect(
+        "ONB-003",
+        body["deviceId"] == wos.device().device_id,
+        f"the answer must be for device {wos.device().device_id!r}; it is for {body['deviceId']!r}",
     )
     public_url = wos.client.base_url
-    assert body["tokenEndpoint"].startswith(public_url), (
-        f"ONB-003: the token endpoint {body['tokenEndpoint']!r} is not under the WOS's address {public_url!r}"
+    expect(
+        "ONB-003",
+        body["tokenEndpoint"].startswith(public_url),
+        f"the token endpoint must be under the WOS's address {public_url!r}; it is {body['tokenEndpoint']!r}",
     )
 
 
@@ -61,9 +67,11 @@ def the_answer_names_the_devices_desired_state_repository_and_an_access_token_fo
     wos: WosUnderTest,
 ) -> None:
     read = wos.read_repository()
-    assert read.ok, (
-        f"ONB-004: the repository the WOS named ({wos.device().repository_url}) cannot be read with the "
-        f"access token it issued: {read.detail}"
+    expect(
+        "ONB-004",
+        read.ok,
+        f"the repository the WOS named ({wos.device().repository_url}) must be readable with the "
+        f"access token it issued; {read.detail}",
     )
 
 
@@ -81,6 +89,6 @@ def the_device_asks_for_an_access_token_with_a_wrong_client_secret(wos: WosUnder
 @then("the orchestrator issues a bearer token with its lifetime")
 def the_orchestrator_issues_a_bearer_token_with_its_lifetime(wos: WosUnderTest) -> None:
     answer = wos.answer()
-    assert answer.status == 200, f"TOK-003: valid client credentials must get a token: {answer.describe()}"
+    expect("TOK-003", answer.status == 200, f"valid client credentials must get a token (200); {answer.describe()}")
     errors = validation_errors(answer.json(), "v24/token-response")
-    assert not errors, "TOK-003: the token answer violates the schema: " + "; ".join(errors)
+    expect("TOK-003", not errors, "the token answer must match its schema; it violates it: " + "; ".join(errors))

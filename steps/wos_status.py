@@ -7,6 +7,7 @@ import uuid
 
 from pytest_bdd import parsers, then, when
 
+from margo_conformance.checks import expect
 from margo_conformance.roles.wos import (
     UNDEFINED_STATES,
     WosUnderTest,
@@ -48,6 +49,8 @@ def the_device_reports_the_status_of_a_deployment_the_orchestrator_never_assigne
 def the_orchestrator_shows_the_deployment_as(wos: WosUnderTest, state: str) -> None:
     application, _ = _only_deployment(wos)
     shown = wos.shown_status(application)
-    assert str(shown.get("state", "")).lower() == state.lower(), (
-        f"STS-002: after accepting a report of {state} the orchestrator shows {shown.get('state')!r}"
+    expect(
+        "STS-002",
+        str(shown.get("state", "")).lower() == state.lower(),
+        f"after accepting a report of {state} the orchestrator must show {state}; it shows {shown.get('state')!r}",
     )

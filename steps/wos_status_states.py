@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pytest_bdd import given, parsers, then, when
 
+from margo_conformance.checks import blocked, expect
 from margo_conformance.errors import StepOrderError
 from margo_conformance.roles.wos import WosUnderTest, application_components, status_report
 
@@ -28,9 +29,9 @@ def the_device_has_reported_the_deployment_as(wos: WosUnderTest, state: str) -> 
     answer = wos.report_status(
         deployment_id, status_report(deployment_id, application_components(application), state)
     )
-    assert answer.status == 201, (
-        f"STS-002: a valid report of {state} was not accepted: {answer.describe()}"
-    )
+    if answer.status != 201:
+        blocked(f"an accepted report of {state}", f"a valid report of {state} was refused: {answer.describe()}",
+                requirement="STS-002")
 
 
 @when("the device reports the deployment in turn as every state Margo defines")
@@ -54,16 +55,21 @@ def the_orchestrator_accepts_each_of_those_reports_and_shows_the_state_reported(
         for r in reports
     )
     refused = [r for r in reports if r.answer.status != 201]
-    assert not refused, (
-        f"STS-002/STS-004: a report of the V24 state {refused[0].state!r} must be accepted (201): "
-        f"{refused[0].answer.describe()}. Reports so far: {seen}"
+    expect(
+        ("STS-002", "STS-004"),
+        not refused,
+        "a report of every V24 state must be accepted (201)"
+        + (f"; {refused[0].state!r} was answered {refused[0].answer.describe()}" if refused else "")
+        + f". Reports so far: {seen}",
     )
     misshown = [
         r
         for r in reports
         if r.shown is None or str(r.shown.get("state", "")).lower() != r.state.lower()
     ]
-    assert not misshown, (
-        f"STS-002: after accepting a report the orchestrator must show its state; it did not for "
-        f"{', '.join(r.state for r in misshown)}. Reports: {seen}"
+    expect(
+        "STS-002",
+        not misshown,
+        f"after accepting a report the orchestrator must show its state; it did not for "
+        f"{', '.join(r.state for r in misshown)}. Reports: {seen}",
     )

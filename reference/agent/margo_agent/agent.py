@@ -18,7 +18,12 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from margo_agent.capabilities import collect_capabilities, with_memory_in_mebibytes, with_roles
+from margo_agent.capabilities import (
+    collect_capabilities,
+    with_memory_in_mebibytes,
+    with_roles,
+    without_serial_number,
+)
 from margo_agent.config import AgentConfig
 from margo_agent.downtime import DowntimeGuard
 from margo_agent.faults import BAD_ROLE, UNASSIGNED_REPO
@@ -53,7 +58,10 @@ class Agent:
         self._downtime = DowntimeGuard(
             config.downtime_window, stop, disabled=faults.ignore_downtime_window
         )
-        self._wos = WosClient(config.wos_url, config.device_id, reauthenticate=not faults.no_reauth)
+        self._wos = WosClient(
+            config.wos_url, config.device_id, reauthenticate=not faults.no_reauth,
+            send_token=not faults.omit_bearer_token,
+        )
         self._reporter = StatusReporter(
             self._post_status_without_components if faults.status_without_components else self._wos.post_status,
             stop,
@@ -193,6 +201,8 @@ class Agent:
             document = with_roles(document, [BAD_ROLE])
         if faults.capabilities_memory_in_mb:
             document = with_memory_in_mebibytes(document)
+        if faults.refused_capabilities:
+            document = without_serial_number(document)
         return document
 
     def _report_capabilities(self, first: bool) -> None:

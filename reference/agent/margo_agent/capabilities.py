@@ -69,6 +69,13 @@ def with_memory_in_mebibytes(document: dict[str, Any]) -> dict[str, Any]:
     return changed
 
 
+def without_serial_number(document: dict[str, Any]) -> dict[str, Any]:
+    """A copy missing the required serialNumber (the refused-capabilities fault)."""
+    changed = copy.deepcopy(document)
+    del changed["properties"]["serialNumber"]
+    return changed
+
+
 def _read(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8", errors="replace").strip()

@@ -32,6 +32,8 @@ CAPABILITIES_MEMORY_IN_MB = "capabilities-memory-in-mb"
 SKIP_ROOT_CA = "skip-root-ca"
 READ_UNASSIGNED_REPO = "read-unassigned-repo"
 STATUS_WITHOUT_COMPONENTS = "status-without-components"
+OMIT_BEARER_TOKEN = "omit-bearer-token"
+REFUSED_CAPABILITIES = "refused-capabilities"
 
 KNOWN_FAULTS: frozenset[str] = frozenset(
     {
@@ -58,6 +60,8 @@ KNOWN_FAULTS: frozenset[str] = frozenset(
         SKIP_ROOT_CA,
         READ_UNASSIGNED_REPO,
         STATUS_WITHOUT_COMPONENTS,
+        OMIT_BEARER_TOKEN,
+        REFUSED_CAPABILITIES,
     }
 )
 
@@ -205,6 +209,16 @@ class Faults:
     def status_without_components(self) -> bool:
         """Send status reports without their components list (V24 STS-003, PR1 STS-012/STS-014)."""
         return STATUS_WITHOUT_COMPONENTS in self.active
+
+    @property
+    def omit_bearer_token(self) -> bool:
+        """Obtain access tokens but send capabilities and status without Authorization (TOK-001)."""
+        return OMIT_BEARER_TOKEN in self.active
+
+    @property
+    def refused_capabilities(self) -> bool:
+        """Report capabilities without the required serialNumber, which a WOS refuses (CAP-003)."""
+        return REFUSED_CAPABILITIES in self.active
 
     # -- PR1 state manifest (names in margo_agent/pr1/faults.py) ----------------------------
 

@@ -109,11 +109,15 @@ def parse_onboarding(document: Any) -> Onboarding:
 
 
 class WosClient:
-    def __init__(self, wos_url: str, device_id: str, reauthenticate: bool = True) -> None:
+    def __init__(
+        self, wos_url: str, device_id: str, reauthenticate: bool = True, send_token: bool = True
+    ) -> None:
         self._wos_url = wos_url.rstrip("/")
         self._device_id = device_id
         # False only under the no-reauth fault switch: a refused token is sent again and again.
         self._reauthenticate = reauthenticate
+        # False only under the omit-bearer-token fault switch: tokens are obtained, never sent.
+        self._send_token = send_token
         self._ssl: ssl.SSLContext | None = None
         self._onboarding: Onboarding | None = None
         self._token: str | None = None
@@ -208,6 +212,9 @@ class WosClient:
         body, headers = transport.json_body(document)
         for attempt in (1, 2):
             auth = {"Authorization": f"Bearer {self._current_token()}"}
+            if not self._send_token:
+                log.warning("fault: omit-bearer-token: %s %s without Authorization", method, url)
+                auth = {}
             response = self._send(method, url, body=body, headers={**headers, **auth})
             if response.status != 401 or attempt == 2:
                 return response

@@ -118,6 +118,22 @@ def test_no_reauth_keeps_a_refused_token(fake_server) -> None:
     assert issuer.issued == ["token-1"]
 
 
+def test_omit_bearer_token_obtains_a_token_but_never_sends_it(fake_server) -> None:
+    from test_wos_client import TokenIssuer, onboarding_reply
+
+    issuer = TokenIssuer()
+    fake_server.route("POST /onboarding/", lambda _: onboarding_reply(fake_server))
+    fake_server.route("POST /oauth/token", issuer)
+    fake_server.route("POST /device/dev-1/capabilities", lambda _: Reply(401))
+    client = WosClient(fake_server.url, "dev-1", send_token=False)
+    client.onboard("k")
+    with pytest.raises(WosError):
+        client.report_capabilities({}, first=True)
+    sent = [r for r in fake_server.requests if r.path.endswith("/capabilities")]
+    assert issuer.issued and sent
+    assert all(name.lower() != "authorization" for r in sent for name in r.headers)
+
+
 # -- onboarding, capabilities, repository and status faults of the V24 agent -------------------
 
 
@@ -219,6 +235,15 @@ def test_capabilities_bad_role_and_memory_in_mb(fake_server: FakeServer, origin:
     assert isinstance(memory, str) and memory.endswith("Mi")
     broken = {".".join(map(str, e.absolute_path)) for e in validator.iter_errors(sent)}
     assert broken == {"properties.roles.0", "properties.resources.memory"}
+
+
+def test_refused_capabilities_lack_the_serial_number(fake_server: FakeServer, origin: Path, tmp_path: Path) -> None:
+    validator = suite_validator("v24/device-capabilities")
+    agent = v24_agent(fake_server, origin, tmp_path, f.REFUSED_CAPABILITIES)
+    assert agent._start()
+    sent = next(r for r in fake_server.requests if r.path.endswith("/capabilities")).json()
+    assert "serialNumber" not in sent["properties"]  # type: ignore[index]
+    assert [e.message for e in validator.iter_errors(sent)] == ["'serialNumber' is a required property"]
 
 
 def test_skip_root_ca(fake_server: FakeServer, origin: Path, tmp_path: Path) -> None:

@@ -19,11 +19,12 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
 import yaml
 
-from margo_conformance import cadence
+from margo_conformance import cadence, capability_rules
+from margo_conformance.checks import blocked
 from margo_conformance.config import RunConfig, template_fields
 from margo_conformance.desired_state import (
     Commit,
@@ -552,22 +553,64 @@ class AgentUnderTest:
         exits = [e for e in self.evidence.events(CONTAINER) if "exit_code" in e.data]
         return f" The agent container {exits[-1].summary}." if exits else ""
 
-    def first_capabilities(self) -> ReceivedDocument | None:
-        """The agent's first capabilities report, waited for up to the onboarding timeout."""
-        return self.wait(lambda _: self.device.capabilities[0] if self.device.capabilities else None,
-                         self.run.sut.timeouts.onboarding)
+    def capabilities_reports(self) -> list[Event]:
+        """Every capabilities report the agent sent, as the WOS answered it (refused ones too:
+        the WOS checks the token before it looks at the document)."""
+        return [e for e in self.requests() if e.data.get("method") in ("POST", "PUT")
+                and _CAPABILITIES.fullmatch(_path(e))]
 
-    def wait_until_onboarded(self) -> ReceivedDocument:
-        found = self.first_capabilities()
-        if found is None:
-            raise self.not_onboarded()
-        return found
+    def wait_for_capabilities_report(self) -> Event | None:
+        """The agent's first capabilities report, whatever the answer, within the onboarding timeout."""
+        return self.wait(lambda _: next(iter(self.capabilities_reports()), None), self.run.sut.timeouts.onboarding)
 
-    def not_onboarded(self) -> SutError:
-        return SutError(
-            f"the agent did not onboard and report capabilities within "
-            f"{self.run.sut.timeouts.onboarding:g}s.{self.exit_note()}\n{self.evidence.excerpt()}"
+    def wait_until_onboarded(self) -> Event:
+        """The scene of every scenario that starts from an onboarded device: the agent onboarded
+        and the WOS accepted its first capabilities report (capability reporting ends onboarding,
+        ONB-005). Blocked otherwise, naming what the agent broke there."""
+        first = self.wait_for_capabilities_report()
+        if first is None:
+            self.not_onboarded()
+        if first.data.get("status") != 201:
+            self.capabilities_refused(first)
+        return first
+
+    def capabilities_refused(self, report: Event) -> NoReturn:
+        """Block the scenario on a capabilities report the WOS refused, naming the requirement the
+        refusal shows the agent broke (a missing token, a document breaking the schema)."""
+        status = report.data.get("status")
+        blocked(
+            "accepted capabilities",
+            f"the agent's capabilities report ({report.data.get('method')} {_path(report)}) was refused with "
+            f"{status}: {str(report.data.get('response_body', ''))[:300]}{self.exit_note()}",
+            requirement=self._refusal_requirement(status),
         )
+
+    def _refusal_requirement(self, status: object) -> str | None:
+        if status in (401, 403):
+            return "TOK-001"  # the WOS checks the bearer token first
+        if status not in (400, 422):
+            return None
+        if self.profile == "PR1":
+            return "CAP-011"
+        documents = self.device.capabilities
+        broken = capability_rules.requirements_of(documents[0].errors) if documents else []
+        return broken[0] if broken else "CAP-003"  # a body that is not JSON is no capabilities document
+
+    def not_onboarded(self) -> NoReturn:
+        """End a scenario whose agent never got through onboarding to a capabilities report:
+        blocked on the capabilities it owes (CAP-001) or on its refused onboarding; an agent that
+        never even tried is an ERROR of the SUT."""
+        timeout = self.run.sut.timeouts.onboarding
+        seen = f"{self.exit_note()}\n{self.evidence.excerpt()}"
+        if self.device.onboarded_at is not None:
+            blocked("capabilities", f"the agent onboarded but sent no capabilities report within {timeout:g}s.{seen}",
+                    requirement="CAP-001")
+        refused = [r for r in self.requests("POST") if _path(r) in ONBOARDING_PATHS and r.data.get("status") != 201]
+        if refused:
+            last = refused[-1].data
+            blocked("onboarding", f"the orchestrator refused the agent's {len(refused)} onboarding request(s), the "
+                    f"last with {last.get('status')}: {str(last.get('response_body', ''))[:300]}.{seen}")
+        raise SutError(f"the agent did not onboard and report capabilities within {timeout:g}s.{seen}")
 
     # -- observations ------------------------------------------------------------------
 
@@ -665,6 +708,8 @@ class AgentUnderTest:
 
 _EXITED = object()
 TOKEN_PATH = "/oauth/token"
+ONBOARDING_PATHS = ("/onboarding/", "/onboarding", "/api/v1/onboarding")
+_CAPABILITIES = re.compile(r"/device/[^/]+/capabilities|/api/v1/clients/[^/]+/capabilities(/[^/]+)?")
 _MANIFEST = re.compile(r"/api/v1/clients/[^/]+/deployments")
 
 
@@ -674,6 +719,10 @@ def _manifest_version(body: object) -> int:
     except (ValueError, AttributeError):
         return 0
     return version if isinstance(version, int) else 0
+
+
+def _path(event: Event) -> str:
+    return str(event.data.get("path", "")).split("?")[0]
 
 
 def _container_exited(events: list[Event]) -> bool:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from margo_conformance import redaction
+from margo_conformance import capability_rules, redaction
 from margo_conformance.config import RunConfig
 from margo_conformance.control import ControlAdapter, ControlError, adapter_for
 from margo_conformance.device.client import Answer, DeviceClient
@@ -205,6 +205,8 @@ class WosUnderTest:
     accepted_capabilities: dict[str, Any] | None = None
     #: Schema violations of the last document sent on purpose, for refusal messages.
     sent_violations: list[str] = field(default_factory=list)
+    #: The requirements the last request sent judges: what its refusal or acceptance verifies.
+    judged_by: tuple[str, ...] = ()
     #: Robustness: the walk through the device-facing requests with bad ones before each.
     walk: Walk | None = None
     #: Isolation: what the orchestrator held for the device before a refused report.
@@ -295,6 +297,12 @@ class WosUnderTest:
             raise StepOrderError("no request was sent yet in this scenario")
         return self.last_answer
 
+    def answer_judges(self) -> tuple[str, ...]:
+        """The requirements the answer to the last request verifies (its refusal or acceptance)."""
+        if not self.judged_by:
+            raise StepOrderError("the last request names no requirement its answer verifies")
+        return self.judged_by
+
     # -- the operator (control adapter) ---------------------------------------------------
 
     def register_device(self, role: str = "device") -> SimulatedDevice:
@@ -348,12 +356,14 @@ class WosUnderTest:
 
     # -- the device (Margo interface) ---------------------------------------------------
 
-    def send(self, method: str, path: str, **kwargs: Any) -> Answer:
+    def send(self, method: str, path: str, judged_by: tuple[str, ...] = (), **kwargs: Any) -> Answer:
+        """Send a device request; `judged_by` names the requirements its answer verifies."""
+        self.judged_by = judged_by
         self.last_answer = self.client.request(method, path, **kwargs)
         return self.last_answer
 
     def download_root_certificate(self) -> Answer:
-        return self.send("GET", "/onboarding/certificate")
+        return self.send("GET", "/onboarding/certificate", ("CRT-001",))
 
     def onboard(self, role: str = "device", key: str | None = None) -> Answer:
         device = self.device(role)
@@ -364,7 +374,7 @@ class WosUnderTest:
             "onboarding_key": key if key is not None else device.onboarding_key,
             "serial_number": f"SN-{device.device_id}",
         })
-        answer = self.send("POST", device.exchange.path, json_body=body)
+        answer = self.send("POST", device.exchange.path, ("ONB-003",), json_body=body)
         if answer.status == 201:  # its members are read (and judged) when the device needs them
             device.onboarding_answer = answer
             for kind, value in device.declared_credentials():  # wherever the WOS declared them
@@ -378,7 +388,9 @@ class WosUnderTest:
         device = self.device(role)
         form = {"grant_type": "client_credentials", "client_id": str(device.client_id),
                 "client_secret": secret if secret is not None else device.client_secret}
-        answer = self.send("POST", device.token_endpoint, form=form)
+        # A wrong secret must be refused like any invalid credential (TOK-005); a right one gets a token.
+        judged_by = ("TOK-003",) if secret is None else ("TOK-005",)
+        answer = self.send("POST", device.token_endpoint, judged_by, form=form)
         if answer.status == 200:
             device.access_token = access_token_of(answer)
         return answer
@@ -387,13 +399,23 @@ class WosUnderTest:
         device = self.device()
         self.sent_violations = validation_errors(document, "v24/device-capabilities")
         token = device.access_token if with_token else None
-        return self.send(method, f"/device/{device.device_id}/capabilities", json_body=document, token=token)
+        # Accepting is CAP-002's; refusing a document that breaks the schema is the rows it breaks;
+        # refusing a missing token is TOK-005's.
+        broken = tuple(capability_rules.requirements_of(self.sent_violations))
+        judged_by = ("TOK-005",) if not with_token else broken or ("CAP-002",)
+        return self.send(method, f"/device/{device.device_id}/capabilities", judged_by, json_body=document,
+                         token=token)
 
     def report_status(self, deployment_id: str, document: Any) -> Answer:
         device = self.device()
         self.sent_violations = validation_errors(document, "v24/deployment-status")
         path = f"/device/{device.device_id}/deployment/{deployment_id}/status"
-        return self.send("POST", path, json_body=document, token=device.access_token)
+        # A state Margo does not define breaks STS-004, any other schema error STS-003; a report
+        # for a deployment never assigned, or a valid one, is the route's (STS-002).
+        judged_by = _status_requirements(self.sent_violations) if self.sent_violations else ("STS-002",)
+        if deployment_id not in self.deployments.values():
+            judged_by = ("STS-002",)
+        return self.send("POST", path, judged_by, json_body=document, token=device.access_token)
 
     def report_each_state(self, application: str) -> list[StateReport]:
         """Report every V24 state in both spellings, reading what is shown after each; stop at
@@ -418,6 +440,12 @@ class WosUnderTest:
         return self.last_read
 
 
+def _status_requirements(errors: list[str]) -> tuple[str, ...]:
+    """STS-004 for a state outside the V24 enumeration, STS-003 for any other schema error."""
+    return tuple(sorted({"STS-004" if "state" in e.split(":")[0] and "is not one of" in e else "STS-003"
+                         for e in errors}))
+
+
 def fetch_manifest(
     wos: WosUnderTest, accept: str | None = MANIFEST_ACCEPT, if_none_match: str | None = None
 ) -> Answer:
@@ -427,7 +455,7 @@ def fetch_manifest(
     if client_id is None:
         raise StepOrderError("the device has not onboarded: add 'And the device has onboarded' (PR1)")
     headers = {k: v for k, v in (("Accept", accept), ("If-None-Match", if_none_match)) if v is not None}
-    answer = wos.send("GET", f"/api/v1/clients/{client_id}/deployments", headers=headers)
+    answer = wos.send("GET", f"/api/v1/clients/{client_id}/deployments", ("DSA-001",), headers=headers)
     if answer.status == 200:
         wos.manifests.append(answer)
     return answer
@@ -437,7 +465,7 @@ def onboard_pr1(wos: WosUnderTest, device: SimulatedDevice) -> Answer:
     """PR1 onboarding: the device presents its own (fresh, self-signed) X.509 certificate."""
     from margo_conformance.device.pr1 import onboarding_request
 
-    answer = wos.send("POST", "/api/v1/onboarding", json_body=onboarding_request(device.device_id))
+    answer = wos.send("POST", "/api/v1/onboarding", ("ONB-011",), json_body=onboarding_request(device.device_id))
     if answer.status == 201:  # `device.client_id` reads (and judges) it
         device.onboarding_answer = answer
     return answer

@@ -43,6 +43,14 @@ ENDPOINTS = (ONBOARDING, TOKEN, CAPABILITIES, STATUS)
 #: The answer a valid request gets, and the requirement that says so.
 SUCCESS = {ONBOARDING: 201, TOKEN: 200, CAPABILITIES: 201, STATUS: 201}
 REQUIREMENT = {ONBOARDING: "ONB-003", TOKEN: "TOK-003", CAPABILITIES: "CAP-002", STATUS: "STS-002"}
+#: What refusing a bad request at each endpoint verifies: the route's requirement, and for the
+#: device's documents the rules of the document (a wrong onboarding answer fails ONB-003 only).
+REFUSAL_REQUIREMENTS = {
+    ONBOARDING: ("ONB-003",),
+    TOKEN: ("TOK-003",),
+    CAPABILITIES: ("CAP-002", "CAP-003"),
+    STATUS: ("STS-002", "STS-003"),
+}
 
 #: "A body larger than a megabyte": twice the 1 MiB the suite allows a WOS to refuse above.
 OVERSIZED_BYTES = 2 * 1024 * 1024
@@ -360,6 +368,21 @@ def _keep_what_the_device_was_given(wos: WosUnderTest, endpoint: str, answer: An
 def not_refused_as_client_errors(record: Walk) -> list[str]:
     """Bad requests that did not get a 4xx."""
     return [e.describe() for e in record.bad() if not _is_client_error(e.answer.status)]
+
+
+def wrong_endpoints(record: Walk) -> list[str]:
+    """The endpoints where some bad request did not get a 4xx."""
+    return sorted({e.endpoint for e in record.bad() if not _is_client_error(e.answer.status)})
+
+
+def requirements_at(endpoints: Sequence[str]) -> list[str]:
+    """The requirements refusals at these endpoints verify."""
+    return sorted({r for endpoint in endpoints for r in REFUSAL_REQUIREMENTS[endpoint]})
+
+
+def failed_endpoints(record: Walk) -> list[str]:
+    """The endpoints whose valid request, sent after the bad ones, did not succeed."""
+    return sorted({e.endpoint for e in record.valid() if e.answer.status != SUCCESS[e.endpoint]})
 
 
 def failed_follow_ups(record: Walk) -> list[str]:
