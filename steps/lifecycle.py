@@ -132,7 +132,7 @@ def the_workloads_of_the_deployment_stop(agent: AgentUnderTest, name: str) -> No
     expect(
         "GIT-004",
         stopped is not None,
-        f"{name} was removed from the desired state, so its workloads must stop; they still run "
+        f"{name} was removed from the desired state, but its workloads still run "
         f"{timeout:g}s later: {', '.join(c.name for c in running(containers, float('inf')))}"
         f"{agent.exit_note()}\n{agent.evidence.excerpt(('git', 'commit', 'workload', 'log'))}",
     )

@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
 
+from margo_conformance.checks import Blocked, scenario_ledger
 from margo_conformance.config import RunConfig, load_sut_file
-from margo_conformance.errors import StepOrderError
+from margo_conformance.errors import StepOrderError, SutError
 from margo_conformance.evidence import NOTE, EvidenceLog
-from margo_conformance.paths import DEFAULT_SUT_FILE
+from margo_conformance.paths import DEFAULT_SUT_FILE, FIXTURES_DIR
 from margo_conformance.roles.agent import AgentUnderTest
 from margo_conformance.workloads import DEVICE_LABEL
 from margo_conformance.wos.server import EmulatedWos
+
+PAYLOADS = FIXTURES_DIR / "payloads" / "v24"
 
 
 @pytest.fixture
@@ -114,3 +120,79 @@ def test_tokens_expire_or_are_revoked_and_the_wos_says_so(agent: AgentUnderTest,
     agent.invalidate_access_tokens("revoked")
     assert revoked not in agent.device.access_tokens
     assert [e.data["change"] for e in evidence.events(NOTE)] == ["expired", "revoked"]
+
+
+# -- the scene "the agent has started and onboarded": accepted capabilities, or blocked -------
+
+
+def _onboarded_token(agent: AgentUnderTest, client: httpx.Client) -> str:
+    device = agent.device
+    body = {"apiVersion": "onboarding.margo/v1", "kind": "OnboardingRequest",
+            "deviceId": device.device_id, "onboardingKey": device.onboarding_key}
+    onboarding = client.post("/onboarding/", json=body).json()
+    form = {"grant_type": "client_credentials", "client_id": onboarding["clientId"],
+            "client_secret": onboarding["clientSecret"]}
+    return client.post("/oauth/token", data=form).json()["access_token"]
+
+
+def _capabilities(agent: AgentUnderTest) -> dict:
+    document = json.loads(sorted((PAYLOADS / "device-capabilities" / "valid").glob("*.json"))[0].read_text())
+    document["properties"]["id"] = agent.device.device_id
+    return document
+
+
+@pytest.fixture
+def client(wos: EmulatedWos) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=wos.url_for_host, timeout=5) as c:
+        yield c
+
+
+def test_accepted_capabilities_end_onboarding(agent: AgentUnderTest, client: httpx.Client) -> None:
+    token = _onboarded_token(agent, client)
+    client.post(f"/device/{agent.device.device_id}/capabilities", json=_capabilities(agent),
+                headers={"Authorization": f"Bearer {token}"})
+    assert agent.wait_until_onboarded().data["status"] == 201
+
+
+def test_capabilities_sent_without_a_token_block_the_scene_on_tok_001(
+    agent: AgentUnderTest, client: httpx.Client
+) -> None:
+    _onboarded_token(agent, client)
+    client.post(f"/device/{agent.device.device_id}/capabilities", json=_capabilities(agent))
+    with scenario_ledger() as ledger, pytest.raises(Blocked) as blocked:
+        agent.wait_until_onboarded()
+    assert blocked.value.requirement == "TOK-001" and "refused with 401" in str(blocked.value)
+    assert ledger.failed_requirements() == ["TOK-001"]
+
+
+def test_capabilities_the_wos_refuses_block_the_scene_on_the_row_they_break(
+    agent: AgentUnderTest, client: httpx.Client
+) -> None:
+    token = _onboarded_token(agent, client)
+    document = _capabilities(agent)
+    del document["properties"]["serialNumber"]
+    client.post(f"/device/{agent.device.device_id}/capabilities", json=document,
+                headers={"Authorization": f"Bearer {token}"})
+    with pytest.raises(Blocked) as blocked:
+        agent.wait_until_onboarded()
+    assert blocked.value.prerequisite == "accepted capabilities"
+    assert blocked.value.requirement == "CAP-003" and "refused with 422" in str(blocked.value)
+
+
+def test_an_agent_that_onboarded_but_sent_no_capabilities_is_blocked_on_cap_001(
+    agent: AgentUnderTest, client: httpx.Client
+) -> None:
+    agent.run = dataclasses.replace(agent.run, sut=dataclasses.replace(
+        agent.run.sut, timeouts=dataclasses.replace(agent.run.sut.timeouts, onboarding=0.2)))
+    _onboarded_token(agent, client)
+    with pytest.raises(Blocked) as blocked:
+        agent.wait_until_onboarded()
+    assert blocked.value.requirement == "CAP-001"
+
+
+def test_an_agent_that_never_onboarded_is_an_error_of_the_sut(agent: AgentUnderTest) -> None:
+    agent.run = dataclasses.replace(agent.run, sut=dataclasses.replace(
+        agent.run.sut, timeouts=dataclasses.replace(agent.run.sut.timeouts, onboarding=0.2)))
+    with pytest.raises(SutError) as error:
+        agent.wait_until_onboarded()
+    assert not isinstance(error.value, Blocked)

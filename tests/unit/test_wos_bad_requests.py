@@ -26,13 +26,16 @@ from margo_conformance.roles.wos_bad_requests import (
     Walk,
     bad_requests,
     endpoints_without_refusal,
+    failed_endpoints,
     failed_follow_ups,
     kinds_named,
     not_refused_as_client_errors,
     problem_body_fault,
     refusals_without_problem_body,
+    requirements_at,
     valid_request,
     walk,
+    wrong_endpoints,
 )
 from margo_conformance.schemas import validation_errors
 from tests.reference_wos import wos_under_test
@@ -242,6 +245,9 @@ def test_verdicts_read_a_walk() -> None:
         "status report: no token",
     ]
     assert record.summary().startswith("onboarding request with a body that is not JSON: 400; ")
+    # A failure at the token endpoint fails the token's requirement, not every endpoint's.
+    assert requirements_at(wrong_endpoints(record)) == ["TOK-003"]
+    assert failed_endpoints(record) == [TOKEN]
 
 
 # -- the walk against the reference WOS, in this process ------------------------------------
