@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
 from pytest_bdd import then, when
 
+from margo_conformance import manifest_rules
 from margo_conformance.checks import blocked, expect
 from margo_conformance.device.client import Answer
 from margo_conformance.device.pr1 import (
@@ -20,16 +20,6 @@ from margo_conformance.device.pr1 import (
     shown,
 )
 from margo_conformance.roles.wos import WosUnderTest, fetch_manifest
-
-#: A problem line of device/pr1.py opens with the requirement it breaks ("DSA-004: ETag ...").
-_PREFIX = re.compile(r"([A-Z]{3}-\d{3}): ")
-
-
-def _requirements(problems: list[str], default: str) -> tuple[str, ...]:
-    """The requirements problem lines name; `default` for a line that names none (a wrong status,
-    a schema error) and when there is no problem (what the check verified)."""
-    found = {m.group(1) if (m := _PREFIX.match(p)) else default for p in problems}
-    return tuple(sorted(found or {default}))
 
 
 def _held_etag(wos: WosUnderTest) -> str:
@@ -58,7 +48,7 @@ def the_device_fetches_its_state_manifest_accepting_only_a_web_page(wos: WosUnde
 def the_orchestrator_serves_a_valid_state_manifest(wos: WosUnderTest) -> None:
     problems = manifest_problems(wos.answer())
     expect(
-        _requirements(problems, "DSA-001"),
+        manifest_rules.requirements_of(problems, "DSA-001"),
         not problems,
         "the state manifest must be served as the profile says; " + "; ".join(problems),
     )
@@ -114,7 +104,7 @@ def _fetch(wos: WosUnderTest) -> Callable[[str], Answer]:
 def every_document_the_manifest_lists_is_served_at_its_content_address_byte_for_byte(wos: WosUnderTest) -> None:
     problems, _ = document_problems(manifest_of(_latest_manifest(wos)), wos.device().client_id or "", _fetch(wos))
     expect(
-        _requirements(problems, "DSA-012"),
+        manifest_rules.requirements_of(problems, "DSA-012"),
         not problems,
         "every listed document must be served at its content address, byte for byte; " + "; ".join(problems),
     )
@@ -126,7 +116,7 @@ def the_bundle_holds_exactly_the_listed_documents_byte_for_byte(wos: WosUnderTes
     _, served = document_problems(manifest, client_id, _fetch(wos))
     problems = bundle_problems(manifest, client_id, served, _fetch(wos))
     expect(
-        _requirements(problems, "DSA-014"),
+        manifest_rules.requirements_of(problems, "DSA-014"),
         not problems,
         "the bundle must hold exactly the listed documents, byte for byte; " + "; ".join(problems),
     )

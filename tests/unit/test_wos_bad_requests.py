@@ -30,12 +30,12 @@ from margo_conformance.roles.wos_bad_requests import (
     failed_follow_ups,
     kinds_named,
     not_refused_as_client_errors,
+    not_refused_requirements,
     problem_body_fault,
+    refusal_requirements,
     refusals_without_problem_body,
-    requirements_at,
     valid_request,
     walk,
-    wrong_endpoints,
 )
 from margo_conformance.schemas import validation_errors
 from tests.reference_wos import wos_under_test
@@ -245,8 +245,9 @@ def test_verdicts_read_a_walk() -> None:
         "status report: no token",
     ]
     assert record.summary().startswith("onboarding request with a body that is not JSON: 400; ")
-    # A failure at the token endpoint fails the token's requirement, not every endpoint's.
-    assert requirements_at(wrong_endpoints(record)) == ["TOK-003"]
+    # A 500 at the token endpoint breaks ERR-001 only; its valid request failing, TOK-003 only.
+    assert not_refused_requirements(record) == ["ERR-001"]
+    assert refusal_requirements(record) == ["ERR-001", "ONB-003", "TOK-003"]
     assert failed_endpoints(record) == [TOKEN]
 
 
@@ -299,6 +300,20 @@ def test_each_robustness_fault_shows_in_its_verdict(
     tmp_path: Path, fault: str, kind: str, verdict: Any, expected: list[str]
 ) -> None:
     assert verdict(_walk(tmp_path, fault, [kind])) == expected
+
+
+@pytest.mark.parametrize(
+    "fault,kind,expected",
+    [
+        ("crash-on-malformed-json", "a body that is not JSON", ["ERR-001"]),
+        ("accept-capabilities-without-serial", "a document without a required field", ["CAP-003"]),
+    ],
+)
+def test_a_bad_request_not_refused_names_what_it_breaks(tmp_path: Path, fault: str, kind: str,
+                                                        expected: list[str]) -> None:
+    # Answered 5xx: failures are not signalled as the client's (ERR-001); accepted: the rules of
+    # what was sent (a capabilities document without a serial number, CAP-003).
+    assert not_refused_requirements(_walk(tmp_path, fault, [kind])) == expected
 
 
 def test_refusals_without_a_problem_body_are_listed_per_request(tmp_path: Path) -> None:

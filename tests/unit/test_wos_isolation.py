@@ -20,6 +20,7 @@ from margo_conformance.roles.wos_isolation import (
     ROUNDS,
     STATUS,
     crossed_views,
+    crossing_requirements,
     held_for,
     read_repository_with_a_forged_token,
     report_at_once,
@@ -75,6 +76,7 @@ def test_reports_filed_under_the_wrong_device_are_found(tmp_path: Path) -> None:
     assert result.refused() == []
     assert result.crossings, "the crosstalk fault went unnoticed"
     assert all(" shows its deployment as " in c for c in result.crossings)
+    assert crossing_requirements(result.crossings) == ["STS-002"]  # status crossed, not capabilities
 
 
 def test_a_refused_report_stops_both_devices(tmp_path: Path) -> None:

@@ -43,14 +43,10 @@ ENDPOINTS = (ONBOARDING, TOKEN, CAPABILITIES, STATUS)
 #: The answer a valid request gets, and the requirement that says so.
 SUCCESS = {ONBOARDING: 201, TOKEN: 200, CAPABILITIES: 201, STATUS: 201}
 REQUIREMENT = {ONBOARDING: "ONB-003", TOKEN: "TOK-003", CAPABILITIES: "CAP-002", STATUS: "STS-002"}
-#: What refusing a bad request at each endpoint verifies: the route's requirement, and for the
-#: device's documents the rules of the document (a wrong onboarding answer fails ONB-003 only).
-REFUSAL_REQUIREMENTS = {
-    ONBOARDING: ("ONB-003",),
-    TOKEN: ("TOK-003",),
-    CAPABILITIES: ("CAP-002", "CAP-003"),
-    STATUS: ("STS-002", "STS-003"),
-}
+#: A bad request the WOS accepted breaks the rules of what is sent there (a capabilities document
+#: without a serial number, CAP-003); one it answered with a 5xx or not at all breaks ERR-001.
+ACCEPTED_BREAKS = {ONBOARDING: "ONB-003", TOKEN: "TOK-003", CAPABILITIES: "CAP-003", STATUS: "STS-003"}
+SIGNALLING = "ERR-001"
 
 #: "A body larger than a megabyte": twice the 1 MiB the suite allows a WOS to refuse above.
 OVERSIZED_BYTES = 2 * 1024 * 1024
@@ -370,14 +366,20 @@ def not_refused_as_client_errors(record: Walk) -> list[str]:
     return [e.describe() for e in record.bad() if not _is_client_error(e.answer.status)]
 
 
-def wrong_endpoints(record: Walk) -> list[str]:
-    """The endpoints where some bad request did not get a 4xx."""
-    return sorted({e.endpoint for e in record.bad() if not _is_client_error(e.answer.status)})
+def not_refused_requirements(record: Walk) -> list[str]:
+    """What the bad requests that did not get a 4xx break: the rules of their endpoint when they
+    were accepted, ERR-001 when they got a 5xx or no answer."""
+    return sorted({
+        ACCEPTED_BREAKS[e.endpoint] if e.answer.status is not None and e.answer.status < 400 else SIGNALLING
+        for e in record.bad()
+        if not _is_client_error(e.answer.status)
+    })
 
 
-def requirements_at(endpoints: Sequence[str]) -> list[str]:
-    """The requirements refusals at these endpoints verify."""
-    return sorted({r for endpoint in endpoints for r in REFUSAL_REQUIREMENTS[endpoint]})
+def refusal_requirements(record: Walk) -> list[str]:
+    """What refusing every bad request of the walk verifies: ERR-001 and the rules of each
+    endpoint that got bad requests."""
+    return sorted({SIGNALLING} | {ACCEPTED_BREAKS[e.endpoint] for e in record.bad()})
 
 
 def failed_endpoints(record: Walk) -> list[str]:

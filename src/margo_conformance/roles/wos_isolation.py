@@ -237,6 +237,17 @@ def _send(reporter: _Reporter, report: str, round_: int) -> Answer:
     return reporter.client.request("POST", path, json_body=document, token=reporter.token)
 
 
+#: How a crossing reads, and the requirement each breaks: capabilities filed under the wrong device
+#: (CAP-002), status shown for the wrong one (STS-002).
+CROSSED_CAPABILITIES = "holds capabilities naming"
+CROSSED_STATUS = "shows its deployment as"
+
+
+def crossing_requirements(crossings: list[str]) -> list[str]:
+    """The requirements the crossings found break."""
+    return sorted({"CAP-002" if CROSSED_CAPABILITIES in c else "STS-002" for c in crossings})
+
+
 def crossed_views(
     device_id: str,
     reported_capabilities: Any,
@@ -251,14 +262,14 @@ def crossed_views(
         held = held_capabilities if isinstance(held_capabilities, dict) else {}
         properties = held.get("properties")
         held_id = properties.get("id") if isinstance(properties, dict) else None
-        found.append(f"{device_id} holds capabilities naming {held_id!r}, not the ones it reported")
+        found.append(f"{device_id} {CROSSED_CAPABILITIES} {held_id!r}, not the ones it reported")
     shown_state = str(shown_status.get("state") or "")
     shown_components = [
         c.get("name") for c in shown_status.get("components") or [] if isinstance(c, dict)
     ]
     if shown_state.lower() != reported_state.lower() or shown_components != components:
         found.append(
-            f"{device_id} shows its deployment as {shown_state or None!r} with components "
+            f"{device_id} {CROSSED_STATUS} {shown_state or None!r} with components "
             f"{shown_components}, but it reported {reported_state} for {components}"
         )
     return found

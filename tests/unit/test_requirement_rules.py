@@ -1,4 +1,4 @@
-"""A capabilities schema error names the row it breaks, for both roles' checks; each request of the WOS
+"""A capabilities schema error or a manifest problem names the row it breaks; each request of the WOS
 role names the rows its answer verifies."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import json
 import uuid
 from pathlib import Path
 
-from margo_conformance import capability_rules
+from margo_conformance import capability_rules, manifest_rules
 from margo_conformance.paths import FIXTURES_DIR
 from margo_conformance.roles.wos import (
     CAPABILITY_DEFECTS,
@@ -68,3 +68,18 @@ def test_each_request_of_the_wos_role_says_which_rows_its_answer_verifies(tmp_pa
         unknown = str(uuid.uuid4())
         wos.report_status(unknown, status_report(unknown, components, "Installed"))
         assert wos.answer_judges() == ("STS-002",)
+
+
+def test_a_manifest_problem_names_its_row() -> None:
+    digest = "sha256:" + "a" * 64
+    assert manifest_rules.requirements_of(["DSA-004: ETag 'W/x' is weak"], "DSA-001") == ("DSA-004",)
+    assert manifest_rules.requirements_of(["schema: bundle: 'bundle' is a required property"], "DSA-001") == (
+        "DSA-008",)
+    # A URL that fails its pattern only because the digest in it is malformed breaks DSA-011.
+    uppercase = "schema: deployments.0.url: '/api/v1/clients/c/deployments/d/sha256:ABC' does not match 'x'"
+    assert manifest_rules.requirements_of([uppercase], "DSA-001") == ("DSA-011",)
+    layout = f"schema: deployments.0.url: '/elsewhere/{digest}' does not match 'x'"
+    assert manifest_rules.requirements_of([layout], "DSA-001") == ("DSA-010",)
+    assert manifest_rules.requirements_of(["schema: bundle.url: 'u' does not match 'x'"], "DSA-001") == ("DSA-009",)
+    assert manifest_rules.requirements_of(["expected 200 with the manifest, got 500"], "DSA-001") == ("DSA-001",)
+    assert manifest_rules.requirements_of([], "DSA-012") == ("DSA-012",)
