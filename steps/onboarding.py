@@ -162,7 +162,8 @@ def the_reported_capabilities_are_a_valid_capabilities_document(agent: AgentUnde
         expect(
             broken or capability_rules.ALL,
             not report.errors,
-            f"the {report.method} capabilities document violates the schema{rules}: " + "; ".join(report.errors[:8]),
+            f"capabilities must be a valid DeviceCapabilities document{rules}; the {report.method} one violates the "
+            "schema: " + "; ".join(report.errors[:8]),
         )
 
 
