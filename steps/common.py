@@ -57,8 +57,10 @@ def require_final_state(agent: AgentUnderTest, name: str, state: str, requiremen
         f"{agent.evidence.excerpt(kinds)}",
     )
     states = overall_states([r.document for r in outcome.reports])
+    # Nothing reported at all for a fetched deployment: it was not applied (GIT-004, 1.0 DSA-036).
+    unapplied = "DSA-036" if agent.profile == "PR1" else "GIT-004"
     expect(
-        requirement,
+        requirement if outcome.reports else unapplied,
         outcome.final_state == state,
         f"{rule}; "
         + (f"it was reported {outcome.final_state.capitalize()}" if outcome.final is not None

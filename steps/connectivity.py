@@ -42,8 +42,12 @@ def the_agent_polls_its_repository_at_that_interval(agent: AgentUnderTest) -> No
     polls = agent.wait_for_polls(wanted, onboarded, wanted * _late(agent) + agent.poll_interval)
     tolerance = agent.run.sut.polling.tolerance
     finding = cadence.judge_cadence([p.at for p in polls], agent.poll_interval, tolerance)
+    # An agent that never polls is not watching its repository (GIT-003); one that polls at
+    # another rate than configured breaks CFG-003.
+    expect("GIT-003", bool(polls), f"the agent must poll its repository once onboarded; it did not within "
+           f"{wanted * _late(agent) + agent.poll_interval:g}s.{agent.exit_note()}")
     expect(
-        ("CFG-003", "GIT-003"),
+        "CFG-003",
         len(polls) >= wanted and finding.ok,
         f"with a polling interval of {agent.poll_interval:g}s the agent "
         + (finding.problem if not finding.ok else f"polled only {len(polls)} time(s), {wanted} expected")
@@ -90,7 +94,7 @@ def while_they_were_unreachable_the_agent_kept_trying_backing_off_between_attemp
     finding = cadence.judge_retries([a.at for a in attempts], came_up - went_down, agent.poll_interval,
                                     repository_attempts=len(repository))
     expect(
-        ("CFG-004", "GIT-003"),
+        "CFG-004",
         finding.ok,
         f"while unreachable the agent must keep trying and back off; {finding.problem} ({finding.detail})."
         f"{agent.exit_note()}\n{agent.evidence.excerpt(('link',), last=15)}",
@@ -127,7 +131,7 @@ def the_agent_polls_its_repository_again_within_its_polling_interval(agent: Agen
     allowed = _late(agent)
     poll = agent.wait_for_poll_after(came_up, max(0.0, came_up + allowed - time.time()))
     expect(
-        ("CFG-004", "GIT-003"),
+        "CFG-004",
         poll is not None,
         f"{allowed:g}s after the orchestrator was reachable again the agent had not read its "
         f"repository (polling interval {agent.poll_interval:g}s + tolerance {agent.run.sut.polling.tolerance:g}s): "

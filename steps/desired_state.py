@@ -59,9 +59,8 @@ def the_agent_fetches_the_new_desired_state_within_its_polling_interval(agent: A
     polling = agent.run.sut.polling
     allowed = agent.poll_interval + polling.tolerance
     fetch = agent.wait_for_pickup(commit, allowed)
-    requirements = ("DSA-030", "CFG-003") if commit.manifest_version else ("GIT-003", "CFG-003")
     expect(
-        requirements,
+        "DSA-030" if commit.manifest_version else "GIT-003",
         fetch is not None,
         f"{commit.sha[:11]} ({what}) was not fetched "
         f"within {allowed:g}s (polling interval {agent.poll_interval:g}s + tolerance {polling.tolerance:g}s)."

@@ -101,8 +101,10 @@ def the_agent_fetches_the_older_manifest(agent: AgentUnderTest) -> None:
 def the_agent_does_not_start_removing_the_deployment(agent: AgentUnderTest, name: str) -> None:
     since = time.time() - _window(agent)
     removing = agent.wait_for_state(name, ("removing", "removed"), since, _window(agent))
+    # Which manifest the agent may trust decides the rule: the newer one, after a rollback
+    # (DSA-031); the one still listing it, after a 404 for its content (DSA-035).
     expect(
-        ("DSA-031", "DSA-035"),
+        "DSA-035" if agent.desired.withheld else "DSA-031",
         removing is None,
         f"the agent started removing {name} although the manifest it may trust still "
         f"lists it; it reported {removing.document.get('status') if removing else ''}",
@@ -161,8 +163,9 @@ def the_agent_reports_the_deployment_as_removing_then_removed(agent: AgentUnderT
     fetched = agent.wait_for_pickup(removal, 0.0)  # on record by now, if it happened at all
     pickup = (f"it fetched the manifest without {name} at +{fetched.at - agent.evidence.origin:.2f}s"
               if fetched is not None else f"it never fetched the manifest without {name}")
+    # Nothing reported at all: the agent did not reconcile (DSA-036); reports out of order: STS-011.
     expect(
-        ("STS-011", "DSA-036"),
+        "STS-011" if after else "DSA-036",
         final is not None and finding.ok,
         f"after {name} left the manifest the agent must report removing, then removed; "
         f"{finding.problem or 'no final state'}; reported: {shown(after)}; {pickup}.{agent.exit_note()}",

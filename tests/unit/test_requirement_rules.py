@@ -7,7 +7,7 @@ import json
 import uuid
 from pathlib import Path
 
-from margo_conformance import capability_rules, manifest_rules
+from margo_conformance import capability_rules, manifest_rules, status_rules
 from margo_conformance.paths import FIXTURES_DIR
 from margo_conformance.roles.wos import (
     CAPABILITY_DEFECTS,
@@ -83,3 +83,12 @@ def test_a_manifest_problem_names_its_row() -> None:
     assert manifest_rules.requirements_of(["schema: bundle.url: 'u' does not match 'x'"], "DSA-001") == ("DSA-009",)
     assert manifest_rules.requirements_of(["expected 200 with the manifest, got 500"], "DSA-001") == ("DSA-001",)
     assert manifest_rules.requirements_of([], "DSA-012") == ("DSA-012",)
+
+
+def test_a_status_schema_error_names_the_members_row_or_the_states_row_of_its_profile() -> None:
+    assert status_rules.requirement_of("status.state: 'Sleeping' is not one of ['Pending']") == "STS-004"
+    assert status_rules.requirement_of("components.1.state: 'Done' is not one of ['Pending']") == "STS-004"
+    assert status_rules.requirement_of("status: 'status' is a required property") == "STS-003"
+    assert status_rules.requirement_of("status.state: 'Installed' is not one of ['installed']", "PR1") == "STS-013"
+    assert status_rules.requirement_of("kind: 'X' was expected", "PR1") == "STS-012"
+    assert status_rules.requirements_of([], "PR1") == ("STS-012", "STS-013")

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from margo_conformance import capability_rules, redaction
+from margo_conformance import capability_rules, redaction, status_rules
 from margo_conformance.config import RunConfig
 from margo_conformance.control import ControlAdapter, ControlError, adapter_for
 from margo_conformance.device.client import Answer, DeviceClient
@@ -412,7 +412,7 @@ class WosUnderTest:
         path = f"/device/{device.device_id}/deployment/{deployment_id}/status"
         # A state Margo does not define breaks STS-004, any other schema error STS-003; a report
         # for a deployment never assigned, or a valid one, is the route's (STS-002).
-        judged_by = _status_requirements(self.sent_violations) if self.sent_violations else ("STS-002",)
+        judged_by = status_rules.requirements_of(self.sent_violations) if self.sent_violations else ("STS-002",)
         if deployment_id not in self.deployments.values():
             judged_by = ("STS-002",)
         return self.send("POST", path, judged_by, json_body=document, token=device.access_token)
@@ -438,12 +438,6 @@ class WosUnderTest:
         self.last_read = read_repository(self.device(role).repository_url, token, destination, self.evidence,
                                          self.run.sut.timeouts.request)
         return self.last_read
-
-
-def _status_requirements(errors: list[str]) -> tuple[str, ...]:
-    """STS-004 for a state outside the V24 enumeration, STS-003 for any other schema error."""
-    return tuple(sorted({"STS-004" if "state" in e.split(":")[0] and "is not one of" in e else "STS-003"
-                         for e in errors}))
 
 
 def fetch_manifest(
