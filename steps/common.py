@@ -6,7 +6,7 @@ from pytest_bdd import given, then, when
 
 from margo_conformance.checks import expect
 from margo_conformance.roles.agent import AgentUnderTest, Outcome
-from margo_conformance.status_model import overall_states, shown
+from margo_conformance.status_model import normalise, overall_states, shown
 
 
 @given("the orchestrator expects a new device")
@@ -57,10 +57,8 @@ def require_final_state(agent: AgentUnderTest, name: str, state: str, requiremen
         f"{agent.evidence.excerpt(kinds)}",
     )
     states = overall_states([r.document for r in outcome.reports])
-    # Nothing reported at all for a fetched deployment: it was not applied (GIT-004, 1.0 DSA-036).
-    unapplied = "DSA-036" if agent.profile == "PR1" else "GIT-004"
     expect(
-        requirement if outcome.reports else unapplied,
+        _final_state_requirement(agent, outcome, state, requirement),
         outcome.final_state == state,
         f"{rule}; "
         + (f"it was reported {outcome.final_state.capitalize()}" if outcome.final is not None
@@ -68,3 +66,24 @@ def require_final_state(agent: AgentUnderTest, name: str, state: str, requiremen
         + f" (reported: {shown(states)}).{agent.exit_note()}\n{agent.evidence.excerpt(('http', 'log'))}",
     )
     return outcome
+
+
+def _final_state_requirement(agent: AgentUnderTest, outcome: Outcome, state: str, requirement: str) -> str:
+    """What a deployment that did not end in `state` broke: nothing reported at all, it was not
+    applied (GIT-004, 1.0 DSA-036); components that reached `state` under an overall state that
+    did not, the overall-state rule (STS-005, 1.0 STS-015); otherwise `requirement`."""
+    pr1 = agent.profile == "PR1"
+    if not outcome.reports:
+        return "DSA-036" if pr1 else "GIT-004"
+    if any(_components_reached(r.document, state) for r in outcome.reports):
+        return "STS-015" if pr1 else "STS-005"
+    return requirement
+
+
+def _components_reached(document: object, state: str) -> bool:
+    """Any component failed (for `failed`), or every component installed (for `installed`)."""
+    components = document.get("components") if isinstance(document, dict) else None
+    states = [normalise(c.get("state")) for c in components or [] if isinstance(c, dict)]
+    if state == "failed":
+        return "failed" in states
+    return bool(states) and all(s == state for s in states)

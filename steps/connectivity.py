@@ -195,11 +195,24 @@ def the_orchestrator_turns_the_agents_old_access_token_away(agent: AgentUnderTes
     invalidated_at = _tokens_invalidated_at(agent)
     timeout = 2 * _late(agent)
     refused = agent.wait_for_turned_away(invalidated_at, timeout)
+    sent = [r for r in agent.device_api_requests() if r.at >= invalidated_at]
+    if refused is None and not sent:
+        # Nothing was sent that a token could be judged on: the agent broke a rule on the way, it
+        # never fetched the new desired state (GIT-004) or reported nothing about it (STS-001).
+        _, commit = agent.latest_commit()
+        fetched = agent.wait_for_pickup(commit, 0.0) is not None
+        blocked(
+            "a device API request after the token was invalidated",
+            f"the agent sent none within {timeout:g}s of the new desired state "
+            f"({'fetched' if fetched else 'never fetched'}).{agent.exit_note()}\n{agent.evidence.excerpt()}",
+            requirement="STS-001" if fetched else "GIT-004",
+        )
     expect(
         "TOK-001",
         refused is not None,
-        f"the agent sent no device API request with its old access token within {timeout:g}s of the "
-        f"new desired state, so there was nothing to turn away.{agent.exit_note()}\n{agent.evidence.excerpt()}",
+        f"a device API request with the old access token was expected to be turned away; the agent's "
+        f"{len(sent)} request(s) within {timeout:g}s of the new desired state were not.{agent.exit_note()}\n"
+        f"{agent.evidence.excerpt()}",
     )
 
 
