@@ -245,8 +245,9 @@ def test_verdicts_read_a_walk() -> None:
         "status report: no token",
     ]
     assert record.summary().startswith("onboarding request with a body that is not JSON: 400; ")
-    # A 500 at the token endpoint breaks ERR-001 only; its valid request failing, TOK-003 only.
-    assert not_refused_requirements(record) == ["ERR-001"]
+    # A 500 at a token endpoint that then answers its valid request with nothing: the endpoint is
+    # not serving (TOK-003), and its valid request failing is TOK-003 only.
+    assert not_refused_requirements(record) == ["TOK-003"]
     assert refusal_requirements(record) == ["ERR-001", "ONB-003", "TOK-003"]
     assert failed_endpoints(record) == [TOKEN]
 
@@ -307,6 +308,8 @@ def test_each_robustness_fault_shows_in_its_verdict(
     [
         ("crash-on-malformed-json", "a body that is not JSON", ["ERR-001"]),
         ("accept-capabilities-without-serial", "a document without a required field", ["CAP-003"]),
+        # Locked after a refusal: the status route serves nothing, bad or valid (STS-002).
+        ("refusal-locks-device", "a document of the wrong kind", ["STS-002"]),
     ],
 )
 def test_a_bad_request_not_refused_names_what_it_breaks(tmp_path: Path, fault: str, kind: str,

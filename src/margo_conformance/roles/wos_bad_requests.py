@@ -368,12 +368,16 @@ def not_refused_as_client_errors(record: Walk) -> list[str]:
 
 def not_refused_requirements(record: Walk) -> list[str]:
     """What the bad requests that did not get a 4xx break: the rules of their endpoint when they
-    were accepted, ERR-001 when they got a 5xx or no answer."""
-    return sorted({
-        ACCEPTED_BREAKS[e.endpoint] if e.answer.status is not None and e.answer.status < 400 else SIGNALLING
-        for e in record.bad()
-        if not _is_client_error(e.answer.status)
-    })
+    were accepted; when they got a 5xx or no answer, ERR-001, or the endpoint's own requirement
+    when its valid request failed too (the endpoint was not serving at all)."""
+    down = set(failed_endpoints(record))
+
+    def broken(exchange: Exchange) -> str:
+        if exchange.answer.status is not None and exchange.answer.status < 400:
+            return ACCEPTED_BREAKS[exchange.endpoint]
+        return REQUIREMENT[exchange.endpoint] if exchange.endpoint in down else SIGNALLING
+
+    return sorted({broken(e) for e in record.bad() if not _is_client_error(e.answer.status)})
 
 
 def refusal_requirements(record: Walk) -> list[str]:
