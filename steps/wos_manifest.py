@@ -149,8 +149,10 @@ def _version_step(wos: WosUnderTest, listed: bool) -> None:
     (application,) = wos.deployments
     deployment_id = wos.deployment_id(application)
     present = deployment_id in listed_ids(wos.manifests[-1])
+    # Not listed under the id the operator's deployment got: its entry's deploymentId is wrong or
+    # missing (DSA-010); still listed after its removal: the desired state was not updated (DSA-036).
     expect(
-        "DSA-036",
+        "DSA-010" if listed else "DSA-036",
         present == listed,
         f"the manifest must {'list' if listed else 'no longer list'} deployment {deployment_id}; it "
         f"{'does not' if listed else 'still does'}",
