@@ -6,7 +6,7 @@ import binascii
 
 from pytest_bdd import given, then, when
 
-from margo_conformance.checks import expect
+from margo_conformance.checks import advise, expect
 from margo_conformance.roles.wos import WosUnderTest
 from margo_conformance.schemas import validation_errors
 from margo_conformance.wos.pki import parse_certificate_field
@@ -46,20 +46,21 @@ def the_device_onboards_with_a_wrong_onboarding_key(wos: WosUnderTest) -> None:
 def the_orchestrator_answers_with_the_devices_client_credentials_and_token_endpoint(wos: WosUnderTest) -> None:
     answer = wos.answer()
     expect("ONB-003", answer.status == 201, f"onboarding a registered device must answer 201; {answer.describe()}")
-    errors = validation_errors(answer.json(), "v24/onboarding-response")
-    expect("ONB-003", not errors, "the onboarding answer must match its schema; it violates it: " + "; ".join(errors))
-    body = answer.json()
-    expect(
-        "ONB-003",
-        body["deviceId"] == wos.device().device_id,
-        f"the answer must be for device {wos.device().device_id!r}; it is for {body['deviceId']!r}",
-    )
+    device = wos.device()
+    # The V24 body is "TBD" (I-20): each credential is read where the SUT file declares it (or at
+    # the suite's default place), and a missing one fails ONB-003 naming it.
+    token_endpoint = device.token_endpoint
+    expect("ONB-003", bool(device.client_id and device.client_secret),
+           "the onboarding answer must hand out a client id and a client secret; one of them is empty")
     public_url = wos.client.base_url
-    expect(
-        "ONB-003",
-        body["tokenEndpoint"].startswith(public_url),
-        f"the token endpoint must be under the WOS's address {public_url!r}; it is {body['tokenEndpoint']!r}",
-    )
+    # Everything beyond those members is the suite's documented shape, not the spec's: advisory.
+    if not device.exchange.declared:
+        errors = validation_errors(answer.json(), "v24/onboarding-response")
+        advise("ONB-003", not errors, "the onboarding answer matches the suite's documented V24 shape "
+               "(docs/v24-wire-contract.md section 2)", ambiguities=("I-20",), observed="; ".join(errors))
+    advise("ONB-003", token_endpoint.startswith(public_url),
+           f"the token endpoint is under the WOS's own address {public_url!r}", ambiguities=("I-20",),
+           observed=token_endpoint)
 
 
 @then("the answer names the device's desired-state repository and an access token for it")

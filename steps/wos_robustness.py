@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pytest_bdd import parsers, then, when
 
-from margo_conformance.checks import expect
+from margo_conformance.checks import advise, expect
 from margo_conformance.errors import StepOrderError
 from margo_conformance.roles.wos import WosUnderTest
 from margo_conformance.roles.wos_bad_requests import (
@@ -14,9 +14,12 @@ from margo_conformance.roles.wos_bad_requests import (
     endpoints_without_refusal,
     failed_endpoints,
     failed_follow_ups,
+    judged_part,
     kinds_named,
     not_refused_as_client_errors,
     not_refused_requirements,
+    open_ambiguities,
+    open_part,
     refusal_requirements,
     refusals_without_problem_body,
     walk,
@@ -40,14 +43,26 @@ def the_device_sends_a_bad_request_before_each_of_its_requests(
 
 @then("the orchestrator refuses every bad request as a client error")
 def the_orchestrator_refuses_every_bad_request_as_a_client_error(wos: WosUnderTest) -> None:
-    record = _walk(wos)
+    whole = _walk(wos)
+    unstated = open_part(whole)
+    loose = not_refused_as_client_errors(unstated)
+    if unstated.exchanges:
+        advise(
+            sorted({REQUIREMENT[e.endpoint] for e in unstated.exchanges}),
+            not loose,
+            f"bad requests where the spec leaves the body open are refused with a 4xx; {len(loose)} of "
+            f"{len(unstated.exchanges)} were not: {'; '.join(loose) or 'none'}",
+            ambiguities=open_ambiguities(unstated),
+            observed=unstated.answers(),
+        )
+    record = judged_part(whole)
     wrong = not_refused_as_client_errors(record)
     expect(
         not_refused_requirements(record) or refusal_requirements(record),
         not wrong,
         f"a bad request must be refused with a 4xx status, never a 5xx or no answer; "
-        f"{len(wrong)} of {len(record.bad())} were not: {'; '.join(wrong)}. "
-        f"All answers: {record.summary()}",
+        f"{len(wrong)} of {len(record.bad())} were not: {'; '.join(wrong)}",
+        observed=record.answers(),
     )
 
 
@@ -58,14 +73,14 @@ def the_valid_request_after_each_refusal_succeeds(wos: WosUnderTest) -> None:
     expect(
         sorted({REQUIREMENT[e] for e in failed_endpoints(record) or [v.endpoint for v in record.valid()] or ENDPOINTS}),
         not failed,
-        "the orchestrator must keep serving after refusing a bad request, but "
-        f"{'; '.join(failed)}. All answers: {record.summary()}",
+        "the orchestrator must keep serving after refusing a bad request, but " + "; ".join(failed),
+        observed=record.answers(),
     )
 
 
 @then("every refusal carries a problem body that matches its status")
 def every_refusal_carries_a_problem_body_that_matches_its_status(wos: WosUnderTest) -> None:
-    record = _walk(wos)
+    record = judged_part(_walk(wos))
     bare = refusals_without_problem_body(record)
     expect(
         "ERR-001",
@@ -78,6 +93,6 @@ def every_refusal_carries_a_problem_body_that_matches_its_status(wos: WosUnderTe
     expect(
         "ERR-001",
         not unchecked,
-        f"every endpoint must refuse some bad request; no refusal to check at: {'; '.join(unchecked)}. "
-        f"All answers: {record.summary()}",
+        f"every endpoint must refuse some bad request; no refusal to check at: {'; '.join(unchecked)}",
+        observed=record.answers(),
     )

@@ -1,9 +1,11 @@
-"""An agent that does what the spec leaves open its own way certifies once its SUT file says so.
+"""Products that do what the spec leaves open their own way certify once their SUT file says so.
 
-The reference agent, switched to choices of its own (it labels its workload containers with its
-own labels and takes a downtime window only as `<epoch>+<seconds>`), with no wrapper image and no
-code change: its SUT file declares both in `interop:`, and every scenario runs and passes,
-including those that watch the workloads and the downtime window.
+Agent: the reference agent, switched to choices of its own (it labels its workload containers
+with its own labels and takes a downtime window only as `<epoch>+<seconds>`). WOS: the reference
+WOS with its own V24 onboarding route, body and answer layout and no onboarding keys. No wrapper
+image and no code change: each SUT file declares its choices in `interop:`, and every scenario
+runs and passes, including those that watch the workloads and the downtime window; the one
+about a wrong onboarding key does not apply to a WOS without keys, and says so.
 """
 
 from __future__ import annotations
@@ -12,10 +14,11 @@ from pathlib import Path
 
 import docker
 import pytest
+import yaml
 
-from tests.integration.conftest import reference_agent_variant, run_cli
+from tests.integration.conftest import REFERENCE_WOS_FILE, reference_agent_variant, run_cli
 
-pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("no_leftover_containers")]
+pytestmark = [pytest.mark.selftest, pytest.mark.docker, pytest.mark.usefixtures("no_leftover_containers")]
 
 WATCHING_WORKLOADS = ("removed from the device", "keeps its workloads")
 OWN_LABELS = "vendor.example/device={device_id},vendor.example/run={run_id}"
@@ -57,3 +60,34 @@ def test_an_agent_with_its_own_labels_and_window_format_certifies_after_declarin
     assert any(s["outcome"] == "pass" for s in watched)
     # Containers found by the agent's own labels carry no run label: the suite removed them itself.
     assert _containers_labelled(results["run"]["id"]) == []
+
+
+VENDOR_ONBOARDING = {
+    "path": "/api/devices/onboard",
+    "request": {"device": "{device_id}"},
+    "keys": False,
+    "answer": {
+        "client_id": "/credentials/id",
+        "client_secret": "/credentials/secret",
+        "token_endpoint": "/oauthTokenUrl",
+        "repository_url": "/gitops/repository",
+        "git_token": "/gitops/token",
+    },
+}
+
+
+def test_a_wos_with_its_own_onboarding_layout_and_no_keys_certifies_after_declaring_it(tmp_path: Path) -> None:
+    document = yaml.safe_load(REFERENCE_WOS_FILE.read_text())
+    document["build"]["context"] = str((REFERENCE_WOS_FILE.parent / document["build"]["context"]).resolve())
+    document["env"]["MARGO_WOS_ONBOARDING_STYLE"] = "vendor"
+    document["interop"] = {"onboarding": VENDOR_ONBOARDING}
+    sut = tmp_path / "vendor-wos.yaml"
+    sut.write_text(yaml.safe_dump(document, sort_keys=False))
+    run = run_cli("--sut", str(sut), report_dir=tmp_path / "report")
+    assert run.code == 0, run.stderr[-3000:]
+    results = run.results
+    assert results["verdict"] == "pass"
+    assert "without one-time onboarding keys" in results["sut"]["interop"]["onboarding"]
+    # The wrong-key scenario does not apply to a WOS without keys, and says so.
+    wrong_key = run.scenario("wrong onboarding key")
+    assert wrong_key["outcome"] == "skip" and "not applicable" in wrong_key["message"], wrong_key
