@@ -8,9 +8,9 @@ import pytest
 from pytest_bdd import given, parsers, then, when
 
 from margo_conformance import cadence
-from margo_conformance.checks import blocked, expect
+from margo_conformance.checks import blocked, expect, not_tested
 from margo_conformance.errors import StepOrderError, SuiteError
-from margo_conformance.roles.agent import WORKLOADS_NOT_OBSERVABLE, AgentUnderTest
+from margo_conformance.roles.agent import AgentUnderTest
 from margo_conformance.workloads import running
 
 #: How many gaps between polls the cadence is measured over.
@@ -104,7 +104,8 @@ def while_they_were_unreachable_the_agent_kept_trying_backing_off_between_attemp
 @then(parsers.parse('the workloads of the deployment "{name}" kept running throughout'))
 def the_workloads_of_the_deployment_kept_running_throughout(agent: AgentUnderTest, name: str) -> None:
     if not agent.workloads_observable:
-        pytest.skip(WORKLOADS_NOT_OBSERVABLE)
+        not_tested("CFG-004", f"whether the workloads kept running: {agent.workloads_unobservable_reason}")
+        return
     went_down, _ = agent.last_outage()
     containers = agent.workloads(name)
     before = running(containers, went_down)

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import re
 
-import pytest
 from pytest_bdd import parsers, then, when
 
-from margo_conformance.checks import expect
+from margo_conformance.checks import expect, not_tested
 from margo_conformance.errors import StepOrderError
-from margo_conformance.roles.agent import ARTIFACT_FIXTURES, WORKLOADS_NOT_OBSERVABLE, AgentUnderTest, Outcome
+from margo_conformance.roles.agent import ARTIFACT_FIXTURES, AgentUnderTest, Outcome
 from margo_conformance.status_model import judge_sequence, judge_update, overall_states, shown
 from margo_conformance.workloads import expected_environment, missing_environment, running
 
@@ -68,7 +67,8 @@ def the_device_runs_the_deployment_as_changed_and_nothing_of_the_version_before(
     agent: AgentUnderTest, name: str
 ) -> None:
     if not agent.workloads_observable:
-        pytest.skip(WORKLOADS_NOT_OBSERVABLE)
+        not_tested("GIT-004", f"what runs on the device after the change: {agent.workloads_unobservable_reason}")
+        return
     published = agent.deployment(name)
     changed_at = published.commit.at
     document = published.deployment.document
@@ -124,7 +124,8 @@ def every_status_report_names_its_own_deployment_and_only_that_deployments_compo
 @then(parsers.parse('the workloads of the deployment "{name}" stop'))
 def the_workloads_of_the_deployment_stop(agent: AgentUnderTest, name: str) -> None:
     if not agent.workloads_observable:
-        pytest.skip(WORKLOADS_NOT_OBSERVABLE)
+        not_tested("GIT-004", f"whether the removed deployment's workloads stop: {agent.workloads_unobservable_reason}")
+        return
     timeout = agent.run.sut.timeouts.deployment
     stopped = agent.wait_for_workloads(
         name, lambda cs: cs if cs and not running(cs, float("inf")) else None, timeout)

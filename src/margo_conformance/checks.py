@@ -22,6 +22,7 @@ from margo_conformance.errors import ConformanceFailure, PreconditionNotMet
 
 REQUIREMENT = "requirement"  # the spec states it: a failed check fails the verdict
 ADVISORY = "advisory"  # the spec is silent (an interop choice): reported, never counted
+NOT_TESTED = "not_tested"  # the check could not be made here (the SUT file's choices): said, never counted
 
 #: What a check saw, as the report shows it: one line of text, a flat mapping (name -> value),
 #: or rows (a list of flat mappings, e.g. one per answer: request -> status), which the report
@@ -233,6 +234,14 @@ def advise(
     if ledger is not None:
         ledger.record(check)
     return bool(condition)
+
+
+def not_tested(requirement: str | Sequence[str], reason: str) -> None:
+    """Record that a check of `requirement` was not made in this scenario, and why (the SUT file
+    gives the suite no way to observe it). The scenario goes on with its other checks."""
+    ledger = current_ledger()
+    if ledger is not None:
+        ledger.record(Check(_as_tuple(requirement), True, f"not tested: {reason}", NOT_TESTED))
 
 
 def blocked(prerequisite: str, detail: str, *, requirement: str | None = None) -> NoReturn:

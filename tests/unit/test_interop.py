@@ -188,3 +188,12 @@ def test_a_not_applicable_mandatory_scenario_is_not_missing_from_the_run() -> No
                PlannedScenario("n2", "other", frozenset({"wos", "must"}))]
     outcomes = {"n1": ("skip", f"{NOT_APPLICABLE} no keys"), "n2": ("skip", "some reason")}
     assert [m.nodeid for m in not_run(planned, frozenset({"n1", "n2"}), outcomes)] == ["n2"]
+
+
+def test_a_check_that_cannot_be_made_is_recorded_as_not_tested_and_fails_nothing() -> None:
+    from margo_conformance.checks import NOT_TESTED, not_tested, scenario_ledger
+
+    with scenario_ledger() as ledger:
+        not_tested("CFG-004", "the SUT file declares: runs workloads on its own containerd")
+    assert [c.kind for c in ledger.checks] == [NOT_TESTED]
+    assert ledger.failed_requirements() == [] and ledger.passed_requirements() == []
