@@ -56,6 +56,8 @@ def the_orchestrator_refuses_every_bad_request_as_a_client_error(wos: WosUnderTe
             observed=unstated.answers(),
         )
     record = judged_part(whole)
+    if not record.bad():
+        return  # every bad request of this kind went where the spec leaves it open: advisory only
     wrong = not_refused_as_client_errors(record)
     expect(
         not_refused_requirements(record) or refusal_requirements(record),

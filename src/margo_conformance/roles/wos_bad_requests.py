@@ -50,6 +50,10 @@ SIGNALLING = "ERR-001"
 #: Requests whose body the spec leaves open: the V24 onboarding body is "TBD" (I-20), so what a
 #: WOS does with bad onboarding requests is reported as advisory, never as a failure.
 OPEN_ENDPOINTS: dict[str, tuple[str, ...]] = {ONBOARDING: ("I-20",)}
+#: Kinds of bad request the spec does not make bad: V24 spells apiVersion differently on every
+#: page and no schema constrains it (I-13: never fail on the value), so an empty one is advisory.
+OPEN_KINDS: dict[str, tuple[str, ...]] = {"a document of the wrong apiVersion": ("I-13",)}
+
 
 #: "A body larger than a megabyte": twice the 1 MiB the suite allows a WOS to refuse above.
 OVERSIZED_BYTES = 2 * 1024 * 1024
@@ -375,20 +379,28 @@ def _keep_what_the_device_was_given(wos: WosUnderTest, endpoint: str, answer: An
 # -- verdicts ---------------------------------------------------------------------------------
 
 
+def _is_open(exchange: Exchange) -> bool:
+    return exchange.kind is not None and (exchange.endpoint in OPEN_ENDPOINTS or exchange.kind in OPEN_KINDS)
+
+
+def _open_rows(exchange: Exchange) -> tuple[str, ...]:
+    return OPEN_ENDPOINTS.get(exchange.endpoint, ()) + OPEN_KINDS.get(exchange.kind or "", ())
+
+
 def judged_part(record: Walk) -> Walk:
     """The walk without the bad requests sent where the spec leaves the body open: what the
     requirement checks judge."""
-    kept = [e for e in record.exchanges if e.kind is None or e.endpoint not in OPEN_ENDPOINTS]
+    kept = [e for e in record.exchanges if not _is_open(e)]
     return Walk(record.kinds, kept, dict(record.not_reached))
 
 
 def open_part(record: Walk) -> Walk:
     """Only the bad requests sent where the spec leaves the body open: judged as advisory."""
-    return Walk(record.kinds, [e for e in record.exchanges if e.kind is not None and e.endpoint in OPEN_ENDPOINTS])
+    return Walk(record.kinds, [e for e in record.exchanges if _is_open(e)])
 
 
 def open_ambiguities(record: Walk) -> tuple[str, ...]:
-    return tuple(sorted({a for e in record.exchanges for a in OPEN_ENDPOINTS.get(e.endpoint, ())}))
+    return tuple(sorted({a for e in record.exchanges for a in _open_rows(e)}))
 
 
 def not_refused_as_client_errors(record: Walk) -> list[str]:
