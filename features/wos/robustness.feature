@@ -19,6 +19,10 @@ Feature: Bad requests are refused and the orchestrator keeps serving
   refused (413 fits, any 4xx will do), since no V24 document comes near that size; and every
   refusal carries an RFC 9457 problem body, or at the token endpoint an OAuth error body.
 
+  Where the pre-draft gives no ground at all, what the orchestrator does is reported as
+  advisory and never fails it: the onboarding request, whose body the pre-draft leaves open,
+  and an apiVersion the pre-draft spells differently on every page.
+
   Background:
     Given the orchestrator has a device registered by its owner
 
