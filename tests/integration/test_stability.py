@@ -24,8 +24,8 @@ CI_WORKERS = 4
 def test_repeated_runs_of_both_references_agree() -> None:
     report_dir = kept_report_dir("stability")
     completed = subprocess.run(
-        [sys.executable, "-m", "margo_conformance.cli", "stability", "--runs", str(CI_RUNS),
-         "--workers", str(CI_WORKERS), "--report-dir", str(report_dir)],
+        [sys.executable, "-m", "margo_conformance.cli", "stability", "--runs", str(CI_RUNS), "--workers", str(CI_WORKERS),
+         "--report-dir", str(report_dir)],
         capture_output=True, text=True, timeout=CI_RUNS * 600,
     )
     table = json.loads((report_dir / "stability.json").read_text())["scenarios"]
