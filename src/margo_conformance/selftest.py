@@ -40,9 +40,11 @@ from margo_conformance.subruns import run_suite
 
 MUTANTS_FILE = FIXTURES_DIR / "mutants" / "mutants.yaml"
 RUN_TIMEOUT_S = 900
-# Each child run in one process: --jobs already runs several at a time, and the run's own default
-# (auto workers) would multiply with it on a small machine.
-ONE_WORKER = ("--workers", "1")
+# Each child run in two processes: its scenarios mostly wait on the SUT, so --jobs 4 runs of two
+# workers each keep two cores busy (a full-scope matrix took about twice as long with one worker
+# per run); the run's own default (auto) would multiply with --jobs on a small machine. A false
+# failure is confirmed by a run in one process (--rerun-failed).
+CHILD_WORKERS = ("--workers", "2")
 #: Which scenarios a mutant runs (see `mutant_selection`).
 TRACED, FULL = "traced", "full"
 SCOPES = (TRACED, FULL)
@@ -250,7 +252,7 @@ def run_one(mutant: Mutant, report_root: Path, log: Log, scope: str = TRACED) ->
     directory = report_root / "mutants" / f"{mutant.role}-{mutant.name}"
     directory.mkdir(parents=True, exist_ok=True)
     sut_file = mutant_sut_file(mutant, directory)
-    arguments = ["--sut", str(sut_file), "--report-dir", str(directory), *ONE_WORKER]
+    arguments = ["--sut", str(sut_file), "--report-dir", str(directory), *CHILD_WORKERS]
     selection = mutant_selection(mutant, scope)
     if selection:
         arguments += ["-m", selection]
@@ -290,7 +292,7 @@ def confirm_false_failures(
     suspects = [s for s in results["scenarios"] if s["name"] in found.false_failures]
     subset = directory / "false-failures.json"
     subset.write_text(json.dumps({"scenarios": suspects}, indent=2) + "\n")
-    arguments = ["--sut", str(sut_file), "--report-dir", str(directory), "--rerun-failed", str(subset), *ONE_WORKER]
+    arguments = ["--sut", str(sut_file), "--report-dir", str(directory), "--rerun-failed", str(subset), *CHILD_WORKERS]
     child = run_suite(arguments, RUN_TIMEOUT_S)
     (directory / "run.log").write_text(child.output)
     passed = passed_scenarios(directory / "results.json")
