@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from margo_conformance import redaction
+from margo_conformance import redaction, trust
 from margo_conformance.config import Control
 from margo_conformance.errors import SutError
 from margo_conformance.evidence import NOTE, EvidenceLog
@@ -38,7 +38,7 @@ class HttpControl:
         url = f"{self.base_url}/{verb}"
         try:
             with self.evidence.waiting():
-                response = httpx.post(url, json=request, timeout=self.timeout_s)
+                response = httpx.post(url, json=request, timeout=self.timeout_s, verify=trust.public_roots())
         except httpx.HTTPError as exc:
             raise ControlError(f"control verb {verb}: {type(exc).__name__} calling {url}") from exc
         if response.status_code >= 400:

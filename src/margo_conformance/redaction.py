@@ -89,7 +89,9 @@ _AUTHORIZATION = re.compile(
     r"authorization[\"']?\s*[:=]\s*[\"']?(Bearer|Basic)\s+([A-Za-z0-9\-._~+/]{6,}=*)",
     re.IGNORECASE,
 )
-_URL_USERINFO = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.\-]*://([^/\s:@\"'<>]+):([^/\s@\"'<>]+)@")
+#: Starts at the literal "://" (the scheme is not needed to find the credentials), so the
+#: regex engine can skip ahead to it instead of trying every word of a long evidence text.
+_URL_USERINFO = re.compile(r"://([^/\s:@\"'<>]+):([^/\s@\"'<>]+)@")
 #: A run of token characters that a shortened text ends with, just before its ellipsis.
 _BEFORE_ELLIPSIS = re.compile(r"([A-Za-z0-9\-_~+/=]{6,})(?=\.\.\.|\u2026)")
 _FORM = re.compile(r"[^\s&=]+=[^\s&]*(?:&[^\s&=]+=[^\s&]*)*")
@@ -209,10 +211,14 @@ class Redactor:
                 self.learn(PRIVATE_KEY, block)
                 body = "".join(line for line in block.splitlines()[1:-1] if ":" not in line)
                 self.learn(PRIVATE_KEY, body)
-        for match in _AUTHORIZATION.finditer(text):
-            self.learn_authorization(f"{match.group(1)} {match.group(2)}")
-        for match in _URL_USERINFO.finditer(text):
-            self.learn(URL_CREDENTIALS, unquote(match.group(2)))
+        # Cheap containment tests first: a case-insensitive regex cannot skip ahead, and most
+        # texts (evidence, log lines) hold neither shape.
+        if "authorization" in text.lower():
+            for match in _AUTHORIZATION.finditer(text):
+                self.learn_authorization(f"{match.group(1)} {match.group(2)}")
+        if "@" in text:
+            for match in _URL_USERINFO.finditer(text):
+                self.learn(URL_CREDENTIALS, unquote(match.group(2)))
 
     def known(self) -> dict[str, str]:
         """value -> kind of every credential learned so far (for tests and audits)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import statistics
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -76,16 +77,25 @@ def spreads(sut_name: str, runs: Sequence[dict[str, Any]]) -> list[ScenarioSprea
 def run_stability(
     suts: Sequence[Path], runs: int, report_root: Path, log: Log, workers: int = 1
 ) -> tuple[bool, list[dict[str, Any]]]:
+    """`runs` rounds; in each round every SUT's run goes side by side with the others'.
+
+    A run mostly waits on its SUT (polling intervals, deadlines), so two side by side take
+    little longer than one, and a verdict that holds only on an idle machine shows up here.
+    """
+    results: dict[Path, list[dict[str, Any]]] = {sut: [] for sut in suts}
+    with ThreadPoolExecutor(max_workers=len(suts) or 1, thread_name_prefix="stability") as pool:
+        for index in range(1, runs + 1):
+            rounds = {sut: pool.submit(run_once, sut, report_root / sut.stem / f"run-{index:02d}", workers)
+                      for sut in suts}
+            for sut, future in rounds.items():
+                tree = future.result()
+                results[sut].append(tree)
+                log(f"{sut.stem} run {index}/{runs}: {tree.get('verdict')}")
     table: list[dict[str, Any]] = []
     stable = True
     for sut in suts:
-        results = []
-        for index in range(1, runs + 1):
-            tree = run_once(sut, report_root / sut.stem / f"run-{index:02d}", workers)
-            results.append(tree)
-            log(f"{sut.stem} run {index}/{runs}: {tree.get('verdict')}")
-        verdicts = [r.get("verdict") for r in results]
-        rows = spreads(sut.stem, results)
+        verdicts = [r.get("verdict") for r in results[sut]]
+        rows = spreads(sut.stem, results[sut])
         unstable = [r for r in rows if not r.stable]
         if len(set(verdicts)) != 1 or unstable:
             stable = False

@@ -40,10 +40,17 @@ class GitError(Exception):
     @property
     def refused(self) -> bool:
         """The server turned our credentials down (401/403) rather than being unreachable."""
+        # git's own wording only: a bare "403" also matches paths and hosts in the message
+        # (a pytest temp dir "pytest-403" once made an unreachable repository look refused).
         text = self.stderr.lower()
         return any(
             marker in text
-            for marker in ("401", "403", "authentication failed", "could not read username")
+            for marker in (
+                "returned error: 401",
+                "returned error: 403",
+                "authentication failed",
+                "could not read username",
+            )
         )
 
 

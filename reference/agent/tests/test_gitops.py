@@ -113,3 +113,17 @@ def test_unreachable_repository_is_a_git_error(tmp_path: Path) -> None:
         checkout.sync(repo)
     assert not caught.value.refused
     assert not checkout.path.exists()  # no half clone left behind
+
+
+@pytest.mark.parametrize(
+    ("stderr", "refused"),
+    [
+        ("fatal: unable to access 'http://wos/x.git/': The requested URL returned error: 403", True),
+        ("fatal: unable to access 'http://wos/x.git/': The requested URL returned error: 401", True),
+        ("fatal: could not read Username for 'http://wos': terminal prompts disabled", True),
+        ("fatal: '/tmp/pytest-of-root/pytest-403/nowhere' does not appear to be a git repository", False),
+        ("fatal: unable to access 'http://host-401:8080/x.git/': Could not resolve host: host-401", False),
+    ],
+)
+def test_refused_means_git_said_the_server_turned_the_credentials_down(stderr: str, refused: bool) -> None:
+    assert GitError(["fetch"], 128, stderr).refused is refused

@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 
 import httpx
 
-from margo_conformance import redaction
+from margo_conformance import redaction, trust
 from margo_conformance.evidence import HTTP, EvidenceLog
 
 BODY_LIMIT = 8192
@@ -50,7 +50,7 @@ class DeviceClient:
     def __init__(self, base_url: str, evidence: EvidenceLog, timeout_s: float) -> None:
         self.base_url = base_url.rstrip("/")
         self.evidence = evidence
-        self._http = httpx.Client(timeout=timeout_s)
+        self._http = httpx.Client(timeout=timeout_s, verify=trust.public_roots())
 
     def close(self) -> None:
         self._http.close()
