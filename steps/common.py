@@ -47,13 +47,13 @@ def require_final_state(agent: AgentUnderTest, name: str, state: str, requiremen
     when it did not, `requirement` fails and `rule` opens the message ("deployment x ... must be
     reported Failed")."""
     outcome = agent.outcome(name)
-    polling = agent.run.sut.polling
+    deadlines = agent.deadlines
     fetch_rule, kinds = ("DSA-030", ("http", "commit")) if agent.profile == "PR1" else ("GIT-004", ("git", "commit"))
     expect(
         fetch_rule,
         outcome.fetched is not None,
         f"the agent did not fetch the desired state with deployment {name} within "
-        f"{agent.poll_interval + polling.tolerance:g}s, so it cannot report it.{agent.exit_note()}\n"
+        f"{deadlines.poll:g}s, so it cannot report it.{agent.exit_note()}\n"
         f"{agent.evidence.excerpt(kinds)}",
     )
     states = overall_states([r.document for r in outcome.reports])
@@ -62,7 +62,7 @@ def require_final_state(agent: AgentUnderTest, name: str, state: str, requiremen
         outcome.final_state == state,
         f"{rule}; "
         + (f"it was reported {outcome.final_state.capitalize()}" if outcome.final is not None
-           else f"no final state came within {agent.run.sut.timeouts.deployment:g}s")
+           else f"no final state came within {deadlines.deployment:g}s")
         + f" (reported: {shown(states)}).{agent.exit_note()}\n{agent.evidence.excerpt(('http', 'log'))}",
     )
     return outcome

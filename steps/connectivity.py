@@ -9,6 +9,7 @@ from pytest_bdd import given, parsers, then, when
 
 from margo_conformance import cadence
 from margo_conformance.checks import blocked, expect, not_tested
+from margo_conformance.deadlines import Deadlines
 from margo_conformance.errors import StepOrderError, SuiteError
 from margo_conformance.roles.agent import AgentUnderTest
 from margo_conformance.workloads import running
@@ -18,11 +19,6 @@ GAPS_MEASURED = 3
 INTERVALS = {"the usual interval": 1, "twice the usual interval": 2}
 #: An attempt this close to the window's opening counts as begun before it.
 WINDOW_GRACE_S = 0.3
-
-
-def _late(agent: AgentUnderTest) -> float:
-    """One polling interval plus the lateness the SUT file allows."""
-    return agent.poll_interval + agent.run.sut.polling.tolerance
 
 
 # -- polling (CFG-003) -------------------------------------------------------------------
@@ -39,17 +35,17 @@ def the_devices_owner_sets_the_polling_interval_to(agent: AgentUnderTest, settin
 def the_agent_polls_its_repository_at_that_interval(agent: AgentUnderTest) -> None:
     onboarded = agent.wait_until_onboarded().at
     wanted = GAPS_MEASURED + 1
-    polls = agent.wait_for_polls(wanted, onboarded, wanted * _late(agent) + agent.poll_interval)
-    tolerance = agent.run.sut.polling.tolerance
-    finding = cadence.judge_cadence([p.at for p in polls], agent.poll_interval, tolerance)
+    deadlines = agent.deadlines
+    polls = agent.wait_for_polls(wanted, onboarded, deadlines.polls(wanted))
+    finding = cadence.judge_cadence([p.at for p in polls], deadlines.interval, deadlines.tolerance)
     # An agent that never polls is not watching its repository (GIT-003); one that polls at
     # another rate than configured breaks CFG-003.
     expect("GIT-003", bool(polls), f"the agent must poll its repository once onboarded; it did not within "
-           f"{wanted * _late(agent) + agent.poll_interval:g}s.{agent.exit_note()}")
+           f"{deadlines.polls(wanted):g}s.{agent.exit_note()}")
     expect(
         "CFG-003",
         len(polls) >= wanted and finding.ok,
-        f"with a polling interval of {agent.poll_interval:g}s the agent "
+        f"with a polling interval of {deadlines.interval:g}s the agent "
         + (finding.problem if not finding.ok else f"polled only {len(polls)} time(s), {wanted} expected")
         + f"; {finding.detail}.{agent.exit_note()}\n{agent.evidence.excerpt(('git',))}",
     )
@@ -64,14 +60,15 @@ def the_orchestrator_and_its_repository_become_unreachable_as_soon_as_the_agent_
 ) -> None:
     latest = max(agent.published.values(), key=lambda p: p.commit.at)
     agent.cut_link_once_reporting(latest)
-    down = agent.wait_for_link("down", _late(agent) + agent.run.sut.timeouts.deployment)
+    timeout = agent.deadlines.reporting
+    down = agent.wait_for_link("down", timeout)
     if down is None:
         # The agent broke a rule on the way: it never fetched the deployment (GIT-004), or fetched
         # it and reported nothing the orchestrator accepted (STS-001).
         fetched = agent.wait_for_pickup(latest.commit, 0.0) is not None
         blocked(
             f"a status report for {latest.deployment.name}",
-            f"the orchestrator accepted none within {_late(agent) + agent.run.sut.timeouts.deployment:g}s "
+            f"the orchestrator accepted none within {timeout:g}s "
             f"({'fetched' if fetched else 'never fetched'}), so the outage this scenario needs could not begin."
             f"{agent.exit_note()}\n{agent.evidence.excerpt(('git', 'commit', 'http'))}",
             requirement="STS-001" if fetched else "GIT-004",
@@ -80,8 +77,7 @@ def the_orchestrator_and_its_repository_become_unreachable_as_soon_as_the_agent_
 
 @when("the orchestrator and its repository are reachable again")
 def the_orchestrator_and_its_repository_are_reachable_again(agent: AgentUnderTest) -> None:
-    longest = cadence.outage_duration(agent.poll_interval) + agent.run.sut.timeouts.deployment
-    up = agent.wait_for_link("up", longest + 2)
+    up = agent.wait_for_link("up", agent.deadlines.outage_over)
     if up is None:
         agent.link.restore("the scenario says so")
 
@@ -129,13 +125,14 @@ def the_workloads_of_the_deployment_kept_running_throughout(agent: AgentUnderTes
 @then("the agent polls its repository again within its polling interval")
 def the_agent_polls_its_repository_again_within_its_polling_interval(agent: AgentUnderTest) -> None:
     _, came_up = agent.last_outage()
-    allowed = _late(agent)
+    deadlines = agent.deadlines
+    allowed = deadlines.poll
     poll = agent.wait_for_poll_after(came_up, max(0.0, came_up + allowed - time.time()))
     expect(
         "CFG-004",
         poll is not None,
         f"{allowed:g}s after the orchestrator was reachable again the agent had not read its "
-        f"repository (polling interval {agent.poll_interval:g}s + tolerance {agent.run.sut.polling.tolerance:g}s): "
+        f"repository (polling interval {deadlines.interval:g}s + tolerance {deadlines.tolerance:g}s): "
         f"it does not recover on its own.{agent.exit_note()}\n{agent.evidence.excerpt(('git', 'link', 'note'))}",
     )
 
@@ -154,7 +151,7 @@ def the_devices_owner_configured_a_downtime_window_shortly_after_the_agent_start
 @when("the downtime window opens, taking the orchestrator and its repository out of reach")
 def the_downtime_window_opens_taking_the_orchestrator_and_its_repository_out_of_reach(agent: AgentUnderTest) -> None:
     opens, _ = _downtime_window(agent)
-    down = agent.wait_for_link("down", max(0.0, opens - time.time()) + 2)
+    down = agent.wait_for_link("down", Deadlines.until(opens))
     if down is None:
         raise SuiteError("the suite could not open the downtime window on time")
 
@@ -164,7 +161,7 @@ def the_agent_does_not_try_to_reach_the_orchestrator_or_its_repository_during_th
     agent: AgentUnderTest,
 ) -> None:
     opens, closes = _downtime_window(agent)
-    agent.wait_for_link("up", max(0.0, closes - time.time()) + 2)
+    agent.wait_for_link("up", Deadlines.until(closes))
     attempts = agent.link_attempts(opens + WINDOW_GRACE_S, closes)
     expect(
         "CFG-001",
@@ -194,7 +191,7 @@ def the_agents_access_token_expires_or_is_revoked(agent: AgentUnderTest, change:
 @then("the orchestrator turns the agent's old access token away")
 def the_orchestrator_turns_the_agents_old_access_token_away(agent: AgentUnderTest) -> None:
     invalidated_at = _tokens_invalidated_at(agent)
-    timeout = 2 * _late(agent)
+    timeout = 2 * agent.deadlines.poll  # the agent may use the old token on its next poll, or the one after
     refused = agent.wait_for_turned_away(invalidated_at, timeout)
     sent = [r for r in agent.device_api_requests() if r.at >= invalidated_at]
     if refused is None and not sent:
@@ -222,7 +219,7 @@ def the_agent_obtains_a_new_access_token_with_the_client_credentials_it_was_issu
     invalidated_at = _tokens_invalidated_at(agent)
     refused = agent.wait_for_turned_away(invalidated_at, 0)
     since = refused.at if refused is not None else invalidated_at
-    timeout = _late(agent)
+    timeout = agent.deadlines.poll
     issued = agent.wait_for_token_issued(since, timeout)
     expect(
         ("TOK-001", "TOK-004"),

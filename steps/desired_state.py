@@ -19,14 +19,14 @@ def the_orchestrator_publishes_the_deployment(agent: AgentUnderTest, name: str) 
 def the_agent_reads_its_assigned_repository_using_the_access_token_it_was_issued(
     agent: AgentUnderTest,
 ) -> None:
-    polling = agent.run.sut.polling
-    timeout = polling.interval + polling.tolerance
+    deadlines = agent.deadlines
+    timeout = deadlines.poll
     read = agent.wait_for_repository_read(timeout)
     expect(
         "GIT-003",
         read is not None,
         f"the agent did not read its repository with its access token within "
-        f"{timeout:g}s of onboarding (polling interval {polling.interval:g}s + {polling.tolerance:g}s)."
+        f"{timeout:g}s of onboarding (polling interval {deadlines.interval:g}s + {deadlines.tolerance:g}s)."
         f"{agent.exit_note()}{_unassigned_reads(agent)}\nGit operations seen:\n{agent.evidence.excerpt(('git',))}",
     )
     # The next poll closes the agent's first cycle: whatever else it read in that cycle, before
@@ -56,14 +56,14 @@ def _unassigned_reads(agent: AgentUnderTest) -> str:
 @then("the agent fetches the new desired state within its polling interval")
 def the_agent_fetches_the_new_desired_state_within_its_polling_interval(agent: AgentUnderTest) -> None:
     what, commit = agent.latest_commit()  # the newest publication or removal
-    polling = agent.run.sut.polling
-    allowed = agent.poll_interval + polling.tolerance
+    deadlines = agent.deadlines
+    allowed = deadlines.poll
     fetch = agent.wait_for_pickup(commit, allowed)
     expect(
         "DSA-030" if commit.manifest_version else "GIT-003",
         fetch is not None,
         f"{commit.sha[:11]} ({what}) was not fetched "
-        f"within {allowed:g}s (polling interval {agent.poll_interval:g}s + tolerance {polling.tolerance:g}s)."
+        f"within {allowed:g}s (polling interval {deadlines.interval:g}s + tolerance {deadlines.tolerance:g}s)."
         f"{agent.exit_note()}\nExchanges seen:\n{agent.evidence.excerpt(('git', 'http', 'commit'))}",
     )
 
@@ -82,8 +82,7 @@ def the_repository_accepts_the_agents_access_token_again(agent: AgentUnderTest) 
 def the_repository_refuses_the_agents_next_attempt_to_read_it(agent: AgentUnderTest) -> None:
     if agent.refused_since is None:
         raise StepOrderError("add 'When the repository starts refusing the agent's access token'")
-    polling = agent.run.sut.polling
-    allowed = polling.interval + polling.tolerance
+    allowed = agent.deadlines.poll
     refused = agent.wait_for_refused_read(agent.refused_since, allowed)
     expect(
         "GIT-003",

@@ -82,7 +82,7 @@ def the_device_runs_the_deployment_as_changed_and_nothing_of_the_version_before(
         covered = all(any(not missing_environment(c.environment, env) for c in new) for env in wanted.values())
         return now_running if covered and not old else None
 
-    found = agent.wait_for_workloads(name, changed, agent.run.sut.timeouts.deployment)
+    found = agent.wait_for_workloads(name, changed, agent.deadlines.deployment)
     containers = agent.workloads(name)
     old = [c.name for c in running(containers, float("inf")) if c.started_at < changed_at]
     expect(
@@ -126,7 +126,7 @@ def the_workloads_of_the_deployment_stop(agent: AgentUnderTest, name: str) -> No
     if not agent.workloads_observable:
         not_tested("GIT-004", f"whether the removed deployment's workloads stop: {agent.workloads_unobservable_reason}")
         return
-    timeout = agent.run.sut.timeouts.deployment
+    timeout = agent.deadlines.deployment
     stopped = agent.wait_for_workloads(
         name, lambda cs: cs if cs and not running(cs, float("inf")) else None, timeout)
     containers = agent.workloads(name)

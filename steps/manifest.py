@@ -13,9 +13,9 @@ from margo_conformance.status_model import collapse, judge_sequence, overall_sta
 
 
 def _window(agent: AgentUnderTest) -> float:
-    """How long an absence is watched for: two polling intervals plus the tolerance."""
-    polling = agent.run.sut.polling
-    return 2 * polling.interval + polling.tolerance
+    """How long a manifest poll is waited for: two intervals plus the tolerance (the first
+    poll after a change may still carry the old version)."""
+    return agent.deadlines.absence
 
 
 @then("the agent polls its state manifest asking for the manifest media type")
@@ -61,7 +61,7 @@ def the_orchestrator_has_published_the_deployment_and_the_agent_installed_it(age
     pr1 = agent.profile == "PR1"
     published = agent.publish(name)
     # No fetch, no installation: say so after one polling interval instead of the deployment timeout.
-    late = agent.poll_interval + agent.run.sut.polling.tolerance
+    late = agent.deadlines.poll
     if agent.wait_for_pickup(published.commit, late) is None:
         blocked(
             f"deployment {name} fetched",
@@ -69,7 +69,7 @@ def the_orchestrator_has_published_the_deployment_and_the_agent_installed_it(age
             f"{agent.evidence.excerpt(('git', 'http', 'commit'))}",
             requirement="DSA-030" if pr1 else "GIT-004",
         )
-    timeout = agent.run.sut.timeouts.deployment
+    timeout = agent.deadlines.deployment
     if agent.wait_for_state(name, ("installed",), published.commit.at, timeout) is None:
         so_far = overall_states([r.document for r in agent.status_reports(published.deployment.deployment_id)])
         blocked(
@@ -156,7 +156,7 @@ def the_orchestrator_removes_the_deployment(agent: AgentUnderTest, name: str) ->
 @then(parsers.parse('the agent reports the deployment "{name}" as Removing, then Removed'))
 def the_agent_reports_the_deployment_as_removing_then_removed(agent: AgentUnderTest, name: str) -> None:
     removal = agent.removed[name]
-    final = agent.wait_for_state(name, ("removed", "failed"), removal.at, agent.run.sut.timeouts.deployment)
+    final = agent.wait_for_state(name, ("removed", "failed"), removal.at, agent.deadlines.deployment)
     deployment_id = agent.deployment(name).deployment.deployment_id
     after = collapse(overall_state(r.document) for r in agent.status_reports(deployment_id) if r.at >= removal.at)
     finding = judge_sequence(after, ("removing", "removed"))

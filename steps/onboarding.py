@@ -15,7 +15,7 @@ TOKEN = "/oauth/token"
 
 @then("the agent downloads the orchestrator's root certificate")
 def the_agent_downloads_the_orchestrators_root_certificate(agent: AgentUnderTest) -> None:
-    timeout = agent.run.sut.timeouts.onboarding
+    timeout = agent.deadlines.onboarding
     download = agent.wait_for_request("GET", CERTIFICATE, timeout)
     if download is not None:
         return
@@ -34,7 +34,7 @@ def the_agent_downloads_the_orchestrators_root_certificate(agent: AgentUnderTest
 def the_agent_onboards_with_its_device_identity_after_downloading_the_root_certificate(
     agent: AgentUnderTest,
 ) -> None:
-    timeout = agent.run.sut.timeouts.onboarding
+    timeout = agent.deadlines.onboarding
     onboarded = agent.wait(
         lambda _: next((r for r in agent.requests("POST") if r.data["path"] in ONBOARDING
                         and r.data["status"] == 201), None),
@@ -61,7 +61,7 @@ def the_agent_onboards_with_its_device_identity_after_downloading_the_root_certi
 def the_agent_obtains_an_access_token_with_the_client_credentials_it_was_issued(
     agent: AgentUnderTest,
 ) -> None:
-    timeout = agent.run.sut.timeouts.onboarding
+    timeout = agent.deadlines.onboarding
     issued = agent.wait(
         lambda _: next((r for r in agent.requests("POST", TOKEN) if r.data["status"] == 200), None),
         timeout,
@@ -92,7 +92,7 @@ def every_request_the_agent_sends_to_the_device_api_carries_a_valid_access_token
 ) -> None:
     # Judged on whatever the agent sent, accepted or not: a request without a token is refused
     # before its document is read, so waiting for accepted capabilities would never judge it.
-    first = agent.wait(lambda _: next(iter(agent.device_api_requests()), None), agent.run.sut.timeouts.onboarding)
+    first = agent.wait(lambda _: next(iter(agent.device_api_requests()), None), agent.deadlines.onboarding)
     if first is None:
         agent.not_onboarded()  # nothing to judge: blocked on the capabilities (or onboarding) it owes
     calls = agent.device_api_requests()
@@ -121,7 +121,7 @@ def the_agent_reports_its_device_capabilities_after_onboarding(agent: AgentUnder
             "CAP-001",
             False,
             f"the agent onboarded (+{onboarded_at - origin:.2f}s) but sent no capabilities report within "
-            f"{agent.run.sut.timeouts.onboarding:g}s; meanwhile it made {len(agent.desired_state_reads())} "
+            f"{agent.deadlines.onboarding:g}s; meanwhile it made {len(agent.desired_state_reads())} "
             f"request(s) for its desired state.{agent.exit_note()}",
         )
     if not agent.device.capabilities:

@@ -30,17 +30,17 @@ def _latest(agent: AgentUnderTest) -> Published:
 
 def _final_reports(agent: AgentUnderTest, published: Published) -> list[ReceivedDocument]:
     deployment_id = published.deployment.deployment_id
-    polling = agent.run.sut.polling
+    deadlines = agent.deadlines
     # No fetch, no status: say so after one polling interval instead of the deployment timeout.
-    fetched = agent.wait_for_pickup(published.commit, polling.interval + polling.tolerance)
+    fetched = agent.wait_for_pickup(published.commit, deadlines.poll)
     expect(
         _ids(agent, ("GIT-004",), ("DSA-030",)),
         fetched is not None,
         f"the agent did not fetch deployment {published.deployment.name} ("
-        f"{published.commit.sha[:11]}) within {polling.interval + polling.tolerance:g}s, so it cannot "
+        f"{published.commit.sha[:11]}) within {deadlines.poll:g}s, so it cannot "
         f"apply or report it.{agent.exit_note()}\n{agent.evidence.excerpt(('git', 'commit'))}",
     )
-    timeout = agent.run.sut.timeouts.deployment
+    timeout = deadlines.deployment
     reports = agent.wait_for_final_status(deployment_id, timeout)
     so_far = overall_states([r.document for r in agent.status_reports(deployment_id)])
     # Nothing reported at all for a fetched deployment: it was not applied (GIT-004, 1.0 DSA-036);

@@ -26,6 +26,7 @@ import yaml
 from margo_conformance import cadence, capability_rules
 from margo_conformance.checks import blocked
 from margo_conformance.config import RunConfig, template_fields
+from margo_conformance.deadlines import Deadlines
 from margo_conformance.desired_state import (
     Commit,
     Deployment,
@@ -167,7 +168,12 @@ class AgentUnderTest:
     @property
     def poll_interval(self) -> float:
         """The polling interval this scenario's agent is configured with (CFG-003)."""
-        return self.polling_interval_override or self.run.sut.polling.interval
+        return self.deadlines.interval
+
+    @property
+    def deadlines(self) -> Deadlines:
+        """What this scenario waits for, and how long (see deadlines.py)."""
+        return Deadlines.for_agent(self.run.sut, self.polling_interval_override)
 
     def set_polling_interval(self, seconds: float) -> None:
         if self._sut is not None:
@@ -302,13 +308,12 @@ class AgentUnderTest:
         """Wait for the latest publication of a deployment to be fetched (one polling interval
         plus the tolerance) and then to end in Installed or Failed (the deployment timeout)."""
         published = self.deployment(name)
-        polling = self.run.sut.polling
-        fetched = self.wait_for_pickup(published.commit, self.poll_interval + polling.tolerance)
+        fetched = self.wait_for_pickup(published.commit, self.deadlines.poll)
         deployment_id = published.deployment.deployment_id
         since = published.commit.at
         reports = None
         if fetched is not None:
-            reports = self.wait_for_final_since(deployment_id, since, self.run.sut.timeouts.deployment)
+            reports = self.wait_for_final_since(deployment_id, since, self.deadlines.deployment)
         if reports is None:
             reports = [r for r in self.status_reports(deployment_id) if r.at >= since]
         final = next((r for r in reports if _overall(r.document) in ("installed", "failed")), None)
@@ -319,7 +324,7 @@ class AgentUnderTest:
         its first poll after its latest status report (or after `since`), one polling interval
         plus the tolerance at most. Returns that poll."""
         last_report = max((r.at for reports in self.device.statuses.values() for r in reports), default=0.0)
-        return self.wait_for_poll_after(max(since, last_report), self.poll_interval + self.run.sut.polling.tolerance)
+        return self.wait_for_poll_after(max(since, last_report), self.deadlines.poll)
 
     def latest_commit(self) -> tuple[str, Commit]:
         """The newest change of desired state: (what changed, its commit), removals included."""
@@ -472,7 +477,7 @@ class AgentUnderTest:
             return any(e.kind == LINK and e.data.get("channel") == "git" for e in events)
 
         shortest = cadence.outage_duration(self.poll_interval)
-        self.link.end_when(shortest, tried_repository, shortest + self.run.sut.timeouts.deployment,
+        self.link.end_when(shortest, tried_repository, shortest + self.deadlines.deployment,
                            settle_s=self.poll_interval)
         self.link.cut_when(reporting, None, f"as soon as the agent began reporting {published.deployment.name}")
 
@@ -561,7 +566,7 @@ class AgentUnderTest:
 
     def wait_for_capabilities_report(self) -> Event | None:
         """The agent's first capabilities report, whatever the answer, within the onboarding timeout."""
-        return self.wait(lambda _: next(iter(self.capabilities_reports()), None), self.run.sut.timeouts.onboarding)
+        return self.wait(lambda _: next(iter(self.capabilities_reports()), None), self.deadlines.onboarding)
 
     def wait_until_onboarded(self) -> Event:
         """The scene of every scenario that starts from an onboarded device: the agent onboarded
@@ -600,7 +605,7 @@ class AgentUnderTest:
         """End a scenario whose agent never got through onboarding to a capabilities report:
         blocked on the capabilities it owes (CAP-001) or on its refused onboarding; an agent that
         never even tried is an ERROR of the SUT."""
-        timeout = self.run.sut.timeouts.onboarding
+        timeout = self.deadlines.onboarding
         seen = f"{self.exit_note()}\n{self.evidence.excerpt()}"
         if self.device.onboarded_at is not None:
             blocked("capabilities", f"the agent onboarded but sent no capabilities report within {timeout:g}s.{seen}",
