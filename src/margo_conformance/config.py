@@ -7,7 +7,10 @@ reads the environment or the file again.
 
 from __future__ import annotations
 
+import copyreg
+import dataclasses
 import json
+import pickle
 import re
 import string
 from collections.abc import Mapping
@@ -176,6 +179,66 @@ class RunConfig:
     run_id: str
     base_image: str | None = None
     workload_image: str | None = None
+
+    def effective(self) -> dict[str, Any]:
+        """What the run goes by, defaults filled in and secret values redacted: config.json
+        and results.json's `config` show it, so a reader need not know the defaults."""
+        sut = self.sut
+        return {
+            "run_id": self.run_id,
+            "report_dir": str(self.report_dir),
+            "base_image": self.base_image,
+            "workload_image": self.workload_image,
+            "sut": {
+                "file": str(sut.path),
+                "name": sut.name,
+                "role": sut.role,
+                "image": sut.image,
+                "profiles": list(sut.profiles),
+                "port": sut.port,
+                "command": list(sut.command) if sut.command is not None else None,
+                "env": sut.redacted().get("env", {}),
+                "ready": _plain(sut.ready),
+                "timeouts": _plain(sut.timeouts),
+                "polling": _plain(sut.polling),
+                "control": _plain(sut.control) if sut.control is not None else None,
+                "interop": sut.interop.declared(),
+            },
+        }
+
+
+def _plain(value: Any) -> Any:
+    return json.loads(json.dumps(dataclasses.asdict(value), default=str))
+
+
+def read_only(mapping: dict[Any, Any]) -> MappingProxyType[Any, Any]:
+    return MappingProxyType(mapping)
+
+
+def _pickle_read_only_mapping(mapping: MappingProxyType[Any, Any]) -> tuple[Any, tuple[dict[Any, Any]]]:
+    return read_only, (dict(mapping),)
+
+
+# The frozen configuration holds read-only mappings (env, the raw SUT file); pickle them as such.
+copyreg.pickle(MappingProxyType, _pickle_read_only_mapping)
+
+
+def save_run_config(run: RunConfig, path: Path) -> None:
+    """Hand the validated configuration to pytest and its worker processes, which load it as
+    it is (frozen objects, pickled) instead of reading and validating the SUT file again.
+    Secrets included: `path` is in a private directory of the run, never in the report."""
+    path.touch(mode=0o600)
+    path.write_bytes(pickle.dumps(run))
+
+
+def load_run_config(path: Path) -> RunConfig:
+    try:
+        run = pickle.loads(path.read_bytes())
+    except (OSError, pickle.UnpicklingError, EOFError) as exc:
+        raise ConfigError(f"{path}: cannot load the run configuration ({exc})") from exc
+    if not isinstance(run, RunConfig):
+        raise ConfigError(f"{path}: not a run configuration")
+    return run
 
 
 @cache

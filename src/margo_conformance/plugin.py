@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from margo_conformance import redaction
-from margo_conformance.config import RunConfig, load_sut_file
+from margo_conformance.config import RunConfig, load_run_config, load_sut_file
 from margo_conformance.errors import ConfigError
 from margo_conformance.evidence import EvidenceLog
 from margo_conformance.interop import not_applicable
@@ -67,6 +67,8 @@ MARKERS = {
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("margo", "Margo conformance")
     group.addoption("--sut", type=Path, default=DEFAULT_SUT_FILE, help="SUT file (YAML)")
+    group.addoption("--run-config", type=Path, default=None,
+                    help="the run's validated configuration (margo-conformance run hands it over)")
     group.addoption("--report-dir", type=Path, default=Path("reports/latest"), help="where results go")
     group.addoption("--run-id", default=None, help="label for containers of this run")
     group.addoption("--base-image", default=None, help="base image the suite's images were built from")
@@ -85,23 +87,32 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.getoption("--sut", None) is None:  # plugin loaded without its options
         return
     try:
-        sut = load_sut_file(config.getoption("--sut"))
+        run = configured_run(config)
     except ConfigError as exc:
         raise pytest.UsageError(str(exc)) from exc
+    config.stash[RUN_CONFIG_KEY] = run
+    open_redaction(config, run)
+    collector = ResultsCollector(run.report_dir, describe_sut(run), run.run_id, effective_config=run.effective())
+    config.pluginmanager.register(collector, "margo-results")
+    _stop_on_sigterm()
+
+
+def configured_run(config: pytest.Config) -> RunConfig:
+    """The configuration `margo-conformance run` validated and handed over (every xdist worker
+    loads the same file), or, for a bare pytest run, the SUT file and options read here."""
+    handover = config.getoption("--run-config")
+    if handover is not None:
+        return load_run_config(handover)
+    sut = load_sut_file(config.getoption("--sut"))
     if config.getoption("--sut-image"):
         sut = dataclasses.replace(sut, image=config.getoption("--sut-image"))
-    run = RunConfig(
+    return RunConfig(
         sut=sut,
         report_dir=config.getoption("--report-dir").resolve(),
         run_id=config.getoption("--run-id") or f"run-{uuid.uuid4().hex[:12]}",
         base_image=config.getoption("--base-image"),
         workload_image=config.getoption("--workload-image") or config.getoption("--base-image"),
     )
-    config.stash[RUN_CONFIG_KEY] = run
-    open_redaction(config, run)
-    collector = ResultsCollector(run.report_dir, describe_sut(run), run.run_id)
-    config.pluginmanager.register(collector, "margo-results")
-    _stop_on_sigterm()
 
 
 def open_redaction(config: pytest.Config, run: RunConfig) -> None:

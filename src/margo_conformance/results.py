@@ -535,6 +535,7 @@ class ResultsCollector:
     _current: dict[str, ScenarioResult] = field(default_factory=dict)
     _positions: dict[str, int] = field(default_factory=dict)  # nodeid -> 1-based, as collected
     mode: str = SINGLE  # single | worker | controller (pytest-xdist)
+    effective_config: Mapping[str, Any] = field(default_factory=dict)  # RunConfig.effective()
 
     @pytest.hookimpl
     def pytest_sessionstart(self, session: pytest.Session) -> None:
@@ -671,6 +672,7 @@ class ResultsCollector:
                 "waivers_file": context.waivers_file,
             },
             "sut": {**self.sut_description, **context.image},
+            **({"config": dict(self.effective_config)} if self.effective_config else {}),
             "verdict": verdict.verdict,
             "verdict_reasons": list(verdict.reasons),
             "counts": outcome_counts(self.scenarios),

@@ -16,10 +16,12 @@ also has `junit.xml`, `allure-results/` and `evidence/`.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib.util
 import json
 import shutil
 import sys
+import tempfile
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -30,7 +32,7 @@ import docker
 import pytest
 
 from margo_conformance import redaction
-from margo_conformance.config import SutConfig, build_arguments
+from margo_conformance.config import RunConfig, SutConfig, build_arguments, save_run_config
 from margo_conformance.environment import engine_answers
 from margo_conformance.errors import ConfigError, SuiteError, SutError
 from margo_conformance.images import choose_base_image, ensure_built_image, image_exists, needs_build
@@ -55,9 +57,12 @@ EXIT_USAGE = 2
 EXIT_ERROR = 3
 EXIT_CODES = {"pass": EXIT_PASS, "fail": EXIT_FAIL, "partial": EXIT_FAIL, "error": EXIT_ERROR}
 RUN_LOG = "run.log"
+#: The run's effective configuration, as the report directory keeps it.
+EFFECTIVE_CONFIG = "config.json"
 # What a run writes; removed first so a reused report directory never mixes two runs.
 PREVIOUS_OUTPUTS = (
     "results.json",
+    EFFECTIVE_CONFIG,
     "report.html",
     "junit.xml",
     RUN_LOG,
@@ -250,7 +255,27 @@ def prepare_images(sut: SutConfig, base_image: str | None, log: Log) -> Prepared
     return PreparedImages(base_image=base, sut_image=image, sut_identity=identity)
 
 
-def pytest_arguments(request: RunRequest, images: PreparedImages, run_id: str) -> list[str]:
+def run_config_for(request: RunRequest, images: PreparedImages, run_id: str) -> RunConfig:
+    """The one configuration of the run: the SUT file as validated by the command line, with the
+    image actually run and the run's own identity."""
+    return RunConfig(
+        sut=dataclasses.replace(request.sut, image=images.sut_image),
+        report_dir=request.report_dir.resolve(),
+        run_id=run_id,
+        base_image=images.base_image,
+        workload_image=images.base_image,
+    )
+
+
+def write_effective_config(run: RunConfig) -> Path:
+    """config.json in the report: what the run went by, defaults filled in, secrets redacted."""
+    target = run.report_dir / EFFECTIVE_CONFIG
+    target.write_text(redaction.redact_text(json.dumps(run.effective(), indent=2)) + "\n")
+    return target
+
+
+def pytest_arguments(request: RunRequest, handover: Path) -> list[str]:
+    """pytest's command line; the run's configuration travels in `handover` (save_run_config)."""
     report_dir = request.report_dir
     args = [
         "-c",
@@ -258,16 +283,8 @@ def pytest_arguments(request: RunRequest, images: PreparedImages, run_id: str) -
         "--rootdir",
         str(SUITE_ROOT),
         str(STEPS_DIR / "scenarios.py"),
-        "--sut",
-        str(request.sut.path),
-        "--report-dir",
-        str(report_dir),
-        "--run-id",
-        run_id,
-        "--base-image",
-        images.base_image,
-        "--sut-image",
-        images.sut_image,
+        "--run-config",
+        str(handover),
         "--junitxml",
         str(report_dir / "junit.xml"),
         "--alluredir",
@@ -370,7 +387,12 @@ def _execute(
         RunnerPlugin(run_context(request, images.sut_identity), rerun, progress),
         LiveProgress(progress, request.waivers, quiet=not request.verbose),
     ]
-    code = pytest.main(pytest_arguments(request, images, run_id), plugins=plugins)
+    run = run_config_for(request, images, run_id)
+    write_effective_config(run)
+    with tempfile.TemporaryDirectory(prefix="margo-run-") as private:
+        handover = Path(private) / "run-config.pickle"
+        save_run_config(run, handover)
+        code = pytest.main(pytest_arguments(request, handover), plugins=plugins)
     results_path = request.report_dir / "results.json"
     if code != pytest.ExitCode.USAGE_ERROR and not results_path.is_file():
         message = f"the run ended (pytest exit {int(code)}) without writing results.json"

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from margo_conformance.config import PLACEHOLDERS, load_sut_file, render
 from margo_conformance.errors import ConfigError
@@ -70,3 +72,44 @@ def test_secrets_are_redacted_but_placeholders_stay_visible(tmp_path: Path) -> N
 def test_render_fills_every_documented_placeholder() -> None:
     values = {name: f"<{name}>" for name in PLACEHOLDERS}
     assert render("{wos_url}/x?{{literal}}", values) == "<wos_url>/x?{literal}"
+
+
+# -- one configuration pass: validated once, handed to pytest and its workers -------------------
+
+
+def _run_with_secret(tmp_path: Path):  # type: ignore[no-untyped-def]
+    from margo_conformance.config import RunConfig
+
+    document = yaml.safe_load((FIXTURES_DIR / "sut" / "reference-agent.yaml").read_text())
+    document["env"]["VENDOR_API_TOKEN"] = "s3cr3t-vendor-token-value"
+    document["build"]["context"] = str((FIXTURES_DIR / "sut" / document["build"]["context"]).resolve())
+    sut_file = tmp_path / "agent.yaml"
+    sut_file.write_text(yaml.safe_dump(document))
+    return RunConfig(sut=load_sut_file(sut_file), report_dir=tmp_path / "report", run_id="run-x", base_image="b:1")
+
+
+def test_the_handed_over_configuration_is_the_validated_one(tmp_path: Path) -> None:
+    from margo_conformance.config import load_run_config, save_run_config
+
+    run = _run_with_secret(tmp_path)
+    handover = tmp_path / "run-config.pickle"
+    save_run_config(run, handover)
+    assert load_run_config(handover) == run
+    assert handover.stat().st_mode & 0o077 == 0  # secrets inside: owner only
+
+
+def test_a_handover_that_is_not_a_run_configuration_is_one_config_error(tmp_path: Path) -> None:
+    from margo_conformance.config import load_run_config
+
+    (tmp_path / "bad").write_bytes(b"not a pickle")
+    with pytest.raises(ConfigError, match="cannot load the run configuration"):
+        load_run_config(tmp_path / "bad")
+
+
+def test_the_effective_configuration_fills_in_defaults_and_shows_no_secret(tmp_path: Path) -> None:
+    run = _run_with_secret(tmp_path)
+    shown = run.effective()
+    assert shown["run_id"] == "run-x" and shown["sut"]["role"] == "agent"
+    assert shown["sut"]["timeouts"]["deployment"] == run.sut.timeouts.deployment  # a default, written out
+    assert shown["sut"]["polling"] == {"interval": run.sut.polling.interval, "tolerance": run.sut.polling.tolerance}
+    assert "s3cr3t-vendor-token-value" not in json.dumps(shown)

@@ -9,11 +9,18 @@ from pathlib import Path
 import pytest
 
 from margo_conformance.cli import main
-from margo_conformance.config import load_sut_file
+from margo_conformance.config import load_sut_file, save_run_config
 from margo_conformance.errors import ConfigError
 from margo_conformance.listing import selected_scenarios
 from margo_conformance.paths import FIXTURES_DIR
-from margo_conformance.runner import EXIT_USAGE, PreparedImages, RunnerPlugin, RunRequest, pytest_arguments
+from margo_conformance.runner import (
+    EXIT_USAGE,
+    PreparedImages,
+    RunnerPlugin,
+    RunRequest,
+    pytest_arguments,
+    run_config_for,
+)
 from margo_conformance.selection import EXPRESSION, PHRASE, ScenarioRef, Selection, keyword_kind
 
 SUT_FILES = {"agent": FIXTURES_DIR / "sut" / "reference-agent.yaml", "wos": FIXTURES_DIR / "sut" / "reference-wos.yaml"}
@@ -104,7 +111,11 @@ def keep_sigterm() -> Iterator[None]:
 def _run_collects(role: str, select: str | None, keyword: str | None, report_dir: Path) -> set[str]:
     """The test functions `run` would execute: its own pytest arguments and plugins, collection only."""
     request = RunRequest(sut=load_sut_file(SUT_FILES[role]), report_dir=report_dir, select=select, keyword=keyword)
-    arguments = pytest_arguments(request, PreparedImages(base_image="base:x", sut_image="sut:x"), "run-selection")
+    handover = report_dir / "run-config.pickle"
+    report_dir.mkdir(parents=True, exist_ok=True)
+    images = PreparedImages(base_image="base:x", sut_image="sut:x")
+    save_run_config(run_config_for(request, images, "run-selection"), handover)
+    arguments = pytest_arguments(request, handover)
     collected = _Collected()
     plugins = [RunnerPlugin(_run_context(request), (), lambda line: None), collected]
     code = pytest.main([*arguments, "--collect-only"], plugins=plugins)
