@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from margo_conformance.requirements import load_catalogue
-from margo_conformance.selftest import Mutant, load_mutants, mutation_coverage, summarise_scenarios
+from margo_conformance.selftest import Mutant, killed_cell, load_mutants, mutation_coverage
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUTPUT = REPO_ROOT / "docs" / "kill-matrix.md"
@@ -46,6 +46,11 @@ agent that never reports capabilities has not onboarded, so nothing can be asked
 status), which is no verdict on the scenario's requirements and never a false failure; it
 kills when the requirement it names as broken at the prerequisite is one the mutant violates.
 The references run every scenario and must pass with nothing failed, errored or skipped.
+A few mutants break only a choice the spec leaves open (`outcome: advisory` in the mutants
+file, e.g. a V24 WOS answering a bad request with a 5xx, which V24 allows): such a mutant must
+fail nothing; it is killed by an *advisory finding* (an advisory check that did not hold,
+naming a row it violates) in a run without any failed requirement, and its verdict reads
+`advisory`.
 
 With `--scope full` a mutant runs its role's whole suite, which is what shows false
 failures; with `--scope traced` (the command's default, a quick local check) it runs only the
@@ -91,7 +96,8 @@ def run_section(rows: list[dict[str, Any]], scope: str, recorded: dict[str, str]
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in rows:
-        killed = summarise_scenarios(r["killed_by"]) or ("(passes)" if r["mutant"] == "reference" else "-")
+        killed = killed_cell(r["killed_by"], r.get("killed_how", "fail")) or (
+            "(passes)" if r["mutant"] == "reference" else "-")
         lines.append(f"| {r['role']} | `{r['mutant']}` | {', '.join(r['violates']) or '-'} | "
                      f"{r['verdict']} | {killed} | {len(r.get('blocked', []))} | {r['seconds']:.0f} |")
     return lines + [""]
