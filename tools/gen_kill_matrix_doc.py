@@ -12,7 +12,9 @@ Usage:
 
 After a change that touched one role only, that role can be run again (`--role agent`) and
 given after the whole run: its rows replace the earlier ones, and the page says which run
-each role's rows come from.
+each role's rows come from. After a change that touched a few mutants only, those can be run
+alone in the same scope (`--mutant NAME`) and given with `--mutants-run`: their rows replace
+those mutants' rows only, and the page names them with the day of that run.
 """
 
 from __future__ import annotations
@@ -77,7 +79,9 @@ def coverage_section(mutants: list[Mutant]) -> list[str]:
     return lines + [""]
 
 
-def run_section(rows: list[dict[str, Any]], scope: str, recorded: dict[str, str]) -> list[str]:
+def run_section(
+    rows: list[dict[str, Any]], scope: str, recorded: dict[str, str], later: list[tuple[str, str]] = ()
+) -> list[str]:
     mutants = [r for r in rows if r["mutant"] != "reference"]
     references = [r for r in rows if r["mutant"] == "reference"]
     false_failures = sum(len(r["false_failures"]) for r in rows)
@@ -85,7 +89,9 @@ def run_section(rows: list[dict[str, Any]], scope: str, recorded: dict[str, str]
         "## Recorded run",
         "",
         f"- Scope: `{scope}`.",
-        "- Recorded: " + ", ".join(f"{role} rows {day}" for role, day in sorted(recorded.items())) + ".",
+        "- Recorded: " + ", ".join(f"{role} rows {day}" for role, day in sorted(recorded.items()))
+        + "".join(f"; the rows of {names} {day}, from a later run of those mutants alone" for names, day in later)
+        + ".",
         f"- Mutants killed: {sum(r['ok'] for r in mutants)} of {len(mutants)}.",
         f"- References passing: {sum(r['ok'] for r in references)} of {len(references)}.",
         f"- False failures: {false_failures}.",
@@ -139,16 +145,34 @@ def merge(matrices: list[tuple[dict[str, Any], str]]) -> tuple[list[dict[str, An
     return list(rows.values()), scopes.pop(), recorded
 
 
-def render(matrices: list[tuple[dict[str, Any], str]]) -> str:
+def replace_mutants(
+    rows: list[dict[str, Any]], scope: str, runs: list[tuple[dict[str, Any], str]]
+) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
+    """Rows of later runs of a few mutants alone replacing those mutants' rows (same scope), with
+    (the mutants' names, the day) of each such run for the page."""
+    by_key = {(r["role"], r["mutant"]): r for r in rows}
+    later: list[tuple[str, str]] = []
+    for matrix, day in runs:
+        if matrix.get("scope", "traced") != scope:
+            raise SystemExit(f"a mutants run in scope {matrix.get('scope')} cannot replace rows of a {scope} run")
+        replaced = [r for r in matrix["rows"] if r["mutant"] != "reference"]
+        by_key.update({(r["role"], r["mutant"]): r for r in replaced})
+        if replaced:
+            later.append((", ".join(f"`{r['mutant']}`" for r in replaced), day))
+    return list(by_key.values()), later
+
+
+def render(matrices: list[tuple[dict[str, Any], str]], mutants_runs: list[tuple[dict[str, Any], str]] = ()) -> str:
     mutants = load_mutants()
     rows, scope, recorded_on = merge(matrices)
+    rows, later = replace_mutants(rows, scope, list(mutants_runs))
     order = {(m.role, m.name): i for i, m in enumerate(mutants)}
     rows.sort(key=lambda r: order.get((r["role"], r["mutant"]), len(order)))
     recorded = {(r["role"], r["mutant"]) for r in rows}
     unrecorded = [f"{m.role} {m.name}" for m in mutants if (m.role, m.name) not in recorded]
     if unrecorded:
         raise SystemExit(f"the kill matrix has no row for: {', '.join(unrecorded)}; run the whole selftest first")
-    run = run_section(rows, scope, recorded_on)
+    run = run_section(rows, scope, recorded_on, later)
     sections = [INTRO, *coverage_section(mutants), *run, *requirement_section(mutants)]
     return "\n".join(sections).rstrip("\n") + "\n"
 
@@ -161,10 +185,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("matrix", type=Path, nargs="+",
                         help="kill-matrix.json of a whole selftest run, then of later runs of one role")
+    parser.add_argument("--mutants-run", type=Path, action="append", default=[],
+                        help="kill-matrix.json of a later run of a few mutants alone (repeatable): "
+                             "its rows replace those mutants' rows")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     args = parser.parse_args()
     matrices = [(json.loads(path.read_text()), recorded_day(path)) for path in args.matrix]
-    args.output.write_text(render(matrices))
+    later = [(json.loads(path.read_text()), recorded_day(path)) for path in args.mutants_run]
+    args.output.write_text(render(matrices, later))
     print(f"wrote {args.output}")
 
 
