@@ -29,6 +29,7 @@ from margo_conformance.roles.wos_bad_requests import (
     not_refused_requirements,
     open_ambiguities,
     open_part,
+    open_reasons,
     refusal_requirements,
     refusals_without_problem_body,
     walk,
@@ -59,7 +60,8 @@ def _advise_on_open_requests(unstated: Walk) -> None:
     advise(
         sorted({SIGNALLING} | {REQUIREMENT[e.endpoint] for e in unstated.exchanges}),
         not loose,
-        f"bad requests where V24 leaves the answer open are best refused with a 4xx; {len(loose)} of "
+        f"bad requests where V24 leaves the answer open ({'; '.join(open_reasons(unstated))}) are best "
+        f"refused with a 4xx; {len(loose)} of "
         f"{len(unstated.exchanges)} were not: {'; '.join(loose) or 'none'}",
         ambiguities=open_ambiguities(unstated),
         observed=unstated.answers(),

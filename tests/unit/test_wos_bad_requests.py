@@ -36,6 +36,7 @@ from margo_conformance.roles.wos_bad_requests import (
     not_refused_requirements,
     open_ambiguities,
     open_part,
+    open_reasons,
     problem_body_fault,
     refusal_requirements,
     refusals_without_problem_body,
@@ -341,6 +342,8 @@ def test_what_v24_leaves_open_is_set_apart_for_advice() -> None:
     ])
     assert [e.endpoint for e in open_part(record).exchanges] == [ONBOARDING, CAPABILITIES, STATUS]
     assert open_ambiguities(open_part(record)) == ("I-13", "I-20")
+    assert open_reasons(open_part(record)) == [
+        "the onboarding body is TBD (I-20)", "no V24 schema constrains apiVersion (I-13)", "V24 sets no size limit"]
     assert [e.describe() for e in judged_part(record).exchanges] == ["status report with a body that is not JSON: 400"]
 
 

@@ -56,6 +56,12 @@ OPEN_ENDPOINTS: dict[str, tuple[str, ...]] = {ONBOARDING: ("I-20",)}
 #: on it) is advisory too (ERR-001 names no limit, and no I-row speaks of one).
 OVERSIZED = "a body larger than a megabyte"
 OPEN_KINDS: dict[str, tuple[str, ...]] = {"a document of the wrong apiVersion": ("I-13",), OVERSIZED: ()}
+#: Why the answer is open, for the advisory message (endpoint or kind -> reason).
+OPEN_WHY = {
+    ONBOARDING: "the onboarding body is TBD (I-20)",
+    "a document of the wrong apiVersion": "no V24 schema constrains apiVersion (I-13)",
+    OVERSIZED: "V24 sets no size limit",
+}
 
 
 #: "A body larger than a megabyte": twice the 1 MiB the suite allows a WOS to refuse above.
@@ -404,6 +410,12 @@ def open_part(record: Walk) -> Walk:
 
 def open_ambiguities(record: Walk) -> tuple[str, ...]:
     return tuple(sorted({a for e in record.exchanges for a in _open_rows(e)}))
+
+
+def open_reasons(record: Walk) -> list[str]:
+    """Why V24 leaves the answers of these bad requests open, each reason once, in walk order."""
+    reasons = [OPEN_WHY[key] for e in record.exchanges for key in (e.endpoint, e.kind) if key in OPEN_WHY]
+    return list(dict.fromkeys(reasons))
 
 
 def not_refused_as_client_errors(record: Walk) -> list[str]:
