@@ -90,7 +90,8 @@ def run_section(
         "",
         f"- Scope: `{scope}`.",
         "- Recorded: " + ", ".join(f"{role} rows {day}" for role, day in sorted(recorded.items()))
-        + "".join(f"; the rows of {names} {day}, from a later run of those mutants alone" for names, day in later)
+        + "".join(f"; the rows of {names} {day}, from later runs of those mutants alone"
+                  for day, names in _names_by_day(later).items())
         + ".",
         f"- Mutants killed: {sum(r['ok'] for r in mutants)} of {len(mutants)}.",
         f"- References passing: {sum(r['ok'] for r in references)} of {len(references)}.",
@@ -143,6 +144,13 @@ def merge(matrices: list[tuple[dict[str, Any], str]]) -> tuple[list[dict[str, An
         rows.update({(r["role"], r["mutant"]): r for r in matrix["rows"]})
         recorded.update({role: day for role in roles})
     return list(rows.values()), scopes.pop(), recorded
+
+
+def _names_by_day(later: list[tuple[str, str]]) -> dict[str, str]:
+    by_day: dict[str, list[str]] = defaultdict(list)
+    for names, day in later:
+        by_day[day].append(names)
+    return {day: ", ".join(names) for day, names in by_day.items()}
 
 
 def replace_mutants(
