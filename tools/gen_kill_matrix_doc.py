@@ -12,7 +12,9 @@ Usage:
 
 After a change that touched one role only, that role can be run again (`--role agent`) and
 given after the whole run: its rows replace the earlier ones, and the page says which run
-each role's rows come from.
+each role's rows come from. After a change that touched a few mutants only, those can be run
+alone in the same scope (`--mutant NAME`) and given with `--mutants-run`: their rows replace
+those mutants' rows only, and the page names them with the day of that run.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from margo_conformance.requirements import load_catalogue
-from margo_conformance.selftest import Mutant, load_mutants, mutation_coverage, summarise_scenarios
+from margo_conformance.selftest import Mutant, killed_cell, load_mutants, mutation_coverage
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUTPUT = REPO_ROOT / "docs" / "kill-matrix.md"
@@ -46,6 +48,11 @@ agent that never reports capabilities has not onboarded, so nothing can be asked
 status), which is no verdict on the scenario's requirements and never a false failure; it
 kills when the requirement it names as broken at the prerequisite is one the mutant violates.
 The references run every scenario and must pass with nothing failed, errored or skipped.
+A few mutants break only a choice the spec leaves open (`outcome: advisory` in the mutants
+file, e.g. a V24 WOS answering a bad request with a 5xx, which V24 allows): such a mutant must
+fail nothing; it is killed by an *advisory finding* (an advisory check that did not hold,
+naming a row it violates) in a run without any failed requirement, and its verdict reads
+`advisory`.
 
 With `--scope full` a mutant runs its role's whole suite, which is what shows false
 failures; with `--scope traced` (the command's default, a quick local check) it runs only the
@@ -72,7 +79,9 @@ def coverage_section(mutants: list[Mutant]) -> list[str]:
     return lines + [""]
 
 
-def run_section(rows: list[dict[str, Any]], scope: str, recorded: dict[str, str]) -> list[str]:
+def run_section(
+    rows: list[dict[str, Any]], scope: str, recorded: dict[str, str], later: list[tuple[str, str]] = ()
+) -> list[str]:
     mutants = [r for r in rows if r["mutant"] != "reference"]
     references = [r for r in rows if r["mutant"] == "reference"]
     false_failures = sum(len(r["false_failures"]) for r in rows)
@@ -80,7 +89,10 @@ def run_section(rows: list[dict[str, Any]], scope: str, recorded: dict[str, str]
         "## Recorded run",
         "",
         f"- Scope: `{scope}`.",
-        "- Recorded: " + ", ".join(f"{role} rows {day}" for role, day in sorted(recorded.items())) + ".",
+        "- Recorded: " + ", ".join(f"{role} rows {day}" for role, day in sorted(recorded.items()))
+        + "".join(f"; the rows of {names} {day}, from later runs of those mutants alone"
+                  for day, names in _names_by_day(later).items())
+        + ".",
         f"- Mutants killed: {sum(r['ok'] for r in mutants)} of {len(mutants)}.",
         f"- References passing: {sum(r['ok'] for r in references)} of {len(references)}.",
         f"- False failures: {false_failures}.",
@@ -91,7 +103,8 @@ def run_section(rows: list[dict[str, Any]], scope: str, recorded: dict[str, str]
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in rows:
-        killed = summarise_scenarios(r["killed_by"]) or ("(passes)" if r["mutant"] == "reference" else "-")
+        killed = killed_cell(r["killed_by"], r.get("killed_how", "fail")) or (
+            "(passes)" if r["mutant"] == "reference" else "-")
         lines.append(f"| {r['role']} | `{r['mutant']}` | {', '.join(r['violates']) or '-'} | "
                      f"{r['verdict']} | {killed} | {len(r.get('blocked', []))} | {r['seconds']:.0f} |")
     return lines + [""]
@@ -133,16 +146,41 @@ def merge(matrices: list[tuple[dict[str, Any], str]]) -> tuple[list[dict[str, An
     return list(rows.values()), scopes.pop(), recorded
 
 
-def render(matrices: list[tuple[dict[str, Any], str]]) -> str:
+def _names_by_day(later: list[tuple[str, str]]) -> dict[str, str]:
+    by_day: dict[str, list[str]] = defaultdict(list)
+    for names, day in later:
+        by_day[day].append(names)
+    return {day: ", ".join(names) for day, names in by_day.items()}
+
+
+def replace_mutants(
+    rows: list[dict[str, Any]], scope: str, runs: list[tuple[dict[str, Any], str]]
+) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
+    """Rows of later runs of a few mutants alone replacing those mutants' rows (same scope), with
+    (the mutants' names, the day) of each such run for the page."""
+    by_key = {(r["role"], r["mutant"]): r for r in rows}
+    later: list[tuple[str, str]] = []
+    for matrix, day in runs:
+        if matrix.get("scope", "traced") != scope:
+            raise SystemExit(f"a mutants run in scope {matrix.get('scope')} cannot replace rows of a {scope} run")
+        replaced = [r for r in matrix["rows"] if r["mutant"] != "reference"]
+        by_key.update({(r["role"], r["mutant"]): r for r in replaced})
+        if replaced:
+            later.append((", ".join(f"`{r['mutant']}`" for r in replaced), day))
+    return list(by_key.values()), later
+
+
+def render(matrices: list[tuple[dict[str, Any], str]], mutants_runs: list[tuple[dict[str, Any], str]] = ()) -> str:
     mutants = load_mutants()
     rows, scope, recorded_on = merge(matrices)
+    rows, later = replace_mutants(rows, scope, list(mutants_runs))
     order = {(m.role, m.name): i for i, m in enumerate(mutants)}
     rows.sort(key=lambda r: order.get((r["role"], r["mutant"]), len(order)))
     recorded = {(r["role"], r["mutant"]) for r in rows}
     unrecorded = [f"{m.role} {m.name}" for m in mutants if (m.role, m.name) not in recorded]
     if unrecorded:
         raise SystemExit(f"the kill matrix has no row for: {', '.join(unrecorded)}; run the whole selftest first")
-    run = run_section(rows, scope, recorded_on)
+    run = run_section(rows, scope, recorded_on, later)
     sections = [INTRO, *coverage_section(mutants), *run, *requirement_section(mutants)]
     return "\n".join(sections).rstrip("\n") + "\n"
 
@@ -155,10 +193,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("matrix", type=Path, nargs="+",
                         help="kill-matrix.json of a whole selftest run, then of later runs of one role")
+    parser.add_argument("--mutants-run", type=Path, action="append", default=[],
+                        help="kill-matrix.json of a later run of a few mutants alone (repeatable): "
+                             "its rows replace those mutants' rows")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     args = parser.parse_args()
     matrices = [(json.loads(path.read_text()), recorded_day(path)) for path in args.matrix]
-    args.output.write_text(render(matrices))
+    later = [(json.loads(path.read_text()), recorded_day(path)) for path in args.mutants_run]
+    args.output.write_text(render(matrices, later))
     print(f"wrote {args.output}")
 
 

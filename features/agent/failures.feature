@@ -8,7 +8,9 @@ Feature: Desired state that cannot be applied
   running, and leaves the device's other deployments exactly as they were.
 
   The pre-draft does not say how a device treats a document that breaks the schema. The suite's
-  choice: the agent does not apply it, and reports it Failed like any other failure (STS-006).
+  default: the agent does not apply it, and reports it Failed like any other failure (STS-006).
+  It is an interop choice: an agent whose SUT file declares that it does something else
+  (interop.invalid_deployments) is not asked about such a document.
   A document that is not YAML names no deployment, so there is nothing to report it under: the
   agent must simply keep going and apply the rest of its desired state.
 
@@ -32,11 +34,15 @@ Feature: Desired state that cannot be applied
     And the agent is still running
 
     # parameter-without-targets breaks the ApplicationDeployment schema: one of its parameters
-    # says nowhere where its value goes. unknown-profile-type names a deployment profile type
-    # the standard does not define.
+    # says nowhere where its value goes (asked only with the default interop.invalid_deployments).
+    @needs_invalid_deployments_reported
     Examples:
       | deployment                |
       | parameter-without-targets |
+
+    # unknown-profile-type names a deployment profile type the standard does not define.
+    Examples:
+      | deployment                |
       | unknown-profile-type      |
 
   @must @req_STS_006 @req_STS_001 @req_STS_003 @req_GIT_004

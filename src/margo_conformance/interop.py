@@ -1,7 +1,8 @@
 """Interop choices: how a product does what the spec leaves open, declared in its SUT file.
 
 The suite needs an answer to talk to a product at all where the spec is silent (how an agent is
-told a downtime window, how its workload containers can be found). Each such answer has a
+told a downtime window, how its workload containers can be found, what it does with a deployment
+that breaks the schema). Each such answer has a
 documented default here; a SUT file declares its own in its `interop:` section
 (`schemas/sut.schema.json`). A check never fails a verdict on the choice itself: it follows what
 was declared.
@@ -148,12 +149,29 @@ def _strings(template: Any) -> list[str]:
 
 
 @dataclass(frozen=True)
+class InvalidDeployments:
+    """What an agent does with an ApplicationDeployment that breaks the schema: the pre-draft is
+    silent, so refusing it and reporting it Failed is the suite's default, not a requirement."""
+
+    reported_failed: bool = True
+    instead: str = ""  # what the agent does instead, when it does not report them Failed
+    declared: bool = False
+
+    def describe(self) -> str:
+        if self.reported_failed:
+            default = "" if self.declared else " (default)"
+            return f"not installed, reported Failed with an error code and message{default}"
+        return "not reported Failed" + (f": {self.instead}" if self.instead else "")
+
+
+@dataclass(frozen=True)
 class Interop:
     """The interop choices of one SUT file (defaults where it declares none)."""
 
     workloads: WorkloadFinder = field(default_factory=WorkloadFinder)
     downtime_format: str = ISO_INTERVAL
     onboarding: V24Onboarding = field(default_factory=V24Onboarding)
+    invalid_deployments: InvalidDeployments = field(default_factory=InvalidDeployments)
 
     def declared(self) -> dict[str, Any]:
         """What the SUT file chose, as reports echo it (defaults marked as such)."""
@@ -161,6 +179,7 @@ class Interop:
             "workloads": self.workloads.describe() + ("" if self.workloads.declared else " (default)"),
             "downtime_window": self.downtime_format + ("" if self.downtime_format != ISO_INTERVAL else " (default)"),
             "onboarding": self.onboarding.describe(),
+            "invalid_deployments": self.invalid_deployments.describe(),
         }
 
 
@@ -186,7 +205,18 @@ def parse_interop(where: str, data: Mapping[str, Any] | None) -> Interop:
         format_window(downtime, 0, 1)
     except (ValueError, TypeError) as exc:
         raise ConfigError(f"{where}: interop.downtime_window.format: {exc}") from exc
-    return Interop(_workload_finder(where, data.get("workloads")), downtime, _onboarding(where, data.get("onboarding")))
+    return Interop(
+        _workload_finder(where, data.get("workloads")),
+        downtime,
+        _onboarding(where, data.get("onboarding")),
+        _invalid_deployments(data.get("invalid_deployments")),
+    )
+
+
+def _invalid_deployments(data: Mapping[str, Any] | None) -> InvalidDeployments:
+    if not data:
+        return InvalidDeployments()
+    return InvalidDeployments(bool(data["reported_failed"]), str(data.get("instead", "")), declared=True)
 
 
 def _onboarding(where: str, data: Mapping[str, Any] | None) -> V24Onboarding:
@@ -242,18 +272,29 @@ def _check_fields(where: str, template: str, allowed: tuple[str, ...]) -> None:
 #: without onboarding keys has no wrong key to refuse): shown, not held against the SUT.
 NOT_APPLICABLE = "not applicable:"
 
-#: Scenario tags that name a choice the scenario depends on -> why it does not apply.
+def _instead(interop: Interop) -> str:
+    instead = interop.invalid_deployments.instead
+    return f" (it {instead})" if instead else ""
+
+
+#: Scenario tags that name a choice the scenario depends on -> (does it not apply?, why not).
 DEPENDS_ON = {
     "needs_onboarding_keys": (
         lambda interop: not interop.onboarding.keys,
-        "the SUT file declares that this WOS hands out no one-time onboarding keys (interop.onboarding.keys)",
+        lambda interop: "the SUT file declares that this WOS hands out no one-time onboarding keys "
+        "(interop.onboarding.keys)",
+    ),
+    "needs_invalid_deployments_reported": (
+        lambda interop: not interop.invalid_deployments.reported_failed,
+        lambda interop: "the SUT file declares that this agent does not report a deployment that breaks the "
+        f"schema as Failed{_instead(interop)} (interop.invalid_deployments)",
     ),
 }
 
 
 def not_applicable(tags: frozenset[str] | set[str], interop: Interop) -> str | None:
     """Why a scenario with these tags does not apply to a SUT that made these choices, or None."""
-    for tag, (applies, why) in DEPENDS_ON.items():
-        if tag in tags and applies(interop):
-            return f"{NOT_APPLICABLE} {why}"
+    for tag, (excluded, why) in DEPENDS_ON.items():
+        if tag in tags and excluded(interop):
+            return f"{NOT_APPLICABLE} {why(interop)}"
     return None

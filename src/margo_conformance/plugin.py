@@ -61,6 +61,9 @@ MARKERS = {
     "isolation": "one device cannot see or change another's data",
     "manifest": "desired state through the HTTP state manifest (PR1)",
     "needs_onboarding_keys": "applies only to a WOS that hands out one-time onboarding keys (interop.onboarding.keys)",
+    "needs_invalid_deployments_reported": (
+        "applies only to an agent that reports a deployment breaking the schema as Failed (interop.invalid_deployments)"
+    ),
 }
 
 

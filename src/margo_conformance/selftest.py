@@ -11,6 +11,12 @@ broken at the prerequisite is violated. The kill matrix is printed and written a
 with the mutation coverage: which MUST requirements the features trace, and which of them
 no mutant violates.
 
+A mutant whose fault breaks only a choice the spec leaves open (`outcome: advisory` in the
+mutants file: a V24 WOS answering a bad request with a 5xx, which V24 allows) must not fail
+anything: it is killed by an *advisory finding*, an advisory check that did not hold and names
+a row it violates, in a run with no failed requirement at all (every failed check is false
+there). Its row's verdict is "advisory".
+
 A false failure is confirmed before it counts: the scenarios that failed outside the violated
 requirements run once more against the same mutant. Those that fail again are false failures;
 those that pass are *unconfirmed* (a wobble under load, not a misplaced check): shown with their
@@ -48,6 +54,10 @@ CHILD_WORKERS = ("--workers", "2")
 #: Which scenarios a mutant runs (see `mutant_selection`).
 TRACED, FULL = "traced", "full"
 SCOPES = (TRACED, FULL)
+#: What a mutant's run must show (the mutants file's `outcome`): a failed check, every scenario
+#: in ERROR (an agent that never starts), or only an advisory finding (a choice the spec leaves open).
+FAIL_OUTCOME, ERROR_OUTCOME, ADVISORY_OUTCOME = "fail", "error", "advisory"
+MUTANT_OUTCOMES = (FAIL_OUTCOME, ERROR_OUTCOME, ADVISORY_OUTCOME)
 Log = Callable[[str], None]
 
 
@@ -58,7 +68,7 @@ class Mutant:
     sut: Path
     fault_variable: str
     violates: tuple[str, ...] = ()
-    outcome: str = "fail"
+    outcome: str = FAIL_OUTCOME
     select: str | None = None
     timeouts: dict[str, float] = field(default_factory=dict)
 
@@ -86,6 +96,10 @@ class MatrixRow:
     reasons: dict[str, str] = field(default_factory=dict)
     #: False failures that passed when run again: scenario -> the first failure's message.
     unconfirmed: dict[str, str] = field(default_factory=dict)
+    #: How the mutant was killed: "fail" (a failed check) or "advisory" (an advisory finding).
+    killed_how: str = FAIL_OUTCOME
+    #: For an advisory kill: scenario -> the advisory finding that killed it.
+    advisories: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -96,6 +110,8 @@ class Judgement:
     ok: bool
     note: str = ""
     reasons: dict[str, str] = field(default_factory=dict)
+    advisories: dict[str, str] = field(default_factory=dict)
+    how: str = FAIL_OUTCOME  # what kills the mutant: a failed check, or an advisory finding
 
 
 def first_line(message: str, limit: int = 300) -> str:
@@ -104,9 +120,9 @@ def first_line(message: str, limit: int = 300) -> str:
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
-def mutant_note(killed: list[str], false: list[str]) -> str:
+def mutant_note(killed: list[str], false: list[str], advisory: bool = False) -> str:
     if not killed:
-        return "survived: no scenario failed"
+        return "survived: no advisory finding names what it violates" if advisory else "survived: no scenario failed"
     return "false failures" if false else ""
 
 
@@ -140,8 +156,9 @@ def traced_must_requirements() -> tuple[str, ...]:
 
 
 def mutation_coverage(mutants: Iterable[Mutant]) -> MutationCoverage:
+    """An advisory mutant breaks a choice, not a requirement: it covers nothing."""
     traced = traced_must_requirements()
-    violated = {r for m in mutants for r in m.violates}
+    violated = {r for m in mutants if m.outcome != ADVISORY_OUTCOME for r in m.violates}
     return MutationCoverage(traced, tuple(r for r in traced if r in violated))
 
 
@@ -156,6 +173,9 @@ def load_mutants(path: Path = MUTANTS_FILE, roles: Iterable[str] | None = None) 
         variable = entry["fault_variable"]
         chosen.append(Mutant(role, "reference", sut, variable, outcome="pass"))
         for item in entry["mutants"]:
+            if item.get("outcome", FAIL_OUTCOME) not in MUTANT_OUTCOMES:
+                raise ConfigError(f"{path.name}: mutant {item['fault']}: outcome must be one of "
+                                  f"{', '.join(MUTANT_OUTCOMES)}, not {item['outcome']!r}")
             chosen.append(
                 Mutant(
                     role=role,
@@ -163,7 +183,7 @@ def load_mutants(path: Path = MUTANTS_FILE, roles: Iterable[str] | None = None) 
                     sut=sut,
                     fault_variable=variable,
                     violates=tuple(item["violates"]),
-                    outcome=item.get("outcome", "fail"),
+                    outcome=item.get("outcome", FAIL_OUTCOME),
                     select=item.get("select"),
                     timeouts=dict(item.get("timeouts", {})),
                 )
@@ -197,7 +217,7 @@ def mutant_selection(mutant: Mutant, scope: str = TRACED) -> str | None:
         return None
     if mutant.select:
         return mutant.select
-    if mutant.is_reference or mutant.outcome == "error":
+    if mutant.is_reference or mutant.outcome == ERROR_OUTCOME:
         return None
     return " or ".join(id_to_tag(r) for r in mutant.violates)
 
@@ -215,10 +235,12 @@ def judge(mutant: Mutant, results: dict[str, Any]) -> Judgement:
         wrong = failed + errored
         return Judgement([], wrong, [], ok, "" if ok else f"reference verdict {results.get('verdict')}",
                          {n: messages[n] for n in wrong})
-    if mutant.outcome == "error":
+    if mutant.outcome == ERROR_OUTCOME:
         ok = results.get("verdict") == "error" and len(errored) == len(scenarios) > 0
         return Judgement(errored, failed, [], ok, "" if ok else "expected every scenario to end in ERROR",
                          {n: messages[n] for n in failed})
+    if mutant.outcome == ADVISORY_OUTCOME:
+        return judge_advisory(mutant, scenarios, messages)
     violated = set(mutant.violates)
     killed: list[str] = []
     false: list[str] = []
@@ -236,6 +258,47 @@ def judge(mutant: Mutant, results: dict[str, Any]) -> Judgement:
     blocked = [s["name"] for s in scenarios if s["outcome"] == "error" and s["name"] not in killed]
     note = mutant_note(killed, false)
     return Judgement(killed, false, blocked, not note, note, reasons)
+
+
+def advisory_findings(scenario: dict[str, Any], rows: set[str]) -> list[str]:
+    """The messages of the scenario's advisory checks that did not hold and name one of `rows`
+    (as a requirement they check, or as a catalogued I-/A- row they rest on)."""
+    return [
+        str(check.get("message", ""))
+        for check in scenario.get("checks", [])
+        if check.get("kind") == "advisory" and not check.get("passed")
+        and rows & (set(check.get("requirements", ())) | set(check.get("ambiguities", ())))
+    ]
+
+
+def judge_advisory(mutant: Mutant, scenarios: list[dict[str, Any]], messages: dict[str, str]) -> Judgement:
+    """An advisory mutant: killed by an advisory finding naming a row it violates; any failed
+    requirement is a false failure, since what it breaks is a choice the spec leaves open."""
+    rows = set(mutant.violates)
+    advisories: dict[str, str] = {}
+    false: list[str] = []
+    reasons: dict[str, str] = {}
+    for scenario in scenarios:
+        findings = advisory_findings(scenario, rows)
+        if findings:
+            advisories[scenario["name"]] = first_line(findings[0])
+        named, traced_by = failed_requirements_of(scenario)
+        if scenario["outcome"] == "fail" or (scenario["outcome"] == "error" and named):
+            false.append(scenario["name"])
+            blame = "" if traced_by == "tags" or not named else f"{', '.join(named)} failed: "
+            reasons[scenario["name"]] = blame + messages[scenario["name"]]
+    killed = list(advisories)
+    blocked = [s["name"] for s in scenarios if s["outcome"] == "error" and s["name"] not in false]
+    note = mutant_note(killed, false, advisory=True)
+    return Judgement(killed, false, blocked, not note, note, reasons, advisories, ADVISORY_OUTCOME)
+
+
+def matrix_verdict(mutant: Mutant, results: dict[str, Any], found: Judgement) -> str:
+    """The row's verdict: the run's, or "advisory" for a passing run an advisory finding killed."""
+    verdict = str(results.get("verdict", "?"))
+    if mutant.outcome == ADVISORY_OUTCOME and verdict == "pass" and found.advisories:
+        return ADVISORY_OUTCOME
+    return verdict
 
 
 def failed_requirements_of(scenario: dict[str, Any]) -> tuple[list[str], str]:
@@ -273,9 +336,9 @@ def run_one(mutant: Mutant, report_root: Path, log: Log, scope: str = TRACED) ->
     if found.false_failures and not mutant.is_reference:
         found, unconfirmed = confirm_false_failures(found, results, sut_file, directory / "confirm", log)
         seconds = round(time.monotonic() - started, 1)
-    row = MatrixRow(mutant.role, mutant.name, list(mutant.violates), results.get("verdict", "?"),
+    row = MatrixRow(mutant.role, mutant.name, list(mutant.violates), matrix_verdict(mutant, results, found),
                     found.killed_by, found.false_failures, found.ok, seconds, found.note, found.blocked,
-                    found.reasons, unconfirmed)
+                    found.reasons, unconfirmed, found.how, found.advisories)
     log(f"{'ok ' if found.ok else 'BAD'} {mutant.role:<5} {mutant.name:<36} {row.verdict:<7} "
         f"killed by {len(found.killed_by)}, false failures {len(found.false_failures)}, "
         f"blocked {len(found.blocked)} ({seconds:.0f}s) {found.note}"
@@ -300,9 +363,10 @@ def confirm_false_failures(
     if unconfirmed:
         log(f"    {len(unconfirmed)} false failure(s) passed when run again: {', '.join(sorted(unconfirmed))}")
     confirmed = [name for name in found.false_failures if name not in unconfirmed]
-    note = mutant_note(found.killed_by, confirmed)
+    note = mutant_note(found.killed_by, confirmed, advisory=found.how == ADVISORY_OUTCOME)
     return (
-        Judgement(found.killed_by, confirmed, found.blocked, not note, note, {n: found.reasons[n] for n in confirmed}),
+        Judgement(found.killed_by, confirmed, found.blocked, not note, note, {n: found.reasons[n] for n in confirmed},
+                  found.advisories, found.how),
         unconfirmed,
     )
 
@@ -357,6 +421,12 @@ def summarise_scenarios(scenarios: list[str], shown: int = 2) -> str:
     return "; ".join(names[:shown]) + f"; and {len(names) - shown} more ({len(names)} scenarios)"
 
 
+def killed_cell(killed_by: list[str], how: str = FAIL_OUTCOME) -> str:
+    """The "killed by" cell: the scenarios, marked when an advisory check killed the mutant."""
+    names = summarise_scenarios(killed_by)
+    return f"advisory check: {names}" if names and how == ADVISORY_OUTCOME else names
+
+
 def matrix_markdown(rows: list[MatrixRow], coverage: MutationCoverage) -> str:
     mutants = [r for r in rows if r.mutant != "reference"]
     references = [r for r in rows if r.mutant == "reference"]
@@ -374,9 +444,13 @@ def matrix_markdown(rows: list[MatrixRow], coverage: MutationCoverage) -> str:
     for r in rows:
         lines.append(
             f"| {r.role} | {r.mutant} | {', '.join(r.violates) or '-'} | {r.verdict} | "
-            f"{summarise_scenarios(r.killed_by) or '-'} | {'; '.join(r.false_failures) or '-'} | {len(r.blocked)} | "
-            f"{_note(r)} |"
+            f"{killed_cell(r.killed_by, r.killed_how) or '-'} | {'; '.join(r.false_failures) or '-'} | "
+            f"{len(r.blocked)} | {_note(r)} |"
         )
+    advised = [(r, name, why) for r in rows for name, why in r.advisories.items()]
+    if advised:
+        lines += ["", "Advisory findings that killed a mutant breaking only a choice the spec leaves open:", ""]
+        lines += [f"- {r.role} {r.mutant}: {name}: {why}" for r, name, why in advised]
     explained = [(r, name, why) for r in rows for name, why in r.reasons.items()]
     if explained:
         lines += ["", "Why each false failure failed:", ""]

@@ -197,3 +197,39 @@ def test_a_check_that_cannot_be_made_is_recorded_as_not_tested_and_fails_nothing
         not_tested("CFG-004", "the SUT file declares: runs workloads on its own containerd")
     assert [c.kind for c in ledger.checks] == [NOT_TESTED]
     assert ledger.failed_requirements() == [] and ledger.passed_requirements() == []
+
+
+def test_what_an_agent_does_with_a_deployment_breaking_the_schema_is_a_declared_choice(tmp_path: Path) -> None:
+    from margo_conformance.interop import NOT_APPLICABLE, Interop, not_applicable
+
+    assert Interop().invalid_deployments.reported_failed
+    assert Interop().declared()["invalid_deployments"].endswith("(default)")
+    declared = load_sut_file(_sut(tmp_path, '  invalid_deployments:\n    reported_failed: false\n'
+                                             '    instead: "logs it and skips it"\n')).interop
+    assert declared.declared()["invalid_deployments"] == "not reported Failed: logs it and skips it"
+    why = not_applicable({"agent", "must", "needs_invalid_deployments_reported"}, declared)
+    assert why is not None and why.startswith(NOT_APPLICABLE)
+    assert "(it logs it and skips it)" in why and "interop.invalid_deployments" in why
+    assert not_applicable({"agent", "must", "needs_invalid_deployments_reported"}, Interop()) is None
+
+
+def test_the_invalid_deployments_choice_is_schema_checked(tmp_path: Path) -> None:
+    from margo_conformance.errors import ConfigError
+
+    with pytest.raises(ConfigError):
+        load_sut_file(_sut(tmp_path, "  invalid_deployments:\n    instead: skips it\n"))
+    with pytest.raises(ConfigError):
+        load_sut_file(_sut(tmp_path, "  invalid_deployments:\n    reported_failed: maybe\n"))
+
+
+def test_only_the_schema_breaking_example_of_the_failures_outline_depends_on_the_choice() -> None:
+    from pytest_bdd.parser import FeatureParser
+
+    from margo_conformance.paths import FEATURES_DIR
+
+    feature = FeatureParser(str(FEATURES_DIR), "agent/failures.feature").parse()
+    outline = next(s for s in feature.scenarios.values() if s.name.startswith("A deployment the agent cannot"))
+    tagged = {row[0] for e in outline.examples if "needs_invalid_deployments_reported" in e.tags for row in e.examples}
+    untagged = {row[0] for e in outline.examples if not e.tags for row in e.examples}
+    assert tagged == {"parameter-without-targets"} and untagged == {"unknown-profile-type"}
+    assert "must" in outline.tags

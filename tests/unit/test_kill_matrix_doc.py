@@ -50,3 +50,15 @@ def test_runs_of_different_scopes_are_not_merged() -> None:
     tool = _gen_tool()
     with pytest.raises(SystemExit, match="differ in scope"):
         tool.merge([({"scope": "full", "rows": []}, "d"), ({"scope": "traced", "rows": []}, "d")])
+
+
+def test_a_later_run_of_a_few_mutants_replaces_their_rows_only_and_is_named() -> None:
+    tool = _gen_tool()
+    rows = [{"role": "wos", "mutant": "reference"}, {"role": "wos", "mutant": "w", "verdict": "fail"},
+            {"role": "wos", "mutant": "x"}]
+    alone = {"scope": "full", "rows": [{"role": "wos", "mutant": "w", "verdict": "advisory"}]}
+    merged, later = tool.replace_mutants(rows, "full", [(alone, "2026-12-07")])
+    assert {r["mutant"]: r.get("verdict") for r in merged} == {"reference": None, "w": "advisory", "x": None}
+    assert later == [("`w`", "2026-12-07")]
+    with pytest.raises(SystemExit, match="cannot replace"):
+        tool.replace_mutants(rows, "traced", [(alone, "2026-12-07")])

@@ -196,3 +196,61 @@ def test_every_value_in_the_lead_is_escaped(tmp_path: Path) -> None:
     parser = _Resources()
     parser.feed(render_report(tree))
     assert parser.loads == []
+
+
+# -- what a run did not test, and the SHOULD rows beside the MUST ones -----------------------------
+
+_STATEMENT = {
+    "profile": "V24",
+    "statement": "PASS for the 20 tested of 40 V24 MUST requirements; 20 not covered by this suite version",
+    "must": {"passed": 20, "failed": 0, "advisory": 0, "blocked": 0, "no_verdict": 0, "not_covered": 20,
+             "not_testable": 0},
+    "should": {"passed": 2, "failed": 1, "advisory": 1, "blocked": 0, "no_verdict": 0, "not_covered": 5,
+               "not_testable": 1},
+    "requirements": [{"id": "ERR-001", "level": "should", "status": "advisory"}],
+}
+
+
+def _tree_with_not_tested() -> dict:
+    return {
+        "verdict": "pass",
+        "scenarios": [{
+            "name": "Workloads keep running during an outage", "nodeid": "n1", "outcome": "pass",
+            "requirements": ["CFG-004"],
+            "checks": [
+                {"requirements": ["STS-001"], "passed": True, "message": "reports in order", "kind": "requirement"},
+                {"requirements": ["CFG-004"], "passed": True, "kind": "not_tested",
+                 "message": "not tested: the SUT file declares: runs workloads on its own containerd"},
+            ],
+        }],
+        "coverage": {"statements": [_STATEMENT]},
+    }
+
+
+def test_checks_not_tested_are_listed_with_their_reasons() -> None:
+    from margo_conformance.report.html import render_report
+
+    page = render_report(_tree_with_not_tested())
+    assert '<a href="#not-tested">' in page
+    section = _section(page, "not-tested")
+    assert ">CFG-004<" in section and "runs workloads on its own containerd" in section
+    assert "not tested: the SUT" not in section  # the reason, without the prefix
+    assert "Workloads keep running during an outage" in section
+    assert _sections(page).index("not-tested") > _sections(page).index("not-run")
+
+
+def test_no_not_tested_section_when_every_check_was_made(tmp_path: Path) -> None:
+    assert '<section id="not-tested">' not in _page(tmp_path)
+
+
+def test_the_banner_and_the_coverage_section_give_the_should_rows_beside_the_must_ones() -> None:
+    from margo_conformance.report.html import render_report, should_sentence
+
+    line = should_sentence(_STATEMENT)
+    assert line == ("SHOULD: 3 tested of 10 V24 SHOULD requirements (1 failed); 5 not covered by this suite "
+                    "version; 1 advisory only; 1 not black-box testable")
+    page = render_report(_tree_with_not_tested())
+    banner = page[: page.index("<section")]
+    assert html.escape(_STATEMENT["statement"]) in banner and html.escape(line) in banner
+    assert html.escape(line) in _section(page, "coverage")
+    assert should_sentence({"profile": "PR1", "should": {}}) == ""

@@ -254,3 +254,82 @@ def test_a_blocked_scenario_kills_through_the_requirement_broken_at_its_prerequi
     found = judge(token, results)
     assert found.killed_by == ["caps"] and found.false_failures == [] and found.blocked == ["status", "rollback"]
     assert found.ok
+
+
+# -- advisory mutants: a fault that breaks only a choice the spec leaves open --------------------
+
+ADVISORY_MUTANT = Mutant("wos", "crash-on-malformed-json", Path("x.yaml"), "FAULTS", violates=("ERR-001",),
+                         outcome="advisory")
+
+
+def _advised(name: str, outcome: str, advisory: list[tuple[list[str], bool]], failed: list[str] = ()) -> dict:
+    entry = _checked(name, outcome, list(failed), "ERR-001", "CAP-002")
+    entry["checks"] = [{"requirements": rows, "passed": passed, "message": f"{name} advised", "kind": "advisory"}
+                       for rows, passed in advisory]
+    return entry
+
+
+def test_an_advisory_mutant_is_killed_by_an_advisory_finding_naming_what_it_violates() -> None:
+    results = {"verdict": "pass", "scenarios": [
+        _advised("bad json", "pass", [(["ERR-001"], False)]),
+        _advised("wrong kind", "pass", [(["ERR-001"], True)]),
+        _advised("elsewhere", "pass", [(["CAP-002"], False)]),  # names another row: kills nothing
+    ]}
+    found = judge(ADVISORY_MUTANT, results)
+    assert found.ok and found.killed_by == ["bad json"] and found.false_failures == []
+    assert found.advisories == {"bad json": "bad json advised"} and found.how == "advisory"
+    assert selftest.matrix_verdict(ADVISORY_MUTANT, results, found) == "advisory"
+
+
+def test_an_advisory_finding_may_name_the_row_as_the_ambiguity_it_rests_on() -> None:
+    entry = _advised("open", "pass", [])
+    entry["checks"] = [{"requirements": ["ONB-003"], "ambiguities": ["ERR-001"], "passed": False,
+                        "message": "open", "kind": "advisory"}]
+    assert judge(ADVISORY_MUTANT, {"verdict": "pass", "scenarios": [entry]}).ok
+
+
+def test_any_failed_requirement_is_false_for_an_advisory_mutant_even_the_row_it_violates() -> None:
+    results = {"verdict": "fail", "scenarios": [
+        _advised("bad json", "fail", [(["ERR-001"], False)], failed=["ERR-001"]),
+        _advised("blamed", "error", [], failed=["CAP-002"]),
+        _advised("blocked only", "error", []),
+    ]}
+    found = judge(ADVISORY_MUTANT, results)
+    assert not found.ok and found.false_failures == ["bad json", "blamed"] and found.blocked == ["blocked only"]
+    assert found.reasons["bad json"] == "ERR-001 failed: bad json said so"
+    assert selftest.matrix_verdict(ADVISORY_MUTANT, results, found) == "fail"
+
+
+def test_an_advisory_mutant_without_its_finding_survives_and_says_so() -> None:
+    results = {"verdict": "pass", "scenarios": [_advised("bad json", "pass", [(["ERR-001"], True)])]}
+    found = judge(ADVISORY_MUTANT, results)
+    assert not found.ok and found.killed_by == [] and "no advisory finding" in found.note
+    assert selftest.matrix_verdict(ADVISORY_MUTANT, results, found) == "pass"
+
+
+def test_other_mutants_ignore_advisory_findings() -> None:
+    results = {"verdict": "pass", "scenarios": [_advised("bad json", "pass", [(["STS-001"], False)])]}
+    found = judge(MUTANT, results)
+    assert not found.ok and found.how == "fail" and found.advisories == {}
+
+
+def test_the_matrix_shows_an_advisory_kill_with_its_finding() -> None:
+    row = MatrixRow("wos", "no-problem-body", ["ERR-001"], "advisory", ["problem body"], [], True, 3.0,
+                    killed_how="advisory", advisories={"problem body": "V24 defines no error body; 4 had none"})
+    text = selftest.matrix_markdown([row], selftest.MutationCoverage((), ()))
+    assert "| advisory | advisory check: problem body |" in text
+    assert "- wos no-problem-body: problem body: V24 defines no error body; 4 had none" in text
+
+
+def test_advisory_mutants_cover_no_must_requirement_and_the_three_v24_choices_are_advisory() -> None:
+    advisory = {m.name for m in load_mutants() if m.outcome == "advisory"}
+    assert advisory == {"crash-on-malformed-json", "no-problem-body", "oversized-500"}
+    assert selftest.mutation_coverage([ADVISORY_MUTANT]).mutated == ()
+
+
+def test_an_unknown_mutant_outcome_is_a_config_error(tmp_path: Path) -> None:
+    mutants = tmp_path / "mutants.yaml"
+    mutants.write_text(yaml.safe_dump({"wos": {"sut": "reference-wos.yaml", "fault_variable": "F", "mutants": [
+        {"fault": "x", "violates": ["ERR-001"], "outcome": "maybe"}]}}))
+    with pytest.raises(ConfigError, match="outcome must be one of"):
+        load_mutants(mutants)

@@ -24,13 +24,19 @@ from margo_conformance.roles.wos_bad_requests import (
     TOKEN,
     Exchange,
     Walk,
+    answered_with_server_errors,
     bad_requests,
     endpoints_without_refusal,
     failed_endpoints,
     failed_follow_ups,
+    judged_part,
     kinds_named,
+    not_refused,
     not_refused_as_client_errors,
     not_refused_requirements,
+    open_ambiguities,
+    open_part,
+    open_reasons,
     problem_body_fault,
     refusal_requirements,
     refusals_without_problem_body,
@@ -245,9 +251,10 @@ def test_verdicts_read_a_walk() -> None:
         "status report: no token",
     ]
     assert record.summary().startswith("onboarding request with a body that is not JSON: 400; ")
-    # A 500 at a token endpoint that then answers its valid request with nothing: the endpoint is
-    # not serving (TOK-003), and its valid request failing is TOK-003 only.
-    assert not_refused_requirements(record) == ["TOK-003"]
+    # A 500 is a refusal as V24 states it (ERR-001 allows any 4xx or 5xx): advised against, not failed.
+    assert answered_with_server_errors(record) == ["token request with a body that is not JSON: 500"]
+    assert not_refused(record) == []
+    assert not_refused_requirements(record) == []
     assert refusal_requirements(record) == ["ERR-001", "ONB-003", "TOK-003"]
     assert failed_endpoints(record) == [TOKEN]
 
@@ -306,17 +313,38 @@ def test_each_robustness_fault_shows_in_its_verdict(
 @pytest.mark.parametrize(
     "fault,kind,expected",
     [
-        ("crash-on-malformed-json", "a body that is not JSON", ["ERR-001"]),
+        # A 500 is a refusal as V24 states it: nothing broken (the 4xx is advised, not required).
+        ("crash-on-malformed-json", "a body that is not JSON", []),
         ("accept-capabilities-without-serial", "a document without a required field", ["CAP-003"]),
-        # Locked after a refusal: the status route serves nothing, bad or valid (STS-002).
-        ("refusal-locks-device", "a document of the wrong kind", ["STS-002"]),
     ],
 )
 def test_a_bad_request_not_refused_names_what_it_breaks(tmp_path: Path, fault: str, kind: str,
                                                         expected: list[str]) -> None:
-    # Answered 5xx: failures are not signalled as the client's (ERR-001); accepted: the rules of
-    # what was sent (a capabilities document without a serial number, CAP-003).
-    assert not_refused_requirements(_walk(tmp_path, fault, [kind])) == expected
+    # Accepted: the rules of what was sent (a capabilities document without a serial number, CAP-003).
+    assert not_refused_requirements(judged_part(_walk(tmp_path, fault, [kind]))) == expected
+
+
+def test_an_unanswered_bad_request_breaks_err_001_unless_its_endpoint_stopped_serving() -> None:
+    silent = Exchange(CAPABILITIES, "a body that is not JSON", _answer(None))
+    serving = Walk(["a body that is not JSON"], [silent, Exchange(CAPABILITIES, None, _answer(201, {}))])
+    assert not_refused_requirements(serving) == ["ERR-001"]
+    down = Walk(["a body that is not JSON"], [silent, Exchange(CAPABILITIES, None, _answer(None))])
+    assert not_refused_requirements(down) == ["CAP-002"]
+
+
+def test_what_v24_leaves_open_is_set_apart_for_advice() -> None:
+    kinds = ["a document of the wrong apiVersion", "a body larger than a megabyte", "a body that is not JSON"]
+    record = Walk(kinds, [
+        Exchange(ONBOARDING, "a body that is not JSON", _answer(500, b"", "text/plain")),
+        Exchange(CAPABILITIES, "a document of the wrong apiVersion", _answer(201, {})),
+        Exchange(STATUS, "a body larger than a megabyte", _answer(500, b"", "text/plain")),
+        Exchange(STATUS, "a body that is not JSON", _answer(400, {})),
+    ])
+    assert [e.endpoint for e in open_part(record).exchanges] == [ONBOARDING, CAPABILITIES, STATUS]
+    assert open_ambiguities(open_part(record)) == ("I-13", "I-20")
+    assert open_reasons(open_part(record)) == [
+        "the onboarding body is TBD (I-20)", "no V24 schema constrains apiVersion (I-13)", "V24 sets no size limit"]
+    assert [e.describe() for e in judged_part(record).exchanges] == ["status report with a body that is not JSON: 400"]
 
 
 def test_refusals_without_a_problem_body_are_listed_per_request(tmp_path: Path) -> None:
@@ -344,3 +372,78 @@ def test_a_device_that_cannot_onboard_stops_the_walk_and_says_why(tmp_path: Path
         == "ONB-003: onboarding request with the valid request: 403 (expected 201)"
     )
     assert set(record.not_reached) == {TOKEN, CAPABILITIES, STATUS}
+
+
+# -- the steps' checks: what V24 states is a requirement, the suite's choices are advisory ----
+
+
+class _WalkedWos:
+    """Just enough of WosUnderTest for the robustness Then steps: the walk they read."""
+
+    def __init__(self, record: Walk) -> None:
+        self.walk = record
+
+
+def _checks_of_steps(record: Walk) -> list[Any]:
+    from steps.wos_robustness import (
+        each_refusal_is_a_client_error_as_the_suite_advises,
+        every_refusal_carries_a_problem_body_as_the_suite_advises,
+        the_orchestrator_refuses_every_bad_request,
+        the_valid_request_after_each_refusal_succeeds,
+    )
+
+    from margo_conformance.checks import scenario_ledger
+
+    wos: Any = _WalkedWos(record)
+    with scenario_ledger() as ledger:
+        the_orchestrator_refuses_every_bad_request(wos)
+        each_refusal_is_a_client_error_as_the_suite_advises(wos)
+        every_refusal_carries_a_problem_body_as_the_suite_advises(wos)
+        the_valid_request_after_each_refusal_succeeds(wos)
+    return ledger.checks
+
+
+def _served(endpoint: str, kind: str, bad: Answer) -> list[Exchange]:
+    return [Exchange(endpoint, kind, bad), Exchange(endpoint, None, _answer(201 if endpoint != TOKEN else 200, {}))]
+
+
+@pytest.mark.parametrize(
+    "kind,bad",
+    [
+        ("a body that is not JSON", _answer(500, b"Internal Server Error", "text/plain")),  # crash-on-malformed-json
+        ("a document of the wrong kind", _answer(422, b"Unprocessable Entity", "text/plain")),  # no-problem-body
+        ("a body larger than a megabyte", _answer(500, b"Internal Server Error", "text/plain")),  # oversized-500
+        ("a body larger than a megabyte", _answer(201, {})),  # V24 sets no size limit: accepting is not wrong
+    ],
+)
+def test_the_suites_v24_choices_are_advisory_never_failures(kind: str, bad: Answer) -> None:
+    from margo_conformance.checks import ADVISORY
+
+    checks = _checks_of_steps(Walk([kind], _served(CAPABILITIES, kind, bad)))
+    assert all(c.passed for c in checks if c.kind != ADVISORY)
+    findings = [c for c in checks if c.kind == ADVISORY and not c.passed]
+    assert findings and all("ERR-001" in c.requirements for c in findings)
+
+
+def test_a_bad_request_accepted_or_unanswered_still_fails_what_v24_states() -> None:
+    from margo_conformance.checks import CheckFailed
+
+    accepted = Walk(["a document without a required field"],
+                    _served(CAPABILITIES, "a document without a required field", _answer(201, {})))
+    with pytest.raises(CheckFailed) as failure:
+        _checks_of_steps(accepted)
+    assert failure.value.requirements == ("CAP-003",)
+    unanswered = Walk(["a body that is not JSON"], _served(STATUS, "a body that is not JSON", _answer(None)))
+    with pytest.raises(CheckFailed) as failure:
+        _checks_of_steps(unanswered)
+    assert failure.value.requirements == ("ERR-001",)
+
+
+def test_a_wos_that_stops_serving_after_a_refusal_fails_the_endpoints_requirement() -> None:
+    from margo_conformance.checks import CheckFailed
+
+    kind = "a body that is not JSON"
+    record = Walk([kind], [Exchange(STATUS, kind, _answer(400, {})), Exchange(STATUS, None, _answer(503))])
+    with pytest.raises(CheckFailed) as failure:
+        _checks_of_steps(record)
+    assert failure.value.requirements == ("STS-002",)

@@ -84,6 +84,7 @@ SECTIONS = (
     ("summary", "Summary"),
     ("failures", "Failures and errors"),
     ("not-run", "Skipped and not run"),
+    ("not-tested", "Not tested in this run"),
     ("requirements", "Requirement traceability"),
     ("coverage", "Catalogue coverage"),
     ("scenarios", "All scenarios"),
@@ -200,11 +201,10 @@ def _banner_values(tree: Mapping[str, Any]) -> dict[str, str]:
         if reasons
         else ""
     )
-    statements = [s.get("statement") for s in tree.get("coverage", {}).get("statements", [])]
+    statements = tree.get("coverage", {}).get("statements", [])
     if statements:
         reasons_html = (
-            '<ul class="statements">' + "".join(f"<li>{esc(s)}</li>" for s in statements) + "</ul>"
-            + reasons_html
+            '<ul class="statements">' + "".join(_statement_items(s) for s in statements) + "</ul>" + reasons_html
         )
     return {
         "verdict": esc(verdict),
@@ -214,6 +214,29 @@ def _banner_values(tree: Mapping[str, Any]) -> dict[str, str]:
         "banner_meta": " &middot; ".join(esc(m) for m in meta),
         "reasons": reasons_html,
     }
+
+
+def should_sentence(statement: Mapping[str, Any]) -> str:
+    """The SHOULD rows of a coverage statement in one line, as its MUST sentence reads
+    (e.g. "SHOULD: 3 tested of 12 V24 SHOULD requirements (1 failed); 9 not covered ..."), or ''."""
+    counts = statement.get("should") or {}
+    total = sum(int(n) for n in counts.values())
+    if not total:
+        return ""
+    tested = counts.get("passed", 0) + counts.get("failed", 0)
+    failed = f" ({counts['failed']} failed)" if counts.get("failed") else ""
+    parts = [f"SHOULD: {tested} tested of {total} {statement.get('profile')} SHOULD requirements{failed}",
+             f"{counts.get('not_covered', 0)} not covered by this suite version"]
+    extra = (("blocked", "blocked"), ("no_verdict", "without a verdict in this run"),
+             ("advisory", "advisory only"), ("not_testable", "not black-box testable"))
+    parts += [f"{counts[status]} {words}" for status, words in extra if counts.get(status)]
+    return "; ".join(parts)
+
+
+def _statement_items(statement: Mapping[str, Any]) -> str:
+    """One profile's coverage in the banner: the MUST sentence, then the SHOULD line under it."""
+    should = should_sentence(statement)
+    return f"<li>{esc(statement.get('statement'))}</li>" + (f'<li class="should">{esc(should)}</li>' if should else "")
 
 
 # -- sections ---------------------------------------------------------------------------------
@@ -651,6 +674,41 @@ def _not_run(tree: Mapping[str, Any]) -> str:
     )
 
 
+NOT_TESTED_PREFIX = "not tested: "  # checks.not_tested opens every message with it
+
+
+def _not_tested(tree: Mapping[str, Any]) -> str:
+    """Checks a scenario could not make with what the SUT file declares, each with its reason."""
+    where = _scenario_index(tree)
+    rows = []
+    for scenario in tree.get("scenarios", []):
+        for check in scenario.get("checks", []):
+            if check.get("kind") != "not_tested":
+                continue
+            reason = str(check.get("message", ""))
+            reason = reason[len(NOT_TESTED_PREFIX):] if reason.startswith(NOT_TESTED_PREFIX) else reason
+            rows.append(
+                [
+                    _td(esc(", ".join(check.get("requirements", []))), "id"),
+                    _td(esc(reason) or '<span class="none">no reason given</span>'),
+                    _td(_scenario_link(str(scenario.get("name")), where, tree)),
+                ]
+            )
+    if not rows:
+        return ""
+    intro = (
+        "Checks a scenario did not make because the SUT file gives the suite no way to observe them "
+        "(e.g. workloads the suite cannot see); the scenario went on with its other checks. They "
+        "count neither for nor against a verdict."
+    )
+    return _section(
+        "not-tested",
+        f"Not tested in this run ({len(rows)})",
+        _table(["requirement", "why not tested", "scenario"], rows, "data not-tested"),
+        esc(intro),
+    )
+
+
 def _requirements(tree: Mapping[str, Any]) -> str:
     outcome_of = {str(s.get("name")): str(s.get("outcome")) for s in tree.get("scenarios", [])}
     rows = []
@@ -721,7 +779,9 @@ def _coverage(tree: Mapping[str, Any]) -> str:
                 for r in rows
             ],
         )
+        should = should_sentence(statement)
         parts.append(f'<p class="statement">{esc(statement.get("statement"))}</p>'
+                     + (f'<p class="statement should">{esc(should)}</p>' if should else "")
                      + _details(f"{statement.get('profile')}: all {len(rows)} MUST and SHOULD rows", table))
     if not parts:
         return _section("coverage", "Catalogue coverage", _none("No profile was claimed."))
@@ -1118,13 +1178,15 @@ def render_report(
         "performance": _performance_section(performance) if performance else "",
         "failures": _failures(tree, evidence_root),
         "not-run": _not_run(tree),
+        "not-tested": _not_tested(tree),
         "requirements": _requirements(tree),
         "coverage": _coverage(tree),
         "scenarios": _scenarios(tree),
         "waivers": _waivers(tree),
         "identity": _identity(tree),
     }
-    order = [*SECTIONS[:4], ("performance", "Performance"), *SECTIONS[4:]]
+    after_summary = [anchor for anchor, _ in SECTIONS].index("summary") + 1
+    order = [*SECTIONS[:after_summary], ("performance", "Performance"), *SECTIONS[after_summary:]]
     toc = [(anchor, heading) for anchor, heading in order if written[anchor]]
     sections = [written[anchor] for anchor, _ in toc]
     banner = _banner_values(tree)

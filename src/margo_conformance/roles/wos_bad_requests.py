@@ -51,8 +51,17 @@ SIGNALLING = "ERR-001"
 #: WOS does with bad onboarding requests is reported as advisory, never as a failure.
 OPEN_ENDPOINTS: dict[str, tuple[str, ...]] = {ONBOARDING: ("I-20",)}
 #: Kinds of bad request the spec does not make bad: V24 spells apiVersion differently on every
-#: page and no schema constrains it (I-13: never fail on the value), so an empty one is advisory.
-OPEN_KINDS: dict[str, tuple[str, ...]] = {"a document of the wrong apiVersion": ("I-13",)}
+#: page and no schema constrains it (I-13: never fail on the value), so an empty one is advisory;
+#: V24 sets no size limit, so what a WOS does with a 2 MiB request (refuse it, accept it, fail
+#: on it) is advisory too (ERR-001 names no limit, and no I-row speaks of one).
+OVERSIZED = "a body larger than a megabyte"
+OPEN_KINDS: dict[str, tuple[str, ...]] = {"a document of the wrong apiVersion": ("I-13",), OVERSIZED: ()}
+#: Why the answer is open, for the advisory message (endpoint or kind -> reason).
+OPEN_WHY = {
+    ONBOARDING: "the onboarding body is TBD (I-20)",
+    "a document of the wrong apiVersion": "no V24 schema constrains apiVersion (I-13)",
+    OVERSIZED: "V24 sets no size limit",
+}
 
 
 #: "A body larger than a megabyte": twice the 1 MiB the suite allows a WOS to refuse above.
@@ -237,7 +246,7 @@ BAD_REQUESTS: dict[str, dict[str, Defect]] = {
         CAPABILITIES: _unknown_device_capabilities,
         STATUS: _unknown_device_or_deployment_status,
     },
-    "a body larger than a megabyte": {
+    OVERSIZED: {
         ONBOARDING: _padded_document,
         TOKEN: _padded_form,
         CAPABILITIES: _padded_document,
@@ -403,15 +412,32 @@ def open_ambiguities(record: Walk) -> tuple[str, ...]:
     return tuple(sorted({a for e in record.exchanges for a in _open_rows(e)}))
 
 
+def open_reasons(record: Walk) -> list[str]:
+    """Why V24 leaves the answers of these bad requests open, each reason once, in walk order."""
+    reasons = [OPEN_WHY[key] for e in record.exchanges for key in (e.endpoint, e.kind) if key in OPEN_WHY]
+    return list(dict.fromkeys(reasons))
+
+
 def not_refused_as_client_errors(record: Walk) -> list[str]:
-    """Bad requests that did not get a 4xx."""
+    """Bad requests that did not get a 4xx (the suite's choice where V24 allows any 4xx or 5xx)."""
     return [e.describe() for e in record.bad() if not _is_client_error(e.answer.status)]
 
 
+def answered_with_server_errors(record: Walk) -> list[str]:
+    """Bad requests refused with a 5xx: V24 allows it (ERR-001), the suite advises a 4xx."""
+    return [e.describe() for e in record.bad() if _is_server_error(e.answer.status)]
+
+
+def not_refused(record: Walk) -> list[str]:
+    """Bad requests that V24 does not let pass: accepted (an answer below 400) or not answered
+    with a status at all. A 4xx or a 5xx is a refusal as V24 states it (ERR-001)."""
+    return [e.describe() for e in record.bad() if not _is_refusal(e.answer.status)]
+
+
 def not_refused_requirements(record: Walk) -> list[str]:
-    """What the bad requests that did not get a 4xx break: the rules of their endpoint when they
-    were accepted; when they got a 5xx or no answer, ERR-001, or the endpoint's own requirement
-    when its valid request failed too (the endpoint was not serving at all)."""
+    """What the bad requests `not_refused` lists break: the rules of their endpoint when they
+    were accepted; when they got no answer, ERR-001 (a failure is answered with a status), or
+    the endpoint's own requirement when its valid request failed too (it was not serving)."""
     down = set(failed_endpoints(record))
 
     def broken(exchange: Exchange) -> str:
@@ -419,7 +445,7 @@ def not_refused_requirements(record: Walk) -> list[str]:
             return ACCEPTED_BREAKS[exchange.endpoint]
         return REQUIREMENT[exchange.endpoint] if exchange.endpoint in down else SIGNALLING
 
-    return sorted({broken(e) for e in record.bad() if not _is_client_error(e.answer.status)})
+    return sorted({broken(e) for e in record.bad() if not _is_refusal(e.answer.status)})
 
 
 def refusal_requirements(record: Walk) -> list[str]:
@@ -491,6 +517,14 @@ def problem_body_fault(endpoint: str, answer: Answer) -> str:
 
 def _is_client_error(status: int | None) -> bool:
     return status is not None and 400 <= status < 500
+
+
+def _is_server_error(status: int | None) -> bool:
+    return status is not None and 500 <= status < 600
+
+
+def _is_refusal(status: int | None) -> bool:
+    return _is_client_error(status) or _is_server_error(status)
 
 
 def _status_text(answer: Answer) -> str:
