@@ -20,7 +20,8 @@ Feature: Capabilities reports
   Scenario Outline: Capabilities that break the schema are refused and change nothing
     Given the device has reported valid capabilities
     When the device reports capabilities <defect>
-    Then the orchestrator refuses the request as a client error
+    Then the orchestrator refuses the request
+    And the refusal is a client error, as the suite advises
     And the orchestrator still holds the capabilities reported before
 
     Examples:

@@ -20,9 +20,11 @@ Feature: Deployment status reports
   @must @req_STS_002 @req_STS_003 @req_STS_004
   Scenario: A malformed status report is refused
     When the device reports the deployment with a state Margo does not define
-    Then the orchestrator refuses the request as a client error
+    Then the orchestrator refuses the request
+    And the refusal is a client error, as the suite advises
 
   @must @req_STS_002
   Scenario: A status report for an unknown deployment is refused
     When the device reports the status of a deployment the orchestrator never assigned
-    Then the orchestrator refuses the request as a client error
+    Then the orchestrator refuses the request
+    And the refusal is a client error, as the suite advises

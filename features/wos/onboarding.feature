@@ -26,7 +26,8 @@ Feature: Onboarding a device
   @must @req_ONB_003 @needs_onboarding_keys
   Scenario: Onboarding with a wrong onboarding key is refused
     When the device onboards with a wrong onboarding key
-    Then the orchestrator refuses the request as a client error
+    Then the orchestrator refuses the request
+    And the refusal is a client error, as the suite advises
 
   @must @req_TOK_003
   Scenario: The token endpoint issues bearer tokens for valid client credentials
@@ -38,4 +39,5 @@ Feature: Onboarding a device
   Scenario: The token endpoint refuses a wrong client secret
     Given the device has onboarded
     When the device asks for an access token with a wrong client secret
-    Then the orchestrator refuses the request as a client error
+    Then the orchestrator refuses the request
+    And the refusal is a client error, as the suite advises

@@ -20,7 +20,8 @@ Feature: The states a deployment can be in
   Scenario Outline: A state Margo does not define is refused and changes nothing
     Given the device has reported the deployment as Installing
     When the device reports the deployment with <undefined state>
-    Then the orchestrator refuses the request as a client error
+    Then the orchestrator refuses the request
+    And the refusal is a client error, as the suite advises
     And the orchestrator shows the deployment as Installing
 
     Examples:
