@@ -22,6 +22,7 @@ from margo_conformance.runner import (
     EXIT_USAGE,
     RunRequest,
     execute,
+    only_scenarios,
     print_line,
 )
 from margo_conformance.workers import AUTO_WORKERS, parse_workers, resolve_workers
@@ -77,9 +78,10 @@ def build_parser() -> argparse.ArgumentParser:
                           help="mutant runs at a time (references always run alone, first); default 1")
     selftest.add_argument("--mutant", action="append", default=None, metavar="FAULT",
                           help="only this mutant (repeatable; 'reference' for the references); default: all")
-    selftest.add_argument("--scope", choices=("traced", "full"), default="traced",
-                          help="scenarios a mutant runs: those tracing what it violates (default), or all "
-                               "of its role, which also shows any false failure elsewhere")
+    selftest.add_argument("--scope", choices=("traced", "reached", "full"), default="traced",
+                          help="scenarios a mutant runs: those tracing what it violates (default); those "
+                               "whose code reaches its fault switch in the reference's run (where its "
+                               "outcome can differ: false failures show there); or all of its role")
     return parser
 
 
@@ -106,6 +108,14 @@ def _add_run(commands: argparse._SubParsersAction) -> None:
         metavar="RESULTS_JSON",
         default=None,
         help="run only the scenarios that failed or errored in that results.json",
+    )
+    run.add_argument(
+        "--only-scenarios",
+        type=Path,
+        metavar="JSON",
+        default=None,
+        help="run only these scenarios: a JSON list of node ids as results.json names them "
+             "(the kill matrix uses it to run a mutant where its fault switch is reached)",
     )
     run.add_argument(
         "--waivers",
@@ -239,6 +249,7 @@ def _run(args: argparse.Namespace) -> int:
         waivers_file=args.waivers.resolve() if args.waivers else None,
         certification=args.certification,
         rerun_failed=args.rerun_failed.resolve() if args.rerun_failed else None,
+        only=only_scenarios(args.only_scenarios) if args.only_scenarios else (),
         bundle=args.bundle,
         signing_key=args.signing_key.resolve() if args.signing_key else None,
         allure=args.allure,

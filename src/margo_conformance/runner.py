@@ -88,6 +88,7 @@ class RunRequest:
     waivers_file: Path | None = None
     certification: bool = False
     rerun_failed: Path | None = None  # a previous results.json
+    only: tuple[str, ...] = ()  # node ids to run, nothing else (--only-scenarios)
     bundle: bool = False
     signing_key: Path | None = None
     allure: bool = False
@@ -116,6 +117,7 @@ def check_request(request: RunRequest) -> None:
                 ("-m", request.select),
                 ("-k", request.keyword),
                 ("--rerun-failed", request.rerun_failed),
+                ("--only-scenarios", request.only),
             )
             if v
         ]
@@ -151,6 +153,17 @@ def failed_nodeids(results_path: Path) -> tuple[str, ...]:
             f"--rerun-failed {results_path}: no scenario failed or errored there; nothing to rerun"
         )
     return chosen
+
+
+def only_scenarios(path: Path) -> tuple[str, ...]:
+    """--only-scenarios: a JSON list of node ids."""
+    try:
+        chosen = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"--only-scenarios {path}: not a readable JSON list ({exc})") from exc
+    if not isinstance(chosen, list) or not chosen or not all(isinstance(n, str) for n in chosen):
+        raise ConfigError(f"--only-scenarios {path}: expected a non-empty JSON list of node ids")
+    return tuple(chosen)
 
 
 class RunLog:
@@ -313,7 +326,7 @@ def worker_arguments(request: RunRequest) -> list[str]:
     A --rerun-failed run stays in one process: its selection is applied by `RunnerPlugin`,
     which lives in this process only, while xdist workers collect for themselves.
     """
-    if request.workers <= 1 or request.rerun_failed is not None:
+    if request.workers <= 1 or request.rerun_failed is not None or request.only:
         return []
     return ["-n", str(request.workers), "--dist", "worksteal"]
 
@@ -338,7 +351,7 @@ def sut_description(sut: SutConfig) -> dict[str, Any]:
 def execute(request: RunRequest, log: Log) -> int:
     """Run the suite for one SUT; returns the process exit code."""
     check_request(request)
-    rerun = failed_nodeids(request.rerun_failed) if request.rerun_failed else ()
+    rerun = failed_nodeids(request.rerun_failed) if request.rerun_failed else request.only
     run_id = request.run_id or f"run-{uuid.uuid4().hex[:12]}"
     request.report_dir.mkdir(parents=True, exist_ok=True)
     clear_previous_outputs(request.report_dir)
@@ -381,8 +394,10 @@ def _execute(
         write_results_json(request.report_dir, tree)
         log(f"error: {exc}")
         return finish(request, EXIT_ERROR, log)
-    if rerun:
+    if request.rerun_failed:
         log(f"rerunning {len(rerun)} failed scenario(s) from {request.rerun_failed}")
+    elif rerun:
+        log(f"running only the {len(rerun)} scenario(s) asked for")
     plugins = [
         RunnerPlugin(run_context(request, images.sut_identity), rerun, progress),
         LiveProgress(progress, request.waivers, quiet=not request.verbose),

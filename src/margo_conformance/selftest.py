@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -51,9 +51,13 @@ RUN_TIMEOUT_S = 900
 # per run); the run's own default (auto) would multiply with --jobs on a small machine. A false
 # failure is confirmed by a run in one process (--rerun-failed).
 CHILD_WORKERS = ("--workers", "2")
-#: Which scenarios a mutant runs (see `mutant_selection`).
-TRACED, FULL = "traced", "full"
-SCOPES = (TRACED, FULL)
+#: Which scenarios a mutant runs (see `mutant_selection` and `reached_scenarios`).
+TRACED, REACHED, FULL = "traced", "reached", "full"
+SCOPES = (TRACED, REACHED, FULL)
+#: The variable that makes the reference implementations say which fault switches a scenario's
+#: code asks about, and the line they say it with (reference/*/faults.py).
+FAULT_POINTS_VARIABLE = "MARGO_FAULT_POINTS"
+FAULT_POINT_LINE = "fault point reached: "
 #: What a mutant's run must show (the mutants file's `outcome`): a failed check, every scenario
 #: in ERROR (an agent that never starts), or only an advisory finding (a choice the spec leaves open).
 FAIL_OUTCOME, ERROR_OUTCOME, ADVISORY_OUTCOME = "fail", "error", "advisory"
@@ -191,11 +195,14 @@ def load_mutants(path: Path = MUTANTS_FILE, roles: Iterable[str] | None = None) 
     return chosen
 
 
-def mutant_sut_file(mutant: Mutant, directory: Path) -> Path:
-    """The reference SUT file with the fault switched on (and any timeouts tightened)."""
+def mutant_sut_file(mutant: Mutant, directory: Path, report_fault_points: bool = False) -> Path:
+    """The reference SUT file with the fault switched on (and any timeouts tightened); for a
+    reference in the `reached` scope, with the fault points reported."""
     document = yaml.safe_load(mutant.sut.read_text())
     if "build" in document:
         document["build"]["context"] = str((mutant.sut.parent / document["build"]["context"]).resolve())
+    if report_fault_points:
+        document.setdefault("env", {})[FAULT_POINTS_VARIABLE] = "1"
     if not mutant.is_reference:
         document.setdefault("env", {})[mutant.fault_variable] = mutant.name
     if mutant.timeouts:
@@ -213,7 +220,7 @@ def mutant_selection(mutant: Mutant, scope: str = TRACED) -> str | None:
     `full` scope runs every scenario of its role, so a fault that breaks more than it claims,
     or a scenario failing for a requirement it does not trace, shows as a false failure.
     """
-    if scope == FULL:
+    if scope in (FULL, REACHED):
         return None
     if mutant.select:
         return mutant.select
@@ -311,14 +318,23 @@ def failed_requirements_of(scenario: dict[str, Any]) -> tuple[list[str], str]:
     return [], "tags"
 
 
-def run_one(mutant: Mutant, report_root: Path, log: Log, scope: str = TRACED) -> MatrixRow:
+def run_one(
+    mutant: Mutant, report_root: Path, log: Log, scope: str = TRACED, only: Sequence[str] | None = None
+) -> MatrixRow:
+    """One mutant's run and its row; `only`: the node ids it runs (the `reached` scope)."""
+    if only is not None and not only:
+        return unreached_row(mutant)
     directory = report_root / "mutants" / f"{mutant.role}-{mutant.name}"
     directory.mkdir(parents=True, exist_ok=True)
-    sut_file = mutant_sut_file(mutant, directory)
+    sut_file = mutant_sut_file(mutant, directory, report_fault_points=mutant.is_reference and scope == REACHED)
     arguments = ["--sut", str(sut_file), "--report-dir", str(directory), *CHILD_WORKERS]
     selection = mutant_selection(mutant, scope)
     if selection:
         arguments += ["-m", selection]
+    if only is not None:
+        chosen = directory / "scenarios.json"
+        chosen.write_text(json.dumps(sorted(only), indent=1) + "\n")
+        arguments += ["--only-scenarios", str(chosen)]
     started = time.monotonic()
     child = run_suite(arguments, RUN_TIMEOUT_S)
     (directory / "run.log").write_text(child.output)
@@ -344,6 +360,34 @@ def run_one(mutant: Mutant, report_root: Path, log: Log, scope: str = TRACED) ->
         f"blocked {len(found.blocked)} ({seconds:.0f}s) {found.note}"
         + (f" unconfirmed: {len(unconfirmed)}" if unconfirmed else ""))
     return row
+
+
+def unreached_row(mutant: Mutant) -> MatrixRow:
+    """No scenario of the reference reached the mutant's switch: nothing can tell it apart."""
+    note = "not killed: no scenario reaches its fault switch (reference/*/faults.py), so no run can tell it apart"
+    return MatrixRow(mutant.role, mutant.name, list(mutant.violates), "not run", [], [], False, 0.0, note)
+
+
+def reached_scenarios(reference_report: Path) -> dict[str, list[str]]:
+    """Fault switch -> node ids of the reference run's scenarios whose code asked about it (the
+    SUT log lines in each scenario's evidence). A scenario that never asks about a switch runs
+    the same code with it on, so only these can differ from the reference with that mutant."""
+    results = json.loads((reference_report / "results.json").read_text())
+    reached: dict[str, list[str]] = {}
+    for scenario in results.get("scenarios", []):
+        evidence = scenario.get("evidence")
+        if not evidence or not scenario.get("nodeid"):
+            continue
+        try:
+            events = json.loads((reference_report / evidence).read_text()).get("events", [])
+        except (OSError, json.JSONDecodeError):
+            continue
+        for event in events:
+            text = str(event.get("summary", ""))
+            if event.get("kind") == "log" and FAULT_POINT_LINE in text:
+                name = text.split(FAULT_POINT_LINE, 1)[1].strip()
+                reached.setdefault(name, []).append(scenario["nodeid"])
+    return {name: sorted(set(nodeids)) for name, nodeids in reached.items()}
 
 
 def confirm_false_failures(
@@ -389,21 +433,39 @@ def run_selftest(
 ) -> list[MatrixRow]:
     mutants = load_mutants(roles=roles)
     if names is not None:
-        wanted = set(names)
+        # The reached scope needs each role's reference run: it says where each switch is asked.
+        wanted = set(names) | ({"reference"} if scope == REACHED else set())
         unknown = wanted - {m.name for m in mutants}
         if unknown:
             raise ConfigError(f"no mutant named {', '.join(sorted(unknown))} in {MUTANTS_FILE.name}")
         mutants = [m for m in mutants if m.name in wanted]
     rows = {i: run_one(m, report_root, log, scope) for i, m in enumerate(mutants) if m.is_reference}
+    reached = {role: _reached_by_reference(report_root, role, log) for role in {m.role for m in mutants}} \
+        if scope == REACHED else {}
+
+    def scope_of(mutant: Mutant) -> list[str] | None:
+        return reached[mutant.role].get(mutant.name, []) if scope == REACHED else None
+
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         pending = {
-            i: pool.submit(run_one, m, report_root, log, scope) for i, m in enumerate(mutants) if not m.is_reference
+            i: pool.submit(run_one, m, report_root, log, scope, scope_of(m))
+            for i, m in enumerate(mutants) if not m.is_reference
         }
         rows.update({i: future.result() for i, future in pending.items()})
     ordered = [rows[i] for i in range(len(mutants))]
     # Coverage is a property of the whole mutants file, whichever roles this run chose.
     write_matrix(report_root, ordered, mutation_coverage(load_mutants()), scope)
     return ordered
+
+
+def _reached_by_reference(report_root: Path, role: str, log: Log) -> dict[str, list[str]]:
+    reference = report_root / "mutants" / f"{role}-reference"
+    if not (reference / "results.json").is_file():
+        raise ConfigError(f"the reached scope needs the {role} reference's run first (add --mutant reference)")
+    reached = reached_scenarios(reference)
+    log(f"{role} reference: {len(reached)} fault switch(es) reached; scenarios per switch: "
+        + ", ".join(f"{name} {len(ids)}" for name, ids in sorted(reached.items())))
+    return reached
 
 
 def write_matrix(report_root: Path, rows: list[MatrixRow], coverage: MutationCoverage, scope: str = TRACED) -> None:

@@ -126,7 +126,7 @@ def test_mutants_run_in_parallel_after_the_references_and_keep_file_order(
 ) -> None:
     order: list[str] = []
 
-    def fake_run_one(mutant: Mutant, report_root: Path, log, scope: str) -> MatrixRow:
+    def fake_run_one(mutant: Mutant, report_root: Path, log, scope: str, only=None) -> MatrixRow:
         order.append(mutant.name)
         return MatrixRow(mutant.role, mutant.name, list(mutant.violates), "fail", [], [], True, 0.0)
 
@@ -333,3 +333,59 @@ def test_an_unknown_mutant_outcome_is_a_config_error(tmp_path: Path) -> None:
         {"fault": "x", "violates": ["ERR-001"], "outcome": "maybe"}]}}))
     with pytest.raises(ConfigError, match="outcome must be one of"):
         load_mutants(mutants)
+
+
+# -- the reached scope: a mutant runs where the reference's code asks about its switch ---------
+
+
+def _reference_report(directory: Path, logs: dict[str, list[str]]) -> Path:
+    """A reference run's results.json and evidence: node id -> the SUT log lines of its scenario."""
+    (directory / "evidence").mkdir(parents=True)
+    scenarios = []
+    for index, (nodeid, lines) in enumerate(logs.items(), 1):
+        evidence = f"evidence/{index:03d}.json"
+        events = [{"t": 1.0, "kind": "log", "summary": f"wos: {line}", "data": {}} for line in lines]
+        (directory / evidence).write_text(json.dumps({"scenario": nodeid, "events": events}))
+        scenarios.append({"name": nodeid, "nodeid": nodeid, "outcome": "pass", "evidence": evidence})
+    (directory / "results.json").write_text(json.dumps({"scenarios": scenarios}))
+    return directory
+
+
+def test_reached_scenarios_are_those_whose_sut_log_names_the_switch(tmp_path: Path) -> None:
+    report = _reference_report(tmp_path / "ref", {
+        "a": ["fault point reached: status-500", "ready"],
+        "b": ["fault point reached: status-500", "fault point reached: digest-mismatch"],
+        "c": ["ready"],
+    })
+    assert selftest.reached_scenarios(report) == {"status-500": ["a", "b"], "digest-mismatch": ["b"]}
+
+
+def test_a_mutant_whose_switch_no_scenario_reaches_is_not_killed_and_not_run(tmp_path: Path) -> None:
+    row = selftest.run_one(MUTANT, tmp_path, lambda _: None, selftest.REACHED, only=[])
+    assert not row.ok and row.verdict == "not run" and "reaches its fault switch" in row.note
+
+
+def test_the_reached_scope_runs_references_then_each_mutant_on_its_scenarios(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: dict[str, object] = {}
+
+    def fake_run_one(mutant: Mutant, report_root: Path, log, scope: str, only=None) -> MatrixRow:
+        calls[mutant.name] = only
+        if mutant.is_reference:
+            _reference_report(report_root / "mutants" / f"{mutant.role}-reference",
+                              {"s1": ["fault point reached: never-fetch"], "s2": []})
+        return MatrixRow(mutant.role, mutant.name, list(mutant.violates), "fail", [], [], True, 0.0)
+
+    monkeypatch.setattr(selftest, "run_one", fake_run_one)
+    selftest.run_selftest(tmp_path, ["agent"], lambda _: None, scope=selftest.REACHED,
+                          names=["never-fetch", "skip-installing"])
+    assert calls == {"reference": None, "never-fetch": ["s1"], "skip-installing": []}
+
+
+def test_the_reference_reports_fault_points_only_in_the_reached_scope(tmp_path: Path) -> None:
+    reference = next(m for m in load_mutants(roles=["wos"]) if m.is_reference)
+    shown = yaml.safe_load(selftest.mutant_sut_file(reference, tmp_path, report_fault_points=True).read_text())
+    plain = yaml.safe_load(selftest.mutant_sut_file(reference, tmp_path).read_text())
+    assert shown["env"][selftest.FAULT_POINTS_VARIABLE] == "1"
+    assert selftest.FAULT_POINTS_VARIABLE not in plain.get("env", {})

@@ -7,6 +7,7 @@ KNOWN_FAULTS and a predicate to `Faults`; nothing else in the agent parses the n
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 EXIT_AT_START = "exit-at-start"
@@ -91,163 +92,182 @@ def parse_faults(text: str) -> frozenset[str]:
     return names
 
 
+#: With MARGO_FAULT_POINTS=1 (the suite's kill matrix sets it on the reference run) the first
+#: time the code asks about a switch is said on stdout, switch on or off. A scenario that never
+#: reaches a switch behaves the same with it on, so the matrix runs each mutant only in the
+#: scenarios that reach its switch.
+FAULT_POINT_LINE = "fault point reached: "
+_REPORT_POINTS = os.environ.get("MARGO_FAULT_POINTS") == "1"
+_reached: set[str] = set()
+
+
+def reached(name: str) -> None:
+    if _REPORT_POINTS and name not in _reached:
+        _reached.add(name)
+        print(f"{FAULT_POINT_LINE}{name}", flush=True)
+
+
 @dataclass(frozen=True)
 class Faults:
     active: frozenset[str] = frozenset()
 
+    def _on(self, name: str) -> bool:
+        reached(name)
+        return name in self.active
+
     @property
     def exit_at_start(self) -> bool:
         """Exit with status 3 before doing anything (the device never comes up)."""
-        return EXIT_AT_START in self.active
+        return self._on(EXIT_AT_START)
 
     @property
     def skip_installing(self) -> bool:
         """Never report the Installing state (violates STS-001/STS-005)."""
-        return SKIP_INSTALLING in self.active
+        return self._on(SKIP_INSTALLING)
 
     @property
     def never_fetch(self) -> bool:
         """Onboard and report capabilities but never contact the Git server (GIT-003)."""
-        return NEVER_FETCH in self.active
+        return self._on(NEVER_FETCH)
 
     @property
     def crash_on_bad_document(self) -> bool:
         """Exit when a desired-state document does not parse or breaks the schema (GIT-004)."""
-        return CRASH_ON_BAD_DOCUMENT in self.active
+        return self._on(CRASH_ON_BAD_DOCUMENT)
 
     @property
     def no_error_details(self) -> bool:
         """Report Failed without the error code and message (STS-006)."""
-        return NO_ERROR_DETAILS in self.active
+        return self._on(NO_ERROR_DETAILS)
 
     @property
     def ignore_updates(self) -> bool:
         """Install a deployment once and ignore every later change to it (GIT-004)."""
-        return IGNORE_UPDATES in self.active
+        return self._on(IGNORE_UPDATES)
 
     @property
     def ignore_removals(self) -> bool:
         """Leave the workloads of a removed deployment running (GIT-004)."""
-        return IGNORE_REMOVALS in self.active
+        return self._on(IGNORE_REMOVALS)
 
     @property
     def one_deployment_only(self) -> bool:
         """Apply only the first deployment of the repository, by file name (GIT-004)."""
-        return ONE_DEPLOYMENT_ONLY in self.active
+        return self._on(ONE_DEPLOYMENT_ONLY)
 
     @property
     def reapply_all_on_change(self) -> bool:
         """Reinstall every deployment whenever any of them changes (GIT-004)."""
-        return REAPPLY_ALL_ON_CHANGE in self.active
+        return self._on(REAPPLY_ALL_ON_CHANGE)
 
     @property
     def fixed_poll_interval(self) -> bool:
         """Poll every FIXED_POLL_INTERVAL_S whatever interval is configured (CFG-003)."""
-        return FIXED_POLL_INTERVAL in self.active
+        return self._on(FIXED_POLL_INTERVAL)
 
     @property
     def tight_retry(self) -> bool:
         """Retry a failed request at once, again and again, without backing off (CFG-004)."""
-        return TIGHT_RETRY in self.active
+        return self._on(TIGHT_RETRY)
 
     @property
     def drop_owed_status(self) -> bool:
         """Drop a status report that cannot be delivered instead of keeping it (STS-001)."""
-        return DROP_OWED_STATUS in self.active
+        return self._on(DROP_OWED_STATUS)
 
     @property
     def forget_workloads_offline(self) -> bool:
         """Treat an unreachable repository as empty desired state: remove everything (CFG-004)."""
-        return FORGET_WORKLOADS_OFFLINE in self.active
+        return self._on(FORGET_WORKLOADS_OFFLINE)
 
     @property
     def ignore_downtime_window(self) -> bool:
         """Keep polling and retrying inside the configured downtime window (CFG-001)."""
-        return IGNORE_DOWNTIME_WINDOW in self.active
+        return self._on(IGNORE_DOWNTIME_WINDOW)
 
     @property
     def no_reauth(self) -> bool:
         """Keep sending an access token the WOS refused instead of getting a new one (TOK-001)."""
-        return NO_REAUTH in self.active
+        return self._on(NO_REAUTH)
 
     @property
     def overall_from_last_component(self) -> bool:
         """Report the last component's state as the overall state (STS-005)."""
-        return OVERALL_FROM_LAST_COMPONENT in self.active
+        return self._on(OVERALL_FROM_LAST_COMPONENT)
 
     @property
     def no_capabilities(self) -> bool:
         """Onboard and follow the desired state without ever reporting capabilities (CAP-001)."""
-        return NO_CAPABILITIES in self.active
+        return self._on(NO_CAPABILITIES)
 
     @property
     def capabilities_after_first_poll(self) -> bool:
         """Report capabilities only after reading the desired state, not during onboarding (ONB-005)."""
-        return CAPABILITIES_AFTER_FIRST_POLL in self.active
+        return self._on(CAPABILITIES_AFTER_FIRST_POLL)
 
     @property
     def capabilities_bad_role(self) -> bool:
         """Report the role BAD_ROLE, which is none of the three V24 roles (CAP-004)."""
-        return CAPABILITIES_BAD_ROLE in self.active
+        return self._on(CAPABILITIES_BAD_ROLE)
 
     @property
     def capabilities_memory_in_mb(self) -> bool:
         """Report memory as a MiB string ("16384Mi") instead of whole GB (CAP-005)."""
-        return CAPABILITIES_MEMORY_IN_MB in self.active
+        return self._on(CAPABILITIES_MEMORY_IN_MB)
 
     @property
     def skip_root_ca(self) -> bool:
         """Never download the WOS root CA; keep the default trust (CRT-002)."""
-        return SKIP_ROOT_CA in self.active
+        return self._on(SKIP_ROOT_CA)
 
     @property
     def read_unassigned_repo(self) -> bool:
         """Also read UNASSIGNED_REPO on the same Git server after each fetch (GIT-005)."""
-        return READ_UNASSIGNED_REPO in self.active
+        return self._on(READ_UNASSIGNED_REPO)
 
     @property
     def status_without_components(self) -> bool:
         """Send status reports without their components list (V24 STS-003, PR1 STS-012/STS-014)."""
-        return STATUS_WITHOUT_COMPONENTS in self.active
+        return self._on(STATUS_WITHOUT_COMPONENTS)
 
     @property
     def omit_bearer_token(self) -> bool:
         """Obtain access tokens but send capabilities and status without Authorization (TOK-001)."""
-        return OMIT_BEARER_TOKEN in self.active
+        return self._on(OMIT_BEARER_TOKEN)
 
     @property
     def refused_capabilities(self) -> bool:
         """Report capabilities without the required serialNumber, which a WOS refuses (CAP-003)."""
-        return REFUSED_CAPABILITIES in self.active
+        return self._on(REFUSED_CAPABILITIES)
 
     # -- PR1 state manifest (names in margo_agent/pr1/faults.py) ----------------------------
 
     @property
     def ignore_digests(self) -> bool:
         """Use fetched manifest content without checking its digest (DSA-032)."""
-        return pr1_faults.IGNORE_DIGESTS in self.active
+        return self._on(pr1_faults.IGNORE_DIGESTS)
 
     @property
     def accept_rollback(self) -> bool:
         """Accept a manifest whose version is not greater than the last accepted (DSA-031)."""
-        return pr1_faults.ACCEPT_ROLLBACK in self.active
+        return self._on(pr1_faults.ACCEPT_ROLLBACK)
 
     @property
     def no_etag(self) -> bool:
         """Never send If-None-Match when polling the state manifest (DSA-030)."""
-        return pr1_faults.NO_ETAG in self.active
+        return self._on(pr1_faults.NO_ETAG)
 
     @property
     def remove_on_404(self) -> bool:
         """Treat a 404 for a listed deployment's content as its removal (DSA-035)."""
-        return pr1_faults.REMOVE_ON_404 in self.active
+        return self._on(pr1_faults.REMOVE_ON_404)
 
     @property
     def keep_unlisted(self) -> bool:
         """Never remove a deployment the manifest no longer lists (DSA-036)."""
-        return pr1_faults.KEEP_UNLISTED in self.active
+        return self._on(pr1_faults.KEEP_UNLISTED)
 
     @property
     def capitalised_states(self) -> bool:
         """Send PR1 states capitalised, as V24 spells them ("Installed"), not lowercase (STS-013)."""
-        return pr1_faults.CAPITALISED_STATES in self.active
+        return self._on(pr1_faults.CAPITALISED_STATES)
