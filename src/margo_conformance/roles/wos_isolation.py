@@ -75,7 +75,7 @@ def read_repository_with_a_forged_token(wos: WosUnderTest) -> GitRead:
     """Clone the device's repository presenting a token the orchestrator never issued."""
     destination = wos.workdir / f"read-forged-{uuid.uuid4().hex[:6]}"
     wos.last_read = read_repository(
-        wos.device().repository_url,
+        wos.device().member("repository_url"),
         f"forged-{uuid.uuid4().hex}",
         destination,
         wos.evidence,
