@@ -26,7 +26,6 @@ from margo_conformance.dialects.v24 import ONBOARDING_REQUIREMENTS
 from margo_conformance.errors import StepOrderError, SutError
 from margo_conformance.evidence import NOTE, EvidenceLog
 from margo_conformance.interop import V24Onboarding
-from margo_conformance.paths import FIXTURES_DIR
 from margo_conformance.schemas import validation_errors
 from margo_conformance.shapes import json_document, member_fault, read_member, value_at
 from margo_conformance.sut import SutContainer, docker_host_address, free_host_port
@@ -36,7 +35,7 @@ if TYPE_CHECKING:
     from margo_conformance.roles.wos_isolation import ReportsAtOnce
 
 PAYLOADS = V24.payloads
-APPLICATIONS = FIXTURES_DIR / "deployments"
+APPLICATIONS = V24.deployments
 ONBOARDING_API_VERSION = "onboarding.margo/v1"
 #: Docker's refusal when a host port the suite picked was taken before the container bound it.
 PORT_TAKEN = "port is already allocated"
