@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from margo_conformance.desired_state import ManifestPublisher
+from margo_conformance.device.pr1 import onboarding_request
 from margo_conformance.dialects.base import AnswerMember, Dialect, OnboardingCall, Requirements, Routes
 from margo_conformance.errors import StepOrderError
 from margo_conformance.evidence import COMMIT, HTTP
@@ -34,8 +36,6 @@ class Pr1Dialect(Dialect):
 
     def onboarding_call(self, device_id: str, key: str, exchange: V24Onboarding) -> OnboardingCall:
         # The device presents its own (fresh, self-signed) X.509 certificate; no key, no exchange.
-        from margo_conformance.device.pr1 import onboarding_request
-
         return OnboardingCall(self.routes.onboarding, onboarding_request(device_id), (self.requirements.onboarding,))
 
     def answer_member(self, name: str, exchange: V24Onboarding) -> AnswerMember:
@@ -61,8 +61,6 @@ class Pr1Dialect(Dialect):
         return "CAP-011"
 
     def publisher(self, device: DeviceRecord, clone: Path, evidence: EvidenceLog) -> Publisher:
-        from margo_conformance.desired_state import ManifestPublisher
-
         return ManifestPublisher(device.desired_state(), evidence)
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from margo_conformance import capability_rules, redaction
+from margo_conformance.desired_state import DeviceRepository
 from margo_conformance.dialects.base import AnswerMember, Dialect, OnboardingCall, Requirements, Routes
 from margo_conformance.evidence import COMMIT, GIT
 from margo_conformance.paths import FIXTURES_DIR
@@ -71,8 +72,6 @@ class V24Dialect(Dialect):
         return broken[0] if broken else "CAP-003"
 
     def publisher(self, device: DeviceRecord, clone: Path, evidence: EvidenceLog) -> Publisher:
-        from margo_conformance.desired_state import DeviceRepository
-
         return DeviceRepository(device.repo_path, clone, evidence)
 
 
