@@ -48,13 +48,12 @@ def require_final_state(agent: AgentUnderTest, name: str, state: str, requiremen
     reported Failed")."""
     outcome = agent.outcome(name)
     deadlines = agent.deadlines
-    fetch_rule, kinds = ("DSA-030", ("http", "commit")) if agent.profile == "PR1" else ("GIT-004", ("git", "commit"))
     expect(
-        fetch_rule,
+        agent.dialect.requirements.desired_state_fetched,
         outcome.fetched is not None,
         f"the agent did not fetch the desired state with deployment {name} within "
         f"{deadlines.poll:g}s, so it cannot report it.{agent.exit_note()}\n"
-        f"{agent.evidence.excerpt(kinds)}",
+        f"{agent.evidence.excerpt(agent.dialect.desired_state_evidence)}",
     )
     states = overall_states([r.document for r in outcome.reports])
     expect(
@@ -72,11 +71,11 @@ def _final_state_requirement(agent: AgentUnderTest, outcome: Outcome, state: str
     """What a deployment that did not end in `state` broke: nothing reported at all, it was not
     applied (GIT-004, 1.0 DSA-036); components that reached `state` under an overall state that
     did not, the overall-state rule (STS-005, 1.0 STS-015); otherwise `requirement`."""
-    pr1 = agent.profile == "PR1"
+    requirements = agent.dialect.requirements
     if not outcome.reports:
-        return "DSA-036" if pr1 else "GIT-004"
+        return requirements.deployment_applied
     if any(_components_reached(r.document, state) for r in outcome.reports):
-        return "STS-015" if pr1 else "STS-005"
+        return requirements.overall_state
     return requirement
 
 

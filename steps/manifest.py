@@ -58,7 +58,7 @@ def the_agents_later_polls_carry_the_entity_tag_of_the_manifest_it_holds(agent: 
 def the_orchestrator_has_published_the_deployment_and_the_agent_installed_it(agent: AgentUnderTest, name: str) -> None:
     # The scene, not what the scenario judges: an agent that cannot install a valid deployment is
     # blocked here, naming the rule it broke, and the scenario's own requirements are not judged.
-    pr1 = agent.profile == "PR1"
+    requirements = agent.dialect.requirements
     published = agent.publish(name)
     # No fetch, no installation: say so after one polling interval instead of the deployment timeout.
     late = agent.deadlines.poll
@@ -67,7 +67,7 @@ def the_orchestrator_has_published_the_deployment_and_the_agent_installed_it(age
             f"deployment {name} fetched",
             f"the agent did not fetch it within {late:g}s of its publication.{agent.exit_note()}\n"
             f"{agent.evidence.excerpt(('git', 'http', 'commit'))}",
-            requirement="DSA-030" if pr1 else "GIT-004",
+            requirement=requirements.desired_state_fetched,
         )
     timeout = agent.deadlines.deployment
     if agent.wait_for_state(name, ("installed",), published.commit.at, timeout) is None:
@@ -76,7 +76,7 @@ def the_orchestrator_has_published_the_deployment_and_the_agent_installed_it(age
             f"deployment {name} installed",
             f"the agent fetched it but did not report it installed within {timeout:g}s (reported: {shown(so_far)})."
             f"{agent.exit_note()}\n{agent.evidence.excerpt()}",
-            requirement="DSA-036" if pr1 else "GIT-004",
+            requirement=requirements.deployment_applied,
         )
 
 

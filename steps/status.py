@@ -19,11 +19,6 @@ from margo_conformance.wos.state import ReceivedDocument
 from steps.common import require_final_state
 
 
-def _ids(agent: AgentUnderTest, v24: tuple[str, ...], pr1: tuple[str, ...]) -> tuple[str, ...]:
-    """The requirements a check stands for in the profile this scenario speaks."""
-    return pr1 if agent.profile == "PR1" else v24
-
-
 def _latest(agent: AgentUnderTest) -> Published:
     return max(agent.published.values(), key=lambda p: p.commit.at)
 
@@ -34,7 +29,7 @@ def _final_reports(agent: AgentUnderTest, published: Published) -> list[Received
     # No fetch, no status: say so after one polling interval instead of the deployment timeout.
     fetched = agent.wait_for_pickup(published.commit, deadlines.poll)
     expect(
-        _ids(agent, ("GIT-004",), ("DSA-030",)),
+        agent.dialect.requirements.desired_state_fetched,
         fetched is not None,
         f"the agent did not fetch deployment {published.deployment.name} ("
         f"{published.commit.sha[:11]}) within {deadlines.poll:g}s, so it cannot "
@@ -46,7 +41,7 @@ def _final_reports(agent: AgentUnderTest, published: Published) -> list[Received
     # Nothing reported at all for a fetched deployment: it was not applied (GIT-004, 1.0 DSA-036);
     # some reports but no final state: progress went unreported (STS-001).
     expect(
-        "STS-001" if so_far else _ids(agent, ("GIT-004",), ("DSA-036",)),
+        "STS-001" if so_far else agent.dialect.requirements.deployment_applied,
         reports is not None,
         f"a final state (Installed or Failed) was expected for deployment {published.deployment.name} "
         f"({deployment_id}) within {timeout:g}s; reported so far: {shown(so_far)}.{agent.exit_note()}\n"
@@ -63,7 +58,7 @@ def the_agent_reports_the_deployment_as_pending_then_installing_then_installed(
     reports = _final_reports(agent, published)
     finding = judge_sequence(overall_states([r.document for r in reports]))
     expect(
-        _ids(agent, ("STS-001",), ("STS-001", "STS-011")),
+        agent.dialect.requirements.status_sequence,
         finding.ok,
         f"deployment {published.deployment.name} must be reported Pending, then Installing, then Installed: "
         f"{finding.problem}; reported: {shown(finding.observed)}",
@@ -79,7 +74,7 @@ def the_agent_reports_each_component_as_pending_then_installing_then_installed(
     # Without a components list no component state can be judged: say that, not "never reported".
     bare = next((i for i, d in enumerate(documents, start=1) if not _lists_components(d)), None)
     expect(
-        _ids(agent, ("STS-003",), ("STS-012",)),
+        agent.dialect.requirements.status_document,
         bare is None,
         f"every status document carries components[{{name, state, error?}}]; status report {bare} for "
         f"{published.deployment.name} has no components list"
@@ -88,7 +83,7 @@ def the_agent_reports_each_component_as_pending_then_installing_then_installed(
     for component in published.deployment.component_names:
         finding = judge_sequence(component_states(documents, component))
         expect(
-            _ids(agent, ("STS-001",), ("STS-001", "STS-011")),
+            agent.dialect.requirements.status_sequence,
             finding.ok,
             f"component {component!r} of {published.deployment.name} must be reported Pending, then Installing, "
             f"then Installed: {finding.problem}; reported: {shown(finding.observed)}",
@@ -99,7 +94,7 @@ def _require_components(agent: AgentUnderTest, index: int, report: ReceivedDocum
     """A report without components breaks the document's rule (STS-003, 1.0 STS-012), not the
     overall-state rule judged from them."""
     expect(
-        _ids(agent, ("STS-003",), ("STS-012",)),
+        agent.dialect.requirements.status_document,
         _lists_components(report.document),
         f"every status document carries components[{{name, state, error?}}]; status report {index} has none, "
         f"so its overall state cannot be judged: {report.document!r}",
@@ -120,14 +115,14 @@ def every_status_report_names_the_deployment_and_its_components_as_published(
     for report in _final_reports(agent, published):
         document = report.document if isinstance(report.document, dict) else {}
         expect(
-            _ids(agent, ("STS-003",), ("STS-012",)),
+            agent.dialect.requirements.status_document,
             document.get("deploymentId") == expected_id,
             f"a status report for {expected_id} must carry that deploymentId; it carried "
             f"{document.get('deploymentId')!r}",
         )
         named = sorted(c.get("name") for c in document.get("components", []) if isinstance(c, dict))
         expect(
-            _ids(agent, ("STS-003",), ("STS-014",)),
+            agent.dialect.requirements.status_components,
             named == expected_components,
             f"status reports must list the published components {expected_components}, one entry each; "
             f"a report listed {named}",
@@ -139,7 +134,7 @@ def every_status_report_is_a_valid_deployment_status_document(agent: AgentUnderT
     published = _latest(agent)
     for index, report in enumerate(_final_reports(agent, published), start=1):
         expect(
-            status_rules.requirements_of(report.errors, agent.profile),
+            status_rules.requirements_of(report.errors, agent.dialect.requirements.status_rows),
             not report.errors,
             f"status report {index} for {published.deployment.name} must be a valid status document; it violates "
             f"the schema: " + "; ".join(report.errors[:8]),
@@ -150,7 +145,7 @@ def every_status_report_is_a_valid_deployment_status_document(agent: AgentUnderT
 def the_agent_reported_the_status_of_no_deployment_the_orchestrator_never_assigned(agent: AgentUnderTest) -> None:
     refused = list(agent.device.refusals)
     expect(
-        _ids(agent, "STS-003", "STS-012"),
+        agent.dialect.requirements.status_document,
         not refused,
         f"a status report names a deployment of the device, but the orchestrator refused {len(refused)} report(s) "
         f"for deployments it never assigned (404): " + "; ".join(r.describe() for r in refused[:3]),

@@ -24,7 +24,7 @@ def the_device_has_onboarded(wos: WosUnderTest) -> None:
     answer = wos.onboard()
     if answer.status != 201:
         blocked("onboarding", f"onboarding a registered device was refused: {answer.describe()}",
-                requirement=_onboarding_requirement(wos))
+                requirement=wos.dialect.requirements.onboarding)
 
 
 @given("the device has onboarded and holds an access token")
@@ -42,11 +42,7 @@ def another_device_has_onboarded_with_the_orchestrator(wos: WosUnderTest) -> Non
     answer = wos.onboard("other")
     if answer.status != 201:
         blocked("a second onboarded device", f"onboarding a second registered device was refused: "
-                f"{answer.describe()}", requirement=_onboarding_requirement(wos))
-
-
-def _onboarding_requirement(wos: WosUnderTest) -> str:
-    return "ONB-011" if wos.profile == "PR1" else "ONB-003"
+                f"{answer.describe()}", requirement=wos.dialect.requirements.onboarding)
 
 
 @then("the orchestrator refuses the request")

@@ -102,7 +102,7 @@ def _fetch(wos: WosUnderTest) -> Callable[[str], Answer]:
 
 @then("every document the manifest lists is served at its content address, byte for byte")
 def every_document_the_manifest_lists_is_served_at_its_content_address_byte_for_byte(wos: WosUnderTest) -> None:
-    problems, _ = document_problems(manifest_of(_latest_manifest(wos)), wos.device().client_id or "", _fetch(wos))
+    problems, _ = document_problems(manifest_of(_latest_manifest(wos)), wos.device().member("client_id"), _fetch(wos))
     expect(
         manifest_rules.requirements_of(problems, "DSA-012"),
         not problems,
@@ -112,7 +112,7 @@ def every_document_the_manifest_lists_is_served_at_its_content_address_byte_for_
 
 @then("the bundle holds exactly the listed documents, byte for byte")
 def the_bundle_holds_exactly_the_listed_documents_byte_for_byte(wos: WosUnderTest) -> None:
-    manifest, client_id = manifest_of(_latest_manifest(wos)), wos.device().client_id or ""
+    manifest, client_id = manifest_of(_latest_manifest(wos)), wos.device().member("client_id")
     _, served = document_problems(manifest, client_id, _fetch(wos))
     problems = bundle_problems(manifest, client_id, served, _fetch(wos))
     expect(

@@ -49,8 +49,8 @@ def the_orchestrator_answers_with_the_devices_client_credentials_and_token_endpo
     device = wos.device()
     # The V24 body is "TBD" (I-20): each credential is read where the SUT file declares it (or at
     # the suite's default place), and a missing one fails ONB-003 naming it.
-    token_endpoint = device.token_endpoint
-    expect("ONB-003", bool(device.client_id and device.client_secret),
+    token_endpoint = device.member("token_endpoint")
+    expect("ONB-003", bool(device.member("client_id") and device.member("client_secret")),
            "the onboarding answer must hand out a client id and a client secret; one of them is empty")
     public_url = wos.client.base_url
     # Everything beyond those members is the suite's documented shape, not the spec's: advisory.
@@ -71,7 +71,7 @@ def the_answer_names_the_devices_desired_state_repository_and_an_access_token_fo
     expect(
         "ONB-004",
         read.ok,
-        f"the repository the WOS named ({wos.device().repository_url}) must be readable with the "
+        f"the repository the WOS named ({wos.device().member('repository_url')}) must be readable with the "
         f"access token it issued; {read.detail}",
     )
 

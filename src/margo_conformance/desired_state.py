@@ -72,17 +72,23 @@ class Commit:
     manifest_version: int | None = None
 
 
+#: The schema a deployment fixture is checked against unless the caller's profile says otherwise.
+V24_DEPLOYMENT_SCHEMA = "v24/application-deployment"
+
+
 def render_deployment(
-    template_path: Path, values: Mapping[str, str], profile: str = "V24", deployment_id: str | None = None
+    template_path: Path, values: Mapping[str, str], schema: str = V24_DEPLOYMENT_SCHEMA,
+    deployment_id: str | None = None,
 ) -> Deployment:
     """Instantiate a deployment fixture with a fresh WOS-assigned id (or, for a new revision of a
-    deployment, the id it already has); it must be schema-valid."""
+    deployment, the id it already has); it must be valid against `schema` (the profile's
+    ApplicationDeployment, `Dialect.schema("application-deployment")`)."""
     deployment_id = deployment_id or str(uuid.uuid4())
     text = string.Template(template_path.read_text()).substitute(
         {**values, "DEPLOYMENT_ID": deployment_id}
     )
     document = yaml.safe_load(text)
-    errors = validation_errors(document, f"{profile.lower()}/application-deployment")
+    errors = validation_errors(document, schema)
     if errors:
         raise SuiteError(f"fixture {template_path.name} is not a valid ApplicationDeployment: {errors[0]}")
     name = template_path.name.removesuffix(".yaml")

@@ -34,6 +34,7 @@ from margo_conformance.device.pr1 import (
     manifest_version,
     onboarding_request,
 )
+from margo_conformance.dialects import PR1, dialect_for
 from margo_conformance.evidence import EvidenceLog
 from margo_conformance.manifest import BUNDLE_MEDIA_TYPE, digest_of
 from margo_conformance.paths import FIXTURES_DIR
@@ -132,7 +133,7 @@ def _v24_device(body: bytes) -> SimulatedDevice:
 
 
 def _pr1_device(body: bytes) -> SimulatedDevice:
-    return SimulatedDevice("dev-1", "", _answer(body, 201), profile="PR1")
+    return SimulatedDevice("dev-1", "", _answer(body, 201), dialect=PR1)
 
 
 @dataclass(frozen=True)
@@ -147,17 +148,18 @@ class Parser:
 
 
 PARSERS = [
-    Parser("onboarding clientId", lambda b: _v24_device(b).client_id, V24_ONBOARDING, "/clientId", "ONB-003"),
-    Parser("onboarding clientSecret", lambda b: _v24_device(b).client_secret, V24_ONBOARDING, "/clientSecret",
+    Parser("onboarding clientId", lambda b: _v24_device(b).member("client_id"), V24_ONBOARDING, "/clientId", "ONB-003"),
+    Parser("onboarding clientSecret", lambda b: _v24_device(b).member("client_secret"), V24_ONBOARDING, "/clientSecret",
            "ONB-003"),
-    Parser("onboarding tokenEndpoint", lambda b: _v24_device(b).token_endpoint, V24_ONBOARDING, "/tokenEndpoint",
-           "ONB-003"),
-    Parser("onboarding repository url", lambda b: _v24_device(b).repository_url, V24_ONBOARDING,
+    Parser("onboarding tokenEndpoint", lambda b: _v24_device(b).member("token_endpoint"), V24_ONBOARDING,
+           "/tokenEndpoint", "ONB-003"),
+    Parser("onboarding repository url", lambda b: _v24_device(b).member("repository_url"), V24_ONBOARDING,
            "/desiredState/url", "ONB-004"),
-    Parser("onboarding git token", lambda b: _v24_device(b).git_token, V24_ONBOARDING, "/desiredState/accessToken",
-           "ONB-004"),
+    Parser("onboarding git token", lambda b: _v24_device(b).member("git_token"), V24_ONBOARDING,
+           "/desiredState/accessToken", "ONB-004"),
     Parser("token answer", lambda b: access_token_of(_answer(b)), TOKEN_ANSWER, "/access_token", "TOK-003"),
-    Parser("PR1 onboarding clientId", lambda b: _pr1_device(b).client_id, PR1_ONBOARDING, "/clientId", "ONB-011"),
+    Parser("PR1 onboarding clientId", lambda b: _pr1_device(b).member("client_id"), PR1_ONBOARDING, "/clientId",
+           "ONB-011"),
     Parser("manifest version", lambda b: manifest_version(_answer(b)), MANIFEST, "/manifestVersion", "DSA-007"),
     Parser("manifest deployments", lambda b: listed_ids(_answer(b)), MANIFEST, "/deployments", "DSA-010"),
     Parser("manifest deploymentId", lambda b: listed_ids(_answer(b)), MANIFEST, "/deployments/0/deploymentId",
@@ -210,7 +212,7 @@ def test_a_wrong_shape_fails_the_requirement_naming_the_member(parser: Parser, d
 def test_a_v24_onboarding_answer_of_the_wrong_shape_says_whose_shape_it_is() -> None:
     device = _v24_device(json.dumps({k: v for k, v in V24_ONBOARDING.items() if k != "desiredState"}).encode())
     with pytest.raises(CheckFailed) as failure:
-        _ = device.repository_url
+        _ = device.member("repository_url")
     message = str(failure.value)
     assert message.startswith("ONB-004: the onboarding answer has no member /desiredState (its members are ")
     assert "a string is expected at /desiredState/url" in message and "suite's documented V24 shape" in message
@@ -427,7 +429,7 @@ def test_a_repository_of_odd_files_is_read_without_an_exception(tmp_path: Path) 
 
 class _Agent:
     def __init__(self, profile: str, device: DeviceRecord) -> None:
-        self.profile = profile
+        self.dialect = dialect_for(profile)
         self.device = device
 
 

@@ -8,6 +8,7 @@ import uuid
 from pathlib import Path
 
 from margo_conformance import capability_rules, manifest_rules, status_rules
+from margo_conformance.dialects import PR1
 from margo_conformance.paths import FIXTURES_DIR
 from margo_conformance.roles.wos import (
     CAPABILITY_DEFECTS,
@@ -89,6 +90,7 @@ def test_a_status_schema_error_names_the_members_row_or_the_states_row_of_its_pr
     assert status_rules.requirement_of("status.state: 'Sleeping' is not one of ['Pending']") == "STS-004"
     assert status_rules.requirement_of("components.1.state: 'Done' is not one of ['Pending']") == "STS-004"
     assert status_rules.requirement_of("status: 'status' is a required property") == "STS-003"
-    assert status_rules.requirement_of("status.state: 'Installed' is not one of ['installed']", "PR1") == "STS-013"
-    assert status_rules.requirement_of("kind: 'X' was expected", "PR1") == "STS-012"
-    assert status_rules.requirements_of([], "PR1") == ("STS-012", "STS-013")
+    pr1 = PR1.requirements.status_rows
+    assert status_rules.requirement_of("status.state: 'Installed' is not one of ['installed']", pr1) == "STS-013"
+    assert status_rules.requirement_of("kind: 'X' was expected", pr1) == "STS-012"
+    assert status_rules.requirements_of([], pr1) == ("STS-012", "STS-013")

@@ -23,7 +23,7 @@ from typing import NoReturn, TypeVar
 
 import yaml
 
-from margo_conformance import cadence, capability_rules
+from margo_conformance import cadence
 from margo_conformance.checks import blocked
 from margo_conformance.config import RunConfig, template_fields
 from margo_conformance.deadlines import Deadlines
@@ -31,10 +31,10 @@ from margo_conformance.desired_state import (
     Commit,
     Deployment,
     DeviceRepository,
-    ManifestPublisher,
     Publisher,
     render_deployment,
 )
+from margo_conformance.dialects import Dialect, dialect_for
 from margo_conformance.errors import StepOrderError, SutError
 from margo_conformance.evidence import CONTAINER, GIT, HTTP, LINK, NOTE, Event, EvidenceLog
 from margo_conformance.interop import ANY, NONE, WorkloadFinder, format_window
@@ -117,6 +117,11 @@ class AgentUnderTest:
     # -- guarded state -----------------------------------------------------------------
 
     @property
+    def dialect(self) -> Dialect:
+        """What this scenario's profile makes of desired state, fixtures and requirement ids."""
+        return dialect_for(self.profile)
+
+    @property
     def device(self) -> DeviceRecord:
         if self._device is None:
             raise StepOrderError("no device registered: start with 'Given the orchestrator expects a new device'")
@@ -158,11 +163,9 @@ class AgentUnderTest:
         # The device reaches the WOS through a link of its own, which the suite can cut.
         self._link = DeviceLink(("127.0.0.1", self.wos.port), self.evidence, self._device.device_id).start()
         self._device.public_url = f"http://{CONTAINER_HOSTNAME}:{self._link.port}"
-        if self.profile == "PR1":
-            self._publisher = ManifestPublisher(self._device.desired_state(), self.evidence)
-        else:
-            self._repo = DeviceRepository(self._device.repo_path, self.workdir / "wos-clone", self.evidence)
-            self._publisher = self._repo
+        self._publisher = self.dialect.publisher(self._device, self.workdir / "wos-clone", self.evidence)
+        # Several documents in one commit need a Git repository (publish_together).
+        self._repo = self._publisher if isinstance(self._publisher, DeviceRepository) else None
         return self._device
 
     @property
@@ -238,12 +241,14 @@ class AgentUnderTest:
     def publish(self, name: str) -> Published:
         """Publish a deployment fixture: a valid one (validated first), or, when the name is one
         of fixtures/deployments/broken/, a deliberately broken document exactly as written."""
-        if self.profile != "PR1" and not (DEPLOYMENT_FIXTURES / f"{name}.yaml").is_file() \
-                and (BROKEN_FIXTURES / f"{name}.yaml").is_file():
+        dialect = self.dialect
+        broken = dialect.broken_deployments
+        if broken is not None and not (dialect.deployments / f"{name}.yaml").is_file() \
+                and (broken / f"{name}.yaml").is_file():
             return self.publish_together([name])[name]
         values = self._template_values()
-        folder = DEPLOYMENT_FIXTURES / "pr1" if self.profile == "PR1" else DEPLOYMENT_FIXTURES
-        deployment = render_deployment(folder / f"{name}.yaml", values, self.profile)
+        deployment = render_deployment(dialect.deployments / f"{name}.yaml", values,
+                                       dialect.schema("application-deployment"))
         self.device.assign(deployment.deployment_id)  # before the agent can see it
         published = Published(deployment, self.publisher.publish(deployment))
         self.published[name] = published
@@ -297,7 +302,7 @@ class AgentUnderTest:
         template = REVISION_FIXTURES / name / f"{revision}.yaml"
         if not template.is_file():
             raise StepOrderError(f"no revision fixture {template}")
-        rendered = render_deployment(template, self._template_values(), self.profile,
+        rendered = render_deployment(template, self._template_values(), self.dialect.schema("application-deployment"),
                                      deployment_id=current.deployment.deployment_id)
         deployment = dataclasses.replace(rendered, name=name, path_in_repo=current.deployment.path_in_repo)
         published = Published(deployment, self.publisher.publish(deployment))
@@ -338,7 +343,7 @@ class AgentUnderTest:
 
     @property
     def desired(self) -> ClientDesiredState:
-        if self.profile != "PR1":
+        if not self.dialect.serves_state_manifest:
             raise StepOrderError("state-manifest steps need a PR1 scenario (tag the feature @PR1)")
         return self.device.desired_state()
 
@@ -595,11 +600,8 @@ class AgentUnderTest:
             return "TOK-001"  # the WOS checks the bearer token first
         if status not in (400, 422):
             return None
-        if self.profile == "PR1":
-            return "CAP-011"
         documents = self.device.capabilities
-        broken = capability_rules.requirements_of(documents[0].errors) if documents else []
-        return broken[0] if broken else "CAP-003"  # a body that is not JSON is no capabilities document
+        return self.dialect.capabilities_refusal(documents[0].errors if documents else [])
 
     def not_onboarded(self) -> NoReturn:
         """End a scenario whose agent never got through onboarding to a capabilities report:

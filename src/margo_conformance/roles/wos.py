@@ -21,27 +21,25 @@ from margo_conformance.config import RunConfig
 from margo_conformance.control import ControlAdapter, ControlError, adapter_for
 from margo_conformance.device.client import Answer, DeviceClient
 from margo_conformance.device.git_reader import GitRead, read_repository
+from margo_conformance.dialects import V24, Dialect, dialect_for
+from margo_conformance.dialects.v24 import ONBOARDING_REQUIREMENTS
 from margo_conformance.errors import StepOrderError, SutError
 from margo_conformance.evidence import NOTE, EvidenceLog
 from margo_conformance.interop import V24Onboarding
-from margo_conformance.paths import FIXTURES_DIR
 from margo_conformance.schemas import validation_errors
-from margo_conformance.shapes import V24_ONBOARDING_SHAPE, json_document, member_fault, read_member, value_at
+from margo_conformance.shapes import json_document, member_fault, read_member, value_at
 from margo_conformance.sut import SutContainer, docker_host_address, free_host_port
 
 if TYPE_CHECKING:
     from margo_conformance.roles.wos_bad_requests import Walk
     from margo_conformance.roles.wos_isolation import ReportsAtOnce
 
-PAYLOADS = FIXTURES_DIR / "payloads" / "v24"
-APPLICATIONS = FIXTURES_DIR / "deployments"
+PAYLOADS = V24.payloads
+APPLICATIONS = V24.deployments
 ONBOARDING_API_VERSION = "onboarding.margo/v1"
-MANIFEST_ACCEPT = "application/vnd.margo.manifest.v1+json"
 #: Docker's refusal when a host port the suite picked was taken before the container bound it.
 PORT_TAKEN = "port is already allocated"
 PORT_ATTEMPTS = 3
-V24_ONBOARDING_ANSWER = "the onboarding answer"
-PR1_ONBOARDING_ANSWER = "the PR1 onboarding answer"
 TOKEN_ANSWER = "the token answer"
 
 #: Capabilities defects named in the Gherkin -> corpus file breaking exactly that rule.
@@ -67,20 +65,9 @@ UNDEFINED_STATES = {
     "a state from a later Margo version": ("Updating", "Updating"),
 }
 
-
-#: The requirement that hands out each member of the V24 onboarding answer; where the answer
-#: carries it is the SUT file's interop choice (the pre-draft leaves the body open; default:
-#: docs/v24-wire-contract.md section 2).
-ONBOARDING_REQUIREMENTS: dict[str, str] = {
-    "client_id": "ONB-003",
-    "client_secret": "ONB-003",
-    "token_endpoint": "ONB-003",
-    "repository_url": "ONB-004",
-    "git_token": "ONB-004",
-}
-DECLARED_ONBOARDING_SHAPE = "the shape the SUT file declares (interop.onboarding)"
-#: PR1: the onboarding answer is `{clientId}` (ONB-011).
-PR1_CLIENT_ID = ("/clientId", "ONB-011")
+#: The members of an onboarding answer the device reads (`SimulatedDevice.member`); the dialect
+#: says where each is and which requirement hands it out.
+ONBOARDING_MEMBERS = tuple(ONBOARDING_REQUIREMENTS)
 
 
 @dataclass
@@ -97,53 +84,33 @@ class SimulatedDevice:
     #: The WOS's 201 answer to the device's onboarding request.
     onboarding_answer: Answer | None = None
     access_token: str | None = None
-    profile: str = "V24"
+    #: The profile the device speaks.
+    dialect: Dialect = V24
     #: The V24 onboarding exchange the WOS declared (or the suite's default).
     exchange: V24Onboarding = field(default_factory=V24Onboarding)
 
     @property
-    def client_id(self) -> str | None:
-        """The client id the WOS assigned (None before onboarding)."""
-        if self.onboarding_answer is None:
-            return None
-        if self.profile == "PR1":
-            pointer, requirement = PR1_CLIENT_ID
-            document = json_document(self.onboarding_answer.body, requirement=requirement, what=PR1_ONBOARDING_ANSWER)
-            return read_member(document, pointer, str, requirement=requirement, what=PR1_ONBOARDING_ANSWER)
-        return self.onboarding_member("client_id")
+    def onboarded(self) -> bool:
+        return self.onboarding_answer is not None
 
-    @property
-    def client_secret(self) -> str:
-        return self.onboarding_member("client_secret")
-
-    @property
-    def token_endpoint(self) -> str:
-        return self.onboarding_member("token_endpoint")
-
-    @property
-    def repository_url(self) -> str:
-        return self.onboarding_member("repository_url")
-
-    @property
-    def git_token(self) -> str:
-        return self.onboarding_member("git_token")
-
-    def onboarding_member(self, name: str) -> str:
-        """A string member of the V24 onboarding answer, or a failed check naming it."""
-        pointer, requirement = self.exchange.answer[name], ONBOARDING_REQUIREMENTS[name]
-        shape = DECLARED_ONBOARDING_SHAPE if self.exchange.declared else V24_ONBOARDING_SHAPE
-        document = json_document(self._onboarded().body, requirement=requirement, what=V24_ONBOARDING_ANSWER,
-                                 shape=shape)
-        return read_member(document, pointer, str, requirement=requirement, what=V24_ONBOARDING_ANSWER, shape=shape)
+    def member(self, name: str) -> str:
+        """A string member of the onboarding answer (one of ONBOARDING_MEMBERS: client_id,
+        client_secret, token_endpoint, repository_url, git_token), or a failed check of the
+        requirement that hands it out, naming it."""
+        where = self.dialect.answer_member(name, self.exchange)
+        document = json_document(self._onboarded().body, requirement=where.requirement, what=where.what,
+                                 shape=where.shape)
+        return read_member(document, where.pointer, str, requirement=where.requirement, what=where.what,
+                           shape=where.shape)
 
     def declared_credentials(self) -> list[tuple[str, str]]:
         """(kind, value) of the credentials at the members the onboarding exchange declares,
         read without judging (a member missing or of the wrong type is judged where it is used)."""
-        if self.onboarding_answer is None or self.profile == "PR1":
+        if self.onboarding_answer is None:
             return []
         document = self.onboarding_answer.json()
         found = [(kind, pointer_value(document, self.exchange.answer.get(name, ""))) for name, kind in
-                 (("client_secret", redaction.CLIENT_SECRET), ("git_token", redaction.GIT_TOKEN))]
+                 self.dialect.onboarding_credentials]
         return [(kind, value) for kind, value in found if isinstance(value, str)]
 
     def issued_credentials(self) -> list[tuple[str, str]]:
@@ -287,6 +254,11 @@ class WosUnderTest:
             raise StepOrderError("the WOS has not been started")
         return self._control
 
+    @property
+    def dialect(self) -> Dialect:
+        """What this scenario's profile makes of routes, payloads and requirement ids."""
+        return dialect_for(self.profile)
+
     def device(self, role: str = "device") -> SimulatedDevice:
         if role not in self.devices:
             raise StepOrderError(f"no {role!r} registered in this scenario")
@@ -307,10 +279,10 @@ class WosUnderTest:
 
     def register_device(self, role: str = "device") -> SimulatedDevice:
         device_id = f"dev-{uuid.uuid4().hex[:10]}"
-        request = {"deviceId": device_id} | ({"profile": "PR1"} if self.profile == "PR1" else {})
-        answer = self.control.call("register-device", request)
-        if self.profile == "PR1":  # PR1 has no onboarding key: the operator expects the device
-            self.devices[role] = SimulatedDevice(device_id, "", profile="PR1")
+        dialect = self.dialect
+        answer = self.control.call("register-device", dialect.register_request(device_id))
+        if not dialect.issues_onboarding_key:  # the operator expects the device to bring its own identity
+            self.devices[role] = SimulatedDevice(device_id, "", dialect=dialect)
             return self.devices[role]
         exchange = self.run.sut.interop.onboarding
         key = ""
@@ -319,7 +291,7 @@ class WosUnderTest:
             redaction.learn(redaction.ONBOARDING_KEY, key)
             if not key:
                 raise ControlError("control verb register-device gave an empty onboardingKey")
-        self.devices[role] = SimulatedDevice(device_id, key, exchange=exchange)
+        self.devices[role] = SimulatedDevice(device_id, key, dialect=dialect, exchange=exchange)
         return self.devices[role]
 
     def deploy(self, application: str, role: str = "device") -> str:
@@ -363,56 +335,52 @@ class WosUnderTest:
         return self.last_answer
 
     def download_root_certificate(self) -> Answer:
-        return self.send("GET", "/onboarding/certificate", ("CRT-001",))
+        return self.send("GET", self.dialect.routes.root_certificate, ("CRT-001",))
 
     def onboard(self, role: str = "device", key: str | None = None) -> Answer:
         device = self.device(role)
-        if self.profile == "PR1":
-            return onboard_pr1(self, device)
-        body = device.exchange.request_body({
-            "device_id": device.device_id,
-            "onboarding_key": key if key is not None else device.onboarding_key,
-            "serial_number": f"SN-{device.device_id}",
-        })
-        answer = self.send("POST", device.exchange.path, ("ONB-003",), json_body=body)
+        call = device.dialect.onboarding_call(device.device_id, key if key is not None else device.onboarding_key,
+                                              device.exchange)
+        answer = self.send("POST", call.path, call.judged_by, json_body=call.body)
         if answer.status == 201:  # its members are read (and judged) when the device needs them
             device.onboarding_answer = answer
             for kind, value in device.declared_credentials():  # wherever the WOS declared them
                 redaction.learn(kind, value)
-            repository = pointer_value(answer.json(), device.exchange.answer.get("repository_url", ""))
-            redaction.current().learn_url(repository)
+            for name in device.dialect.onboarding_urls:
+                redaction.current().learn_url(pointer_value(answer.json(), device.exchange.answer.get(name, "")))
         return answer
 
     def request_token(self, role: str = "device", secret: str | None = None) -> Answer:
         """Ask for a token with the device's client credentials; a 200 must carry one (TOK-003)."""
         device = self.device(role)
-        form = {"grant_type": "client_credentials", "client_id": str(device.client_id),
-                "client_secret": secret if secret is not None else device.client_secret}
+        form = {"grant_type": "client_credentials", "client_id": device.member("client_id"),
+                "client_secret": secret if secret is not None else device.member("client_secret")}
         # A wrong secret must be refused like any invalid credential (TOK-005); a right one gets a token.
         judged_by = ("TOK-003",) if secret is None else ("TOK-005",)
-        answer = self.send("POST", device.token_endpoint, judged_by, form=form)
+        answer = self.send("POST", device.member("token_endpoint"), judged_by, form=form)
         if answer.status == 200:
             device.access_token = access_token_of(answer)
         return answer
 
     def report_capabilities(self, document: Any, method: str = "POST", with_token: bool = True) -> Answer:
         device = self.device()
-        self.sent_violations = validation_errors(document, "v24/device-capabilities")
+        self.sent_violations = validation_errors(document, self.dialect.schema("device-capabilities"))
         token = device.access_token if with_token else None
         # Accepting is CAP-002's; refusing a document that breaks the schema is the rows it breaks;
         # refusing a missing token is TOK-005's.
         broken = tuple(capability_rules.requirements_of(self.sent_violations))
         judged_by = ("TOK-005",) if not with_token else broken or ("CAP-002",)
-        return self.send(method, f"/device/{device.device_id}/capabilities", judged_by, json_body=document,
+        return self.send(method, self.dialect.capabilities_path(device.device_id), judged_by, json_body=document,
                          token=token)
 
     def report_status(self, deployment_id: str, document: Any) -> Answer:
         device = self.device()
-        self.sent_violations = validation_errors(document, "v24/deployment-status")
-        path = f"/device/{device.device_id}/deployment/{deployment_id}/status"
+        self.sent_violations = validation_errors(document, self.dialect.schema("deployment-status"))
+        path = self.dialect.deployment_status_path(device.device_id, deployment_id)
         # A state Margo does not define breaks STS-004, any other schema error STS-003; a report
         # for a deployment never assigned, or a valid one, is the route's (STS-002).
-        judged_by = status_rules.requirements_of(self.sent_violations) if self.sent_violations else ("STS-002",)
+        rows = self.dialect.requirements.status_rows
+        judged_by = status_rules.requirements_of(self.sent_violations, rows) if self.sent_violations else ("STS-002",)
         if deployment_id not in self.deployments.values():
             judged_by = ("STS-002",)
         return self.send("POST", path, judged_by, json_body=document, token=device.access_token)
@@ -433,35 +401,25 @@ class WosUnderTest:
 
     def read_repository(self, role: str = "device", as_role: str | None = "device") -> GitRead:
         """Clone `role`'s repository presenting the git token of `as_role` (None: no token)."""
-        token = self.device(as_role).git_token if as_role is not None else None
+        token = self.device(as_role).member("git_token") if as_role is not None else None
         destination = self.workdir / f"read-{uuid.uuid4().hex[:6]}"
-        self.last_read = read_repository(self.device(role).repository_url, token, destination, self.evidence,
+        self.last_read = read_repository(self.device(role).member("repository_url"), token, destination, self.evidence,
                                          self.run.sut.timeouts.request)
         return self.last_read
 
 
-def fetch_manifest(
-    wos: WosUnderTest, accept: str | None = MANIFEST_ACCEPT, if_none_match: str | None = None
-) -> Answer:
-    """PR1: GET the device's state manifest; remembered in `wos.manifests` when it is a 200."""
+def fetch_manifest(wos: WosUnderTest, accept: str | None = None, if_none_match: str | None = None) -> Answer:
+    """GET the device's state manifest (profiles that serve one) accepting `accept` (default: the
+    profile's manifest media type); remembered in `wos.manifests` when it is a 200."""
     device = wos.device()
-    client_id = device.client_id
-    if client_id is None:
+    if not device.onboarded:
         raise StepOrderError("the device has not onboarded: add 'And the device has onboarded' (PR1)")
+    path = wos.dialect.state_manifest_path(device.member("client_id"))
+    accept = accept or wos.dialect.manifest_media_type
     headers = {k: v for k, v in (("Accept", accept), ("If-None-Match", if_none_match)) if v is not None}
-    answer = wos.send("GET", f"/api/v1/clients/{client_id}/deployments", ("DSA-001",), headers=headers)
+    answer = wos.send("GET", path, ("DSA-001",), headers=headers)
     if answer.status == 200:
         wos.manifests.append(answer)
-    return answer
-
-
-def onboard_pr1(wos: WosUnderTest, device: SimulatedDevice) -> Answer:
-    """PR1 onboarding: the device presents its own (fresh, self-signed) X.509 certificate."""
-    from margo_conformance.device.pr1 import onboarding_request
-
-    answer = wos.send("POST", "/api/v1/onboarding", ("ONB-011",), json_body=onboarding_request(device.device_id))
-    if answer.status == 201:  # `device.client_id` reads (and judges) it
-        device.onboarding_answer = answer
     return answer
 
 
@@ -478,10 +436,8 @@ def control_member(verb: str, answer: dict[str, Any], pointer: str, kind: type |
 
 
 def valid_capabilities(device_id: str, variant: int = 0) -> dict[str, Any]:
-    files = sorted((PAYLOADS / "device-capabilities" / "valid").glob("*.json"))
-    document = json.loads(files[variant % len(files)].read_text())
-    document["properties"]["id"] = device_id
-    return document
+    """A valid V24 capabilities document (the scenarios that send one speak V24; so does the fleet)."""
+    return V24.capabilities(device_id, variant)
 
 
 def defective_capabilities(device_id: str, defect: str) -> dict[str, Any]:
@@ -494,17 +450,9 @@ def defective_capabilities(device_id: str, defect: str) -> dict[str, Any]:
 
 
 def status_report(deployment_id: str, components: list[str], state: str) -> dict[str, Any]:
-    """A V24 DeploymentStatus with the deployment and every component in `state`."""
-    report: dict[str, Any] = {
-        "apiVersion": "deployment.margo/v1",
-        "kind": "DeploymentStatus",
-        "deploymentId": deployment_id,
-        "status": {"state": state},
-        "components": [{"name": name, "state": state} for name in components],
-    }
-    if state.lower() == "failed":
-        report["status"]["error"] = {"code": "E1", "message": "failed on purpose"}
-    return report
+    """A V24 DeploymentStatus with the deployment and every component in `state` (the scenarios
+    that send one speak V24; so does the fleet)."""
+    return V24.status_report(deployment_id, "", components, state)
 
 
 def status_report_with_undefined_state(

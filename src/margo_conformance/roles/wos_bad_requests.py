@@ -345,11 +345,11 @@ def valid_request(wos: WosUnderTest, endpoint: str, deployment_id: str | None) -
         # The onboarding answer is read member by member: a wrong shape fails ONB-003 here.
         return Request(
             "POST",
-            device.token_endpoint,
+            device.member("token_endpoint"),
             form={
                 "grant_type": "client_credentials",
-                "client_id": str(device.client_id),
-                "client_secret": device.client_secret,
+                "client_id": device.member("client_id"),
+                "client_secret": device.member("client_secret"),
             },
         )
     if endpoint == CAPABILITIES:

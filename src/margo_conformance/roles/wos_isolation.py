@@ -60,13 +60,13 @@ def report_with(wos: WosUnderTest, report: str, credentials: str) -> Answer:
     device = wos.device()
     if report == CAPABILITIES:
         document = valid_capabilities(device.device_id, variant=1)
-        path = f"/device/{device.device_id}/capabilities"
+        path = wos.dialect.capabilities_path(device.device_id)
         return wos.send("POST", path, json_body=document, token=token)
     if report == STATUS:
         application = _only_application(wos)
         deployment_id = wos.deployment_id(application)
         document = status_report(deployment_id, application_components(application), "Failed")
-        path = f"/device/{device.device_id}/deployment/{deployment_id}/status"
+        path = wos.dialect.deployment_status_path(device.device_id, deployment_id)
         return wos.send("POST", path, json_body=document, token=token)
     raise StepOrderError(f"unknown report {report!r}; known: {list(REPORTS)}")
 
@@ -75,7 +75,7 @@ def read_repository_with_a_forged_token(wos: WosUnderTest) -> GitRead:
     """Clone the device's repository presenting a token the orchestrator never issued."""
     destination = wos.workdir / f"read-forged-{uuid.uuid4().hex[:6]}"
     wos.last_read = read_repository(
-        wos.device().repository_url,
+        wos.device().member("repository_url"),
         f"forged-{uuid.uuid4().hex}",
         destination,
         wos.evidence,

@@ -8,7 +8,6 @@ wrong. It also remembers what it received so steps can judge the agent.
 from __future__ import annotations
 
 import base64
-import json
 import string
 import time
 from collections.abc import Mapping
@@ -16,34 +15,19 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from margo_conformance.schemas import ROOT_PATH, validation_errors
+from margo_conformance.dialects import V24
+from margo_conformance.schemas import validation_errors
+from margo_conformance.wos.answers import accept_capabilities, accept_status_report, json_body, problem
 from margo_conformance.wos.git_http import handle_git
 from margo_conformance.wos.pki import certificate_field
-from margo_conformance.wos.recording import RecordingMiddleware
-from margo_conformance.wos.state import TOKEN_LIFETIME_S, DeviceRecord, ReceivedDocument, Refusal, WosState
+from margo_conformance.wos.state import TOKEN_LIFETIME_S, DeviceRecord, WosState
 
 ONBOARDING_API_VERSION = "onboarding.margo/v1"
 FORM = "application/x-www-form-urlencoded"
-
-
-def problem(status: int, title: str, detail: str = "", errors: list[str] | None = None) -> Response:
-    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
-    if detail:
-        body["detail"] = detail
-    if errors:
-        body["errors"] = [_field_error(e) for e in errors]
-    return JSONResponse(body, status_code=status, media_type="application/problem+json")
-
-
-def _field_error(line: str) -> dict[str, str]:
-    """`validation_errors` lines read `path: message`; problem bodies split them (ERR-018)."""
-    where, _, message = line.partition(": ")
-    return {"field": where, "message": message or where}
 
 
 def oauth_error(status: int, error: str, description: str = "") -> Response:
@@ -71,10 +55,10 @@ class WosApi:
         return JSONResponse({"certificate": certificate_field(self.ca_pem)})
 
     async def onboard(self, request: Request) -> Response:
-        document = await _json_body(request)
+        document = await json_body(request)
         if document is None:
             return problem(400, "Bad Request", "the body is not JSON")
-        errors = validation_errors(document, "v24/onboarding-request")
+        errors = validation_errors(document, V24.schema("onboarding-request"))
         if errors:
             return problem(400, "Bad Request", "not an OnboardingRequest", errors)
         device = self.state.device(document["deviceId"])
@@ -131,21 +115,14 @@ class WosApi:
         if refusal is not None:
             return refusal
         assert device is not None
-        received = await receive_document(request, "v24/device-capabilities")
-        device.capabilities.append(received)
-        return refusal_of(received, "DeviceCapabilities") or Response(status_code=201)
+        return await accept_capabilities(request, device, V24)
 
     async def deployment_status(self, request: Request) -> Response:
         device, refusal = self._authenticate(request)
         if refusal is not None:
             return refusal
         assert device is not None
-        deployment_id = request.path_params["deployment_id"]
-        if deployment_id not in device.assigned_deployments:
-            return refuse_unassigned(request, device, deployment_id, "STS-003")
-        received = await receive_document(request, "v24/deployment-status")
-        device.statuses.setdefault(deployment_id, []).append(received)
-        return refusal_of(received, "DeploymentStatus") or Response(status_code=201)
+        return await accept_status_report(request, device, V24)
 
     def _authenticate(self, request: Request) -> tuple[DeviceRecord | None, Response | None]:
         """Bearer-token check for the device named in the path (TOK-001, TOK-005)."""
@@ -183,51 +160,6 @@ def _unauthorized(detail: str, error: str | None = None) -> Response:
     return response
 
 
-async def receive_document(request: Request, schema: str) -> ReceivedDocument:
-    """The device's document with its schema verdict; a body that is not JSON is kept too, with
-    one error at the root saying so (the step judging the report names it)."""
-    body = await request.body()
-    try:
-        document, errors, parsed = json.loads(body), [], True
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        reason = "the body is empty" if not body.strip() else f"the body is not JSON ({_decode_error(exc)})"
-        document, errors, parsed = None, [f"{ROOT_PATH}: {reason}"], False
-    if parsed:
-        errors = validation_errors(document, schema)
-    return ReceivedDocument(time.time(), request.method, request.url.path, document, errors, parsed)
-
-
-def refusal_of(received: ReceivedDocument, kind: str) -> Response | None:
-    """400 for a body that is not JSON, 422 for a document that breaks the schema, else None."""
-    if not received.parsed:
-        return problem(400, "Bad Request", received.errors[0].partition(": ")[2], received.errors)
-    if received.errors:
-        return problem(422, "Unprocessable Content", f"invalid {kind}", received.errors)
-    return None
-
-
-def refuse_unassigned(request: Request, device: DeviceRecord, deployment_id: str, requirement: str) -> Response:
-    """404 for a status report on a deployment the WOS never assigned to this device, recorded
-    as the device's fault: a report names one of its own deployments (`requirement`)."""
-    reason = f"deployment {deployment_id} was never assigned to device {device.device_id}"
-    device.refuse(Refusal(time.time(), request.method, request.url.path, 404, requirement,
-                          "the route's {deploymentId}", reason))
-    return problem(404, "Not Found", reason)
-
-
-def _decode_error(exc: ValueError) -> str:
-    if isinstance(exc, json.JSONDecodeError):
-        return f"{exc.msg} at character {exc.pos}"
-    return "not UTF-8"
-
-
-async def _json_body(request: Request) -> Any | None:
-    try:
-        return json.loads(await request.body())
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return None
-
-
 def _client_credentials(form: dict[str, str], authorization: str | None) -> tuple[str | None, str | None]:
     """client_id/secret from the form, or from HTTP Basic client authentication (RFC 6749)."""
     if authorization and authorization.lower().startswith("basic "):
@@ -239,27 +171,16 @@ def _client_credentials(form: dict[str, str], authorization: str | None) -> tupl
     return form.get("client_id"), form.get("client_secret")
 
 
-def build_app(api: WosApi) -> RecordingMiddleware:
-    from margo_conformance.wos.manifest_api import manifest_routes  # PR1 routes build on this module
-
-    routes = [
-        Route("/onboarding/certificate", api.root_certificate, methods=["GET"]),
-        Route("/onboarding/", api.onboard, methods=["POST"]),
-        Route("/onboarding", api.onboard, methods=["POST"]),
+def v24_routes(api: WosApi) -> list[Route]:
+    """The V24 device API (routes from the dialect), the workload artifacts and Git."""
+    routes = V24.routes
+    return [
+        Route(routes.root_certificate, api.root_certificate, methods=["GET"]),
+        Route(f"{routes.onboarding}/", api.onboard, methods=["POST"]),
+        Route(routes.onboarding, api.onboard, methods=["POST"]),
         Route("/oauth/token", api.token, methods=["POST"]),
-        Route("/device/{device_id}/capabilities", api.capabilities, methods=["POST", "PUT"]),
-        Route(
-            "/device/{device_id}/deployment/{deployment_id}/status",
-            api.deployment_status,
-            methods=["POST"],
-        ),
+        Route(routes.capabilities, api.capabilities, methods=["POST", "PUT"]),
+        Route(routes.deployment_status, api.deployment_status, methods=["POST"]),
         Route("/artifacts/{name}", api.artifact, methods=["GET"]),
         Route("/git/{repo}.git/{rest:path}", api.git, methods=["GET", "POST"]),
-        *manifest_routes(api),
     ]
-    async def http_error(request: Request, exc: Exception) -> Response:
-        status = getattr(exc, "status_code", 500)
-        return problem(status, getattr(exc, "detail", "") or "Error", f"{request.method} {request.url.path}")
-
-    app = Starlette(routes=routes, exception_handlers={404: http_error, 405: http_error})
-    return RecordingMiddleware(app, api.state)

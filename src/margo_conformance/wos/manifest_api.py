@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from margo_conformance.dialects import PR1
 from margo_conformance.manifest import (
     BUNDLE_MEDIA_TYPE,
     MANIFEST_MEDIA_TYPE,
@@ -22,7 +23,8 @@ from margo_conformance.manifest import (
     etag_of,
 )
 from margo_conformance.schemas import validation_errors
-from margo_conformance.wos.api import WosApi, _json_body, problem, receive_document, refusal_of, refuse_unassigned
+from margo_conformance.wos.answers import accept_capabilities, accept_status_report, json_body, problem
+from margo_conformance.wos.api import WosApi
 from margo_conformance.wos.pki import certificate_field, parse_certificate_field
 from margo_conformance.wos.state import DeviceRecord
 
@@ -43,10 +45,10 @@ class ManifestApi:
         # The device is not known by any identifier yet: it belongs to the scenario under way.
         device = self.state.active_device()
         request.scope["margo.device"] = device
-        document = await _json_body(request)
+        document = await json_body(request)
         if document is None:
             return problem(400, "Bad Request", "the body is not JSON")
-        errors = validation_errors(document, "pr1/onboarding-request")
+        errors = validation_errors(document, PR1.schema("onboarding-request"))
         if errors:
             return problem(400, "Bad Request", "not an OnboardingRequest", errors)
         try:
@@ -70,9 +72,7 @@ class ManifestApi:
         device = self._client(request)
         if isinstance(device, Response):
             return device
-        received = await receive_document(request, "pr1/device-capabilities")
-        device.capabilities.append(received)
-        return refusal_of(received, "DeviceCapabilitiesManifest") or Response(status_code=201)
+        return await accept_capabilities(request, device, PR1)
 
     async def state_manifest(self, request: Request) -> Response:
         device = self._client(request)
@@ -114,12 +114,7 @@ class ManifestApi:
         device = self._client(request)
         if isinstance(device, Response):
             return device
-        deployment_id = request.path_params["deployment_id"]
-        if deployment_id not in device.assigned_deployments:
-            return refuse_unassigned(request, device, deployment_id, "STS-012")
-        received = await receive_document(request, "pr1/deployment-status")
-        device.statuses.setdefault(deployment_id, []).append(received)
-        return refusal_of(received, "DeploymentStatusManifest") or Response(status_code=200)
+        return await accept_status_report(request, device, PR1)
 
 
 def _accepts_manifest(accept: str | None) -> bool:
@@ -131,16 +126,17 @@ def _accepts_manifest(accept: str | None) -> bool:
 
 
 def manifest_routes(api: WosApi) -> list[Route]:
-    pr1 = ManifestApi(api)
+    """The PR1 device API: the dialect's routes plus the content-addressed documents and bundles."""
+    pr1, routes = ManifestApi(api), PR1.routes
+    assert routes.state_manifest is not None
     client = "/api/v1/clients/{client_id}"
     return [
-        Route("/api/v1/onboarding/certificate", pr1.root_certificate, methods=["GET"]),
-        Route("/api/v1/onboarding", pr1.onboard, methods=["POST"]),
-        Route(f"{client}/capabilities", pr1.capabilities, methods=["POST", "PUT"]),
-        Route(f"{client}/capabilities/{{device_id}}", pr1.capabilities, methods=["POST", "PUT"]),
-        Route(f"{client}/deployments", pr1.state_manifest, methods=["GET"]),
-        Route(f"{client}/deployments/{{deployment_id}}/status", pr1.deployment_status, methods=["POST"]),
+        Route(routes.root_certificate, pr1.root_certificate, methods=["GET"]),
+        Route(routes.onboarding, pr1.onboard, methods=["POST"]),
+        Route(routes.capabilities, pr1.capabilities, methods=["POST", "PUT"]),
+        Route(f"{routes.capabilities}/{{device_id}}", pr1.capabilities, methods=["POST", "PUT"]),
+        Route(routes.state_manifest, pr1.state_manifest, methods=["GET"]),
+        Route(routes.deployment_status, pr1.deployment_status, methods=["POST"]),
         Route(f"{client}/deployments/{{deployment_id}}/{{digest}}", pr1.deployment_yaml, methods=["GET"]),
         Route(f"{client}/bundles/{{digest}}", pr1.bundle, methods=["GET"]),
     ]
-

@@ -22,7 +22,8 @@ from types import TracebackType
 import uvicorn
 
 from margo_conformance.errors import SuiteError
-from margo_conformance.wos.api import WosApi, build_app
+from margo_conformance.wos.api import WosApi
+from margo_conformance.wos.app import build_app
 from margo_conformance.wos.pki import generate_root_ca
 from margo_conformance.wos.state import WosState
 

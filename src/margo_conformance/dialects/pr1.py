@@ -1,0 +1,100 @@
+"""The PR1 dialect: the Margo 1.0.0 REST API (device certificates, clientId-scoped routes,
+desired state as a content-addressed state manifest), as fixed in docs/pr1-wire-contract.md."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from margo_conformance.desired_state import ManifestPublisher
+from margo_conformance.device.pr1 import onboarding_request
+from margo_conformance.dialects.base import AnswerMember, Dialect, OnboardingCall, Requirements, Routes
+from margo_conformance.errors import StepOrderError
+from margo_conformance.evidence import COMMIT, HTTP
+from margo_conformance.manifest import MANIFEST_MEDIA_TYPE
+from margo_conformance.paths import FIXTURES_DIR
+
+if TYPE_CHECKING:
+    from margo_conformance.desired_state import Publisher
+    from margo_conformance.evidence import EvidenceLog
+    from margo_conformance.interop import V24Onboarding
+    from margo_conformance.wos.state import DeviceRecord
+
+ONBOARDING_ANSWER = "the PR1 onboarding answer"
+#: The onboarding answer is `{clientId}` (ONB-011): the device's only member.
+ANSWER_POINTERS = {"client_id": "/clientId"}
+STATUS_API_VERSION = "deployment.margo.org/v1alpha1"
+
+
+@dataclass(frozen=True)
+class Pr1Dialect(Dialect):
+    def register_request(self, device_id: str) -> dict[str, Any]:
+        # The operator expects a device that onboards with its own certificate, not with a key.
+        return {"deviceId": device_id, "profile": self.name}
+
+    def onboarding_call(self, device_id: str, key: str, exchange: V24Onboarding) -> OnboardingCall:
+        # The device presents its own (fresh, self-signed) X.509 certificate; no key, no exchange.
+        return OnboardingCall(self.routes.onboarding, onboarding_request(device_id), (self.requirements.onboarding,))
+
+    def answer_member(self, name: str, exchange: V24Onboarding) -> AnswerMember:
+        if name not in ANSWER_POINTERS:
+            raise StepOrderError(f"a {self.name} onboarding answer carries no {name} (only the clientId)")
+        return AnswerMember(ANSWER_POINTERS[name], self.requirements.onboarding, ONBOARDING_ANSWER)
+
+    def status_report(self, deployment_id: str, device_id: str, components: Sequence[str],
+                      state: str) -> dict[str, Any]:
+        report: dict[str, Any] = {
+            "apiVersion": STATUS_API_VERSION,
+            "kind": self.status_kind,
+            "deploymentId": deployment_id,
+            "deviceId": device_id,
+            "status": {"state": state},
+            "components": [{"name": name, "state": state} for name in components],
+        }
+        if state == "failed":
+            report["status"]["error"] = {"code": "E1", "message": "failed on purpose"}
+        return report
+
+    def capabilities_refusal(self, errors: Sequence[str]) -> str:
+        return "CAP-011"
+
+    def publisher(self, device: DeviceRecord, clone: Path, evidence: EvidenceLog) -> Publisher:
+        return ManifestPublisher(device.desired_state(), evidence)
+
+
+_CLIENT = "/api/v1/clients/{client_id}"
+
+PR1 = Pr1Dialect(
+    name="PR1",
+    schema_folder="pr1",
+    routes=Routes(
+        root_certificate="/api/v1/onboarding/certificate",
+        onboarding="/api/v1/onboarding",
+        capabilities=f"{_CLIENT}/capabilities",
+        deployment_status=f"{_CLIENT}/deployments/{{deployment_id}}/status",
+        state_manifest=f"{_CLIENT}/deployments",
+    ),
+    requirements=Requirements(
+        onboarding="ONB-011",
+        desired_state_fetched="DSA-030",
+        deployment_applied="DSA-036",
+        status_sequence=("STS-001", "STS-011"),
+        status_document="STS-012",
+        status_states="STS-013",
+        status_components="STS-014",
+        overall_state="STS-015",
+    ),
+    payloads=FIXTURES_DIR / "payloads" / "pr1",
+    deployments=FIXTURES_DIR / "deployments" / "pr1",
+    broken_deployments=None,
+    desired_state_evidence=(HTTP, COMMIT),
+    manifest_media_type=MANIFEST_MEDIA_TYPE,
+    capabilities_kind="DeviceCapabilitiesManifest",
+    status_kind="DeploymentStatusManifest",
+    status_accepted=200,
+    issues_onboarding_key=False,
+    onboarding_credentials=(),
+    onboarding_urls=(),
+)
