@@ -179,6 +179,9 @@ class RunConfig:
     run_id: str
     base_image: str | None = None
     workload_image: str | None = None
+    #: The node ids the run is limited to (--rerun-failed, --only-scenarios); empty: no limit.
+    #: Here rather than on the command line so every xdist worker applies it to what it collects.
+    only: tuple[str, ...] = ()
 
     def effective(self) -> dict[str, Any]:
         """What the run goes by, defaults filled in and secret values redacted: config.json
@@ -189,6 +192,7 @@ class RunConfig:
             "report_dir": str(self.report_dir),
             "base_image": self.base_image,
             "workload_image": self.workload_image,
+            "only_scenarios": list(self.only),
             "sut": {
                 "file": str(sut.path),
                 "name": sut.name,

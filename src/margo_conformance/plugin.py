@@ -199,7 +199,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         selection = Selection(config.getoption("--select-tags"), config.getoption("--select-keyword"))
     except ConfigError as exc:
         raise pytest.UsageError(str(exc)) from exc
-    kept = [i for i in items if role in {m.name for m in i.iter_markers()} and _selected(i, selection)]
+    kept = [
+        i for i in items
+        if role in {m.name for m in i.iter_markers()}
+        and _selected(i, selection)
+        and (not run.only or i.nodeid in run.only)  # --rerun-failed, --only-scenarios
+    ]
     dropped = [i for i in items if i not in kept]
     if dropped:
         config.hook.pytest_deselected(items=dropped)

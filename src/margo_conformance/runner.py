@@ -268,15 +268,18 @@ def prepare_images(sut: SutConfig, base_image: str | None, log: Log) -> Prepared
     return PreparedImages(base_image=base, sut_image=image, sut_identity=identity)
 
 
-def run_config_for(request: RunRequest, images: PreparedImages, run_id: str) -> RunConfig:
+def run_config_for(
+    request: RunRequest, images: PreparedImages, run_id: str, only: tuple[str, ...] = ()
+) -> RunConfig:
     """The one configuration of the run: the SUT file as validated by the command line, with the
-    image actually run and the run's own identity."""
+    image actually run, the run's own identity and the scenarios it is limited to."""
     return RunConfig(
         sut=dataclasses.replace(request.sut, image=images.sut_image),
         report_dir=request.report_dir.resolve(),
         run_id=run_id,
         base_image=images.base_image,
         workload_image=images.base_image,
+        only=only,
     )
 
 
@@ -322,11 +325,9 @@ def pytest_arguments(request: RunRequest, handover: Path) -> list[str]:
 
 def worker_arguments(request: RunRequest) -> list[str]:
     """pytest-xdist options for --workers; worksteal evens out scenarios of unequal length.
-
-    A --rerun-failed run stays in one process: its selection is applied by `RunnerPlugin`,
-    which lives in this process only, while xdist workers collect for themselves.
-    """
-    if request.workers <= 1 or request.rerun_failed is not None or request.only:
+    (A --rerun-failed or --only-scenarios limit travels in the run configuration, which every
+    worker loads.)"""
+    if request.workers <= 1:
         return []
     return ["-n", str(request.workers), "--dist", "worksteal"]
 
@@ -402,7 +403,7 @@ def _execute(
         RunnerPlugin(run_context(request, images.sut_identity), rerun, progress),
         LiveProgress(progress, request.waivers, quiet=not request.verbose),
     ]
-    run = run_config_for(request, images, run_id)
+    run = run_config_for(request, images, run_id, only=rerun)
     write_effective_config(run)
     with tempfile.TemporaryDirectory(prefix="margo-run-") as private:
         handover = Path(private) / "run-config.pickle"
