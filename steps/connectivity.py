@@ -17,8 +17,10 @@ from margo_conformance.workloads import running
 #: How many gaps between polls the cadence is measured over.
 GAPS_MEASURED = 3
 INTERVALS = {"the usual interval": 1, "twice the usual interval": 2}
-#: An attempt this close to the window's opening counts as begun before it.
-WINDOW_GRACE_S = 0.3
+#: An attempt this close to the window's opening counts as begun before it: on a loaded machine
+#: a request the agent decided on just before the opening reaches the link up to ~0.5 s later
+#: (seen under the slow tier's load). An agent ignoring the window polls all through it anyway.
+WINDOW_GRACE_S = 1.0
 
 
 # -- polling (CFG-003) -------------------------------------------------------------------
