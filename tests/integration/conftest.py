@@ -140,3 +140,21 @@ def kept_report_dir(name: str) -> Path:
     shutil.rmtree(directory, ignore_errors=True)
     directory.mkdir(parents=True)
     return directory
+
+
+#: The slow tier's two longest tests. `tox -e selftest` runs in two processes with pytest-xdist's
+#: worksteal scheduling, which first hands each process one half of the collection, in order:
+#: the kill matrix goes first in the first half and the stability runs first in the second, so
+#: both start at once, each on its own process, and the shorter tests fill in beside them.
+LONGEST_FIRST = ("test_every_mutant_is_killed_and_references_pass", "test_repeated_runs_of_both_references_agree")
+
+
+@pytest.hookimpl(trylast=True)  # after -m/-k deselected: the halves are of what runs
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    longest = [next((i for i in items if i.name == name), None) for name in LONGEST_FIRST]
+    if None in longest:
+        return
+    matrix, stability = longest
+    rest = [i for i in items if i is not matrix and i is not stability]
+    half = len(items) // 2  # worksteal: the first process gets len // 2, the second the rest
+    items[:] = [matrix, *rest[: half - 1], stability, *rest[half - 1:]]
