@@ -1,16 +1,21 @@
 """The pytest plugin behind a conformance run: options, markers, fixtures, results, cleanup.
 
-`margo-conformance run` loads it through conformance.ini. It turns the command line into one
-frozen `RunConfig`, starts the emulated WOS once per run, gives each scenario a fresh
-`AgentUnderTest`, and removes every container labelled with the run at the end, on failure
-and on SIGINT/SIGTERM.
+`margo-conformance run` loads it through conformance.ini; installed, it is also a pytest11
+plugin, so `pytest --sut <SUT file>` from a checkout runs the features. It acts only in a
+conformance run (`is_conformance_run`): there it registers the step modules (`step_modules`),
+turns the command line into one frozen `RunConfig`, starts the emulated WOS once per run, gives
+each scenario a fresh `AgentUnderTest`, and removes every container labelled with the run at
+the end, on failure and on SIGINT/SIGTERM. Any other pytest session (the harness's own tests)
+sees its options and nothing else.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import importlib
 import json
+import pkgutil
 import re
 import signal
 import tempfile
@@ -27,7 +32,7 @@ from margo_conformance.config import RunConfig, load_run_config, load_sut_file
 from margo_conformance.errors import ConfigError
 from margo_conformance.evidence import EvidenceLog
 from margo_conformance.interop import not_applicable
-from margo_conformance.paths import DEFAULT_SUT_FILE, FIXTURES_DIR
+from margo_conformance.paths import CONFORMANCE_INI, DEFAULT_SUT_FILE, FIXTURES_DIR, STEPS_DIR
 from margo_conformance.requirements import id_to_tag, load_catalogue
 from margo_conformance.results import EVIDENCE_KEY, NOT_CLAIMED, ResultsCollector
 from margo_conformance.roles.agent import AgentUnderTest
@@ -38,6 +43,9 @@ from margo_conformance.wos.server import EmulatedWos
 
 RUN_CONFIG_KEY = pytest.StashKey[RunConfig]()
 LEDGER_KEY = pytest.StashKey[contextlib.ExitStack]()
+CONFORMANCE_RUN_KEY = pytest.StashKey[bool]()
+# The step packages, one per role; every module in them is registered, in this order.
+STEP_PACKAGES = ("steps.agent", "steps.wos")
 PROFILES = ("V24", "PR1", "PR2")
 MARKERS = {
     "agent": "scenario certifies a device agent (the suite plays the WOS)",
@@ -69,7 +77,9 @@ MARKERS = {
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("margo", "Margo conformance")
-    group.addoption("--sut", type=Path, default=DEFAULT_SUT_FILE, help="SUT file (YAML)")
+    # No default: giving --sut (or --run-config) is what makes a pytest session a conformance run.
+    group.addoption("--sut", type=Path, default=None,
+                    help=f"SUT file (YAML); runs the features (default under conformance.ini: {DEFAULT_SUT_FILE.name})")
     group.addoption("--run-config", type=Path, default=None,
                     help="the run's validated configuration (margo-conformance run hands it over)")
     group.addoption("--report-dir", type=Path, default=Path("reports/latest"), help="where results go")
@@ -83,21 +93,54 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    config.stash[CONFORMANCE_RUN_KEY] = is_conformance_run(config)
+    if not config.stash[CONFORMANCE_RUN_KEY]:
+        return
     for name, description in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {description}")
     for requirement in load_catalogue().values():
         config.addinivalue_line("markers", f"{id_to_tag(requirement.id)}: {requirement.summary[:80]}")
-    if config.getoption("--sut", None) is None:  # plugin loaded without its options
-        return
+    register_steps(config)
+    collect_the_features(config)
     try:
         run = configured_run(config)
     except ConfigError as exc:
         raise pytest.UsageError(str(exc)) from exc
     config.stash[RUN_CONFIG_KEY] = run
     open_redaction(config, run)
+    config.pluginmanager.register(ReportRedaction(), "margo-redaction")
     collector = ResultsCollector(run.report_dir, describe_sut(run), run.run_id, effective_config=run.effective())
     config.pluginmanager.register(collector, "margo-results")
     _stop_on_sigterm()
+
+
+def is_conformance_run(config: pytest.Config) -> bool:
+    """A session runs the features when told which SUT (--sut, or the runner's --run-config) or
+    when configured by conformance.ini; the plugin loaded in any other session stays inert."""
+    if config.getoption("--run-config", None) is not None or config.getoption("--sut", None) is not None:
+        return True
+    return config.inipath is not None and config.inipath.resolve() == CONFORMANCE_INI
+
+
+def step_modules() -> list[str]:
+    """Every step module of the role packages, by dotted name (the one place they are listed)."""
+    names: list[str] = []
+    for package_name in STEP_PACKAGES:
+        package = importlib.import_module(package_name)
+        names += [f"{package_name}.{m.name}" for m in pkgutil.iter_modules(package.__path__) if not m.ispkg]
+    return names
+
+
+def register_steps(config: pytest.Config) -> None:
+    for name in step_modules():
+        config.pluginmanager.import_plugin(name)
+
+
+def collect_the_features(config: pytest.Config) -> None:
+    """A bare `pytest --sut ...` names no test files: collect the features, not the testpaths of
+    the ini that was found (the harness's own tests). Files named on the command line stay."""
+    if config.args_source != pytest.Config.ArgsSource.ARGS:
+        config.args = [str(STEPS_DIR / "scenarios.py")]
 
 
 def configured_run(config: pytest.Config) -> RunConfig:
@@ -106,7 +149,7 @@ def configured_run(config: pytest.Config) -> RunConfig:
     handover = config.getoption("--run-config")
     if handover is not None:
         return load_run_config(handover)
-    sut = load_sut_file(config.getoption("--sut"))
+    sut = load_sut_file(config.getoption("--sut") or DEFAULT_SUT_FILE)
     if config.getoption("--sut-image"):
         sut = dataclasses.replace(sut, image=config.getoption("--sut-image"))
     return RunConfig(
@@ -131,11 +174,14 @@ def open_redaction(config: pytest.Config, run: RunConfig) -> None:
         redactor.learn(redaction.SUT_SECRET, value)
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    """Credentials out of a report before anyone writes it: junit.xml, the terminal, and a
-    pytest-xdist worker's hand-off to the controller (this runs before either)."""
-    redact_report(report, redaction.current())
+class ReportRedaction:
+    """Registered in a conformance run only: the harness's own test reports stay as written."""
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Credentials out of a report before anyone writes it: junit.xml, the terminal, and a
+        pytest-xdist worker's hand-off to the controller (this runs before either)."""
+        redact_report(report, redaction.current())
 
 
 def redact_report(report: pytest.TestReport, redactor: redaction.Redactor) -> None:
@@ -166,7 +212,7 @@ def _stop_on_sigterm() -> None:
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """A scenario tagged with several profiles runs once per profile (transport-neutral Gherkin)."""
-    if "profile" not in metafunc.fixturenames:
+    if not metafunc.config.stash.get(CONFORMANCE_RUN_KEY, False) or "profile" not in metafunc.fixturenames:
         return
     tagged = scenario_profiles(metafunc.definition)
     if len(tagged) > 1:

@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
-from steps.status import the_agent_reported_the_status_of_no_deployment_the_orchestrator_never_assigned as step
+from steps.agent.status import the_agent_reported_the_status_of_no_deployment_the_orchestrator_never_assigned as step
 
 from margo_conformance.checks import CheckFailed
 from margo_conformance.config import RunConfig, load_sut_file

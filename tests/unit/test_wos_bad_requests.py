@@ -385,7 +385,7 @@ class _WalkedWos:
 
 
 def _checks_of_steps(record: Walk) -> list[Any]:
-    from steps.wos_robustness import (
+    from steps.wos.robustness import (
         each_refusal_is_a_client_error_as_the_suite_advises,
         every_refusal_carries_a_problem_body_as_the_suite_advises,
         the_orchestrator_refuses_every_bad_request,

@@ -1,4 +1,5 @@
-"""Steps shared by every agent feature: the device, the agent container, its liveness."""
+"""Device vocabulary every agent feature uses: the new device, the agent container starting and
+staying up, and `require_final_state`, the final-state check the failure and status steps share."""
 
 from __future__ import annotations
 

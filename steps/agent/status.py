@@ -16,7 +16,7 @@ from margo_conformance.status_model import (
     shown,
 )
 from margo_conformance.wos.state import ReceivedDocument
-from steps.common import require_final_state
+from steps.agent.device import require_final_state
 
 
 def _latest(agent: AgentUnderTest) -> Published:

@@ -1,4 +1,5 @@
-"""Steps shared by the WOS features: the registered device, onboarding, generic verdicts."""
+"""Device vocabulary every WOS feature uses: the device the suite plays, registered and onboarded,
+and the verdicts on a request it sends (refused, unauthenticated, created)."""
 
 from __future__ import annotations
 

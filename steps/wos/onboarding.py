@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import binascii
 
-from pytest_bdd import given, then, when
+from pytest_bdd import then, when
 
 from margo_conformance.checks import advise, expect
 from margo_conformance.roles.wos import WosUnderTest
@@ -76,7 +76,6 @@ def the_answer_names_the_devices_desired_state_repository_and_an_access_token_fo
     )
 
 
-@given("the device has asked for an access token")
 @when("the device asks for an access token with its client credentials")
 def the_device_asks_for_an_access_token_with_its_client_credentials(wos: WosUnderTest) -> None:
     wos.request_token()

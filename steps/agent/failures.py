@@ -15,7 +15,7 @@ from margo_conformance.status_model import (
     shown,
 )
 from margo_conformance.workloads import changed_since, containers_of, running
-from steps.common import require_final_state
+from steps.agent.device import require_final_state
 
 
 def _failed(agent: AgentUnderTest, name: str) -> Outcome:
