@@ -92,6 +92,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--select-keyword", default=None, help="name expression or phrase (margo-conformance run -k)")
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser, args: list[str]) -> None:
+    """A bare `pytest --sut ...` names no test files: it runs the features, so name them before
+    pytest falls back on the ini's testpaths (the harness's own tests, whose conftests would load)."""
+    known = early_config.known_args_namespace
+    asked = getattr(known, "sut", None) is not None or getattr(known, "run_config", None) is not None
+    if not asked or known.file_or_dir:
+        return
+    features = str(STEPS_DIR / "scenarios.py")
+    args.append(features)
+    known.file_or_dir = [features]
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[CONFORMANCE_RUN_KEY] = is_conformance_run(config)
     if not config.stash[CONFORMANCE_RUN_KEY]:
@@ -101,7 +114,6 @@ def pytest_configure(config: pytest.Config) -> None:
     for requirement in load_catalogue().values():
         config.addinivalue_line("markers", f"{id_to_tag(requirement.id)}: {requirement.summary[:80]}")
     register_steps(config)
-    collect_the_features(config)
     try:
         run = configured_run(config)
     except ConfigError as exc:
@@ -134,13 +146,6 @@ def step_modules() -> list[str]:
 def register_steps(config: pytest.Config) -> None:
     for name in step_modules():
         config.pluginmanager.import_plugin(name)
-
-
-def collect_the_features(config: pytest.Config) -> None:
-    """A bare `pytest --sut ...` names no test files: collect the features, not the testpaths of
-    the ini that was found (the harness's own tests). Files named on the command line stay."""
-    if config.args_source != pytest.Config.ArgsSource.ARGS:
-        config.args = [str(STEPS_DIR / "scenarios.py")]
 
 
 def configured_run(config: pytest.Config) -> RunConfig:

@@ -136,6 +136,9 @@ def test_a_bare_pytest_with_sut_collects_the_features(tmp_path: Path, keep_sigte
     code = pytest.main(arguments, plugins=[session])
     assert code == pytest.ExitCode.OK
     assert session.nodeids and all(n.startswith("steps/scenarios.py::") for n in session.nodeids)
+    assert session.config is not None
+    loaded = [name for name, _ in session.config.pluginmanager.list_name_plugin() if name.endswith("conftest.py")]
+    assert loaded == []  # not the harness tests' conftests either
 
 
 def test_a_session_without_sut_finds_the_plugin_inert(tmp_path: Path) -> None:
