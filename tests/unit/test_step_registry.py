@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import importlib
 import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -125,6 +127,28 @@ def test_a_conformance_session_registers_each_step_module(tmp_path: Path, keep_s
     assert session.config is not None
     registered = [name for name, _ in session.config.pluginmanager.list_name_plugin() if name.startswith("steps.")]
     assert sorted(registered) == sorted(step_modules())
+
+
+RUNNER_COLLECTS = """
+import sys
+from pathlib import Path
+from margo_conformance.config import load_sut_file, save_run_config
+from margo_conformance.runner import PreparedImages, RunRequest, pytest_arguments, run_config_for
+import pytest
+request = RunRequest(sut=load_sut_file(Path(sys.argv[1])), report_dir=Path(sys.argv[2]))
+handover = Path(sys.argv[2]) / "run-config.pickle"
+save_run_config(run_config_for(request, PreparedImages(base_image="b:x", sut_image="s:x"), "run-w"), handover)
+sys.exit(pytest.main([*pytest_arguments(request, handover), "--collect-only"]))
+"""
+
+
+def test_the_runner_s_pytest_prints_no_warning_about_the_entry_point(tmp_path: Path) -> None:
+    """`run` imports the package before pytest, which then finds it as a pytest11 plugin's: its
+    'cannot be rewritten' warning would be a new block in every run's output."""
+    completed = subprocess.run([sys.executable, "-c", RUNNER_COLLECTS, str(SUT_FILE), str(tmp_path)],
+                               capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert completed.returncode == 0, completed.stdout[-2000:] + completed.stderr[-2000:]
+    assert "warnings summary" not in completed.stdout, completed.stdout[-2000:]
 
 
 def test_a_bare_pytest_with_sut_collects_the_features(tmp_path: Path, keep_sigterm: None) -> None:
