@@ -523,7 +523,7 @@ def _planned(item: pytest.Item) -> PlannedScenario:
     return PlannedScenario(nodeid=item.nodeid, name=name, tags=frozenset(_marker_tags(item)))
 
 
-@dataclass
+@dataclass(eq=False)  # a pytest plugin: hashable, compared by identity
 class ResultsCollector:
     report_dir: Path
     sut_description: dict[str, Any]
