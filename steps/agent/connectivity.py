@@ -16,7 +16,10 @@ from margo_conformance.workloads import running
 
 #: How many gaps between polls the cadence is measured over.
 GAPS_MEASURED = 3
-INTERVALS = {"the usual interval": 1, "twice the usual interval": 2}
+#: Three times, not twice: an agent that ignores its configuration and polls at the usual 1 s
+#: reached its repository only every ~2 s on the slow tier's loaded machine, indistinguishable
+#: from a configured 2 s; against 3 s it still shows.
+INTERVALS = {"the usual interval": 1, "three times the usual interval": 3}
 #: An attempt this close to the window's opening counts as begun before it: on a loaded machine
 #: a request the agent decided on just before the opening reaches the link up to ~0.5 s later
 #: (seen under the slow tier's load). An agent ignoring the window polls all through it anyway.

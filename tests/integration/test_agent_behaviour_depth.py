@@ -71,8 +71,8 @@ def test_an_agent_that_retries_in_a_tight_loop_fails_with_the_count(tmp_path: Pa
 def test_an_agent_that_ignores_the_polling_interval_fails_only_where_it_differs(tmp_path: Path) -> None:
     run = run_agent_with_fault(tmp_path, "fixed-poll-interval", "-m", "polling")
     assert run.scenario("[the usual interval]")["outcome"] == "pass"
-    doubled = run.failed("[twice the usual interval]")
-    assert "although the configured interval is 2s" in doubled["message"]
+    tripled = run.failed("[three times the usual interval]")
+    assert "although the configured interval is 3s" in tripled["message"]
 
 
 def test_a_failure_without_code_and_message_is_named(tmp_path: Path) -> None:
