@@ -32,6 +32,11 @@ def test_misbehaving_sut_ends_in_fail_or_error_with_a_reason(sut_file: Path, tmp
     assert results["scenarios"], "the run recorded no scenario"
     bound = max(sut.timeouts.ready, sut.timeouts.request, sut.timeouts.onboarding) * 3 + MARGIN_S
     for scenario in results["scenarios"]:
+        if scenario["outcome"] == "pass":
+            # V24 lets a refusal be any 4xx or 5xx (ERR-001): a WOS answering 500 to everything
+            # refuses a wrong onboarding key as V24 states it, and misses only the suite's advice.
+            assert any(c.get("kind") == "advisory" and not c["passed"] for c in scenario["checks"]), scenario
+            continue
         assert scenario["outcome"] in ("fail", "error"), scenario
         reason = scenario["message"].strip()
         assert reason and len(reason.splitlines()[0]) > 10, scenario
