@@ -163,6 +163,20 @@ class Dialect(ABC):
                       state: str) -> dict[str, Any]:
         """A status document with the deployment and every component in `state`."""
 
+    def _status_document(self, api_version: str, ids: dict[str, str], components: Sequence[str],
+                         state: str) -> dict[str, Any]:
+        """The status document both profiles share; `ids`: what names the deployment (and device)."""
+        report: dict[str, Any] = {
+            "apiVersion": api_version,
+            "kind": self.status_kind,
+            **ids,
+            "status": {"state": state},
+            "components": [{"name": name, "state": state} for name in components],
+        }
+        if state.lower() == "failed":  # V24 spells it Failed, PR1 failed
+            report["status"]["error"] = {"code": "E1", "message": "failed on purpose"}
+        return report
+
     @abstractmethod
     def capabilities_refusal(self, errors: Sequence[str]) -> str:
         """The requirement an agent broke whose capabilities report was refused as invalid

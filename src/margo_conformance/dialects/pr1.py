@@ -45,17 +45,8 @@ class Pr1Dialect(Dialect):
 
     def status_report(self, deployment_id: str, device_id: str, components: Sequence[str],
                       state: str) -> dict[str, Any]:
-        report: dict[str, Any] = {
-            "apiVersion": STATUS_API_VERSION,
-            "kind": self.status_kind,
-            "deploymentId": deployment_id,
-            "deviceId": device_id,
-            "status": {"state": state},
-            "components": [{"name": name, "state": state} for name in components],
-        }
-        if state == "failed":
-            report["status"]["error"] = {"code": "E1", "message": "failed on purpose"}
-        return report
+        ids = {"deploymentId": deployment_id, "deviceId": device_id}
+        return self._status_document(STATUS_API_VERSION, ids, components, state)
 
     def capabilities_refusal(self, errors: Sequence[str]) -> str:
         return "CAP-011"

@@ -55,16 +55,7 @@ class V24Dialect(Dialect):
 
     def status_report(self, deployment_id: str, device_id: str, components: Sequence[str],
                       state: str) -> dict[str, Any]:
-        report: dict[str, Any] = {
-            "apiVersion": STATUS_API_VERSION,
-            "kind": self.status_kind,
-            "deploymentId": deployment_id,
-            "status": {"state": state},
-            "components": [{"name": name, "state": state} for name in components],
-        }
-        if state.lower() == "failed":
-            report["status"]["error"] = {"code": "E1", "message": "failed on purpose"}
-        return report
+        return self._status_document(STATUS_API_VERSION, {"deploymentId": deployment_id}, components, state)
 
     def capabilities_refusal(self, errors: Sequence[str]) -> str:
         # The schema row the report broke; a body that is not JSON is no capabilities document.
