@@ -44,6 +44,9 @@ from margo_conformance.wos.server import EmulatedWos
 RUN_CONFIG_KEY = pytest.StashKey[RunConfig]()
 LEDGER_KEY = pytest.StashKey[contextlib.ExitStack]()
 CONFORMANCE_RUN_KEY = pytest.StashKey[bool]()
+INTERRUPTED_KEY = pytest.StashKey[bool]()
+#: How long an interrupted run's cleanup watches for containers whose create was in flight.
+LATE_CREATES_S = 3.0
 # The step packages, one per role; every module in them is registered, in this order.
 STEP_PACKAGES = ("steps.agent", "steps.wos")
 PROFILES = ("V24", "PR1", "PR2")
@@ -292,6 +295,11 @@ def profile(request: pytest.FixtureRequest) -> str:
     return item_profile(request.node) or "V24"
 
 
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """An interrupted run (SIGINT, SIGTERM): its cleanup also watches for creates in flight."""
+    session.config.stash[INTERRUPTED_KEY] = exitstatus == pytest.ExitCode.INTERRUPTED
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_unconfigure(config: pytest.Config) -> None:
     run = config.stash.get(RUN_CONFIG_KEY, None)
@@ -299,7 +307,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     # the controller, which ends last, removes everything labelled with the run. A
     # collection-only session started nothing (and may run where no engine answers).
     if run is not None and not hasattr(config, "workerinput") and not config.option.collectonly:
-        remove_run_resources(run.run_id)
+        remove_run_resources(run.run_id, LATE_CREATES_S if config.stash.get(INTERRUPTED_KEY, False) else 0.0)
         redact_outputs(config, run)
     ledger = config.stash.get(LEDGER_KEY, None)
     if ledger is not None:

@@ -18,9 +18,10 @@ a row it violates, in a run with no failed requirement at all (every failed chec
 there). Its row's verdict is "advisory".
 
 A false failure is confirmed before it counts: the scenarios that failed outside the violated
-requirements run once more against the same mutant. Those that fail again are false failures;
-those that pass are *unconfirmed* (a wobble under load, not a misplaced check): shown with their
-first failure message in the matrix, without failing the row.
+requirements run once more against the same mutant, after every mutant has run and one mutant
+at a time, so the second run does not share the machine with the parallel ones. Those that
+fail again are false failures; those that pass are *unconfirmed* (a wobble under load, not a
+misplaced check): shown with their first failure message in the matrix, without failing the row.
 
 The references run first, one at a time, so their verdicts never depend on load and their
 runs build the images the mutants reuse; the mutants then run `jobs` at a time, each in its
@@ -49,7 +50,7 @@ RUN_TIMEOUT_S = 900
 # Each child run in two processes: its scenarios mostly wait on the SUT, so --jobs 4 runs of two
 # workers each keep two cores busy (a full-scope matrix took about twice as long with one worker
 # per run); the run's own default (auto) would multiply with --jobs on a small machine. A false
-# failure is confirmed by a run in one process (--rerun-failed).
+# failure is confirmed afterwards by a run of its own (--rerun-failed), one mutant at a time.
 CHILD_WORKERS = ("--workers", "2")
 #: Which scenarios a mutant runs (see `mutant_selection` and `reached_scenarios`).
 TRACED, REACHED, FULL = "traced", "reached", "full"
@@ -348,18 +349,36 @@ def run_one(
         log(f"BAD {mutant.role:<5} {mutant.name:<36} {row.note}")
         return row
     found = judge(mutant, results)
-    unconfirmed: dict[str, str] = {}
-    if found.false_failures and not mutant.is_reference:
-        found, unconfirmed = confirm_false_failures(found, results, sut_file, directory / "confirm", log)
-        seconds = round(time.monotonic() - started, 1)
-    row = MatrixRow(mutant.role, mutant.name, list(mutant.violates), matrix_verdict(mutant, results, found),
-                    found.killed_by, found.false_failures, found.ok, seconds, found.note, found.blocked,
-                    found.reasons, unconfirmed, found.how, found.advisories)
-    log(f"{'ok ' if found.ok else 'BAD'} {mutant.role:<5} {mutant.name:<36} {row.verdict:<7} "
-        f"killed by {len(found.killed_by)}, false failures {len(found.false_failures)}, "
-        f"blocked {len(found.blocked)} ({seconds:.0f}s) {found.note}"
-        + (f" unconfirmed: {len(unconfirmed)}" if unconfirmed else ""))
+    row = matrix_row(mutant, results, found, seconds)
+    log_row(row, log, "" if mutant.is_reference or not found.false_failures else " (to be confirmed)")
     return row
+
+
+def matrix_row(
+    mutant: Mutant, results: dict[str, Any], found: Judgement, seconds: float, unconfirmed: dict[str, str] | None = None
+) -> MatrixRow:
+    return MatrixRow(mutant.role, mutant.name, list(mutant.violates), matrix_verdict(mutant, results, found),
+                     found.killed_by, found.false_failures, found.ok, seconds, found.note, found.blocked,
+                     found.reasons, unconfirmed or {}, found.how, found.advisories)
+
+
+def log_row(row: MatrixRow, log: Log, suffix: str = "") -> None:
+    log(f"{'ok ' if row.ok else 'BAD'} {row.role:<5} {row.mutant:<36} {row.verdict:<7} "
+        f"killed by {len(row.killed_by)}, false failures {len(row.false_failures)}, "
+        f"blocked {len(row.blocked)} ({row.seconds:.0f}s) {row.note}"
+        + (f" unconfirmed: {len(row.unconfirmed)}" if row.unconfirmed else "") + suffix)
+
+
+def confirm_row(mutant: Mutant, row: MatrixRow, report_root: Path, log: Log) -> MatrixRow:
+    """A mutant row with false failures, after they ran once more (see `confirm_false_failures`)."""
+    directory = report_root / "mutants" / f"{mutant.role}-{mutant.name}"
+    results = json.loads((directory / "results.json").read_text())
+    sut_file = directory / f"{mutant.role}-{mutant.name}.sut.yaml"
+    started = time.monotonic()
+    found, unconfirmed = confirm_false_failures(judge(mutant, results), results, sut_file, directory / "confirm", log)
+    confirmed = matrix_row(mutant, results, found, round(row.seconds + time.monotonic() - started, 1), unconfirmed)
+    log_row(confirmed, log, " (confirmed)")
+    return confirmed
 
 
 def unreached_row(mutant: Mutant) -> MatrixRow:
@@ -452,6 +471,11 @@ def run_selftest(
             for i, m in enumerate(mutants) if not m.is_reference
         }
         rows.update({i: future.result() for i, future in pending.items()})
+    # False failures run again only now, one mutant at a time: a scenario that failed because
+    # the machine was busy with the other runs gets its second run on a quieter machine.
+    for i, mutant in enumerate(mutants):
+        if not mutant.is_reference and rows[i].false_failures:
+            rows[i] = confirm_row(mutant, rows[i], report_root, log)
     ordered = [rows[i] for i in range(len(mutants))]
     # Coverage is a property of the whole mutants file, whichever roles this run chose.
     write_matrix(report_root, ordered, mutation_coverage(load_mutants()), scope)

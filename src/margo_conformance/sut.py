@@ -12,6 +12,7 @@ import contextlib
 import re
 import socket
 import threading
+import time
 from collections.abc import Mapping
 
 import docker
@@ -197,11 +198,52 @@ def _first_line(exc: BaseException) -> str:
     return first.split(". Hint:")[0].split(" Container error:")[0]
 
 
-def remove_run_resources(run_id: str) -> int:
-    """Remove every container and network labelled with this run; returns how many were removed."""
+def remove_run_resources(run_id: str, late_creates_s: float = 0.0) -> int:
+    """Remove every container and network labelled with this run; returns how many were removed.
+
+    Passes repeat until one finds nothing. An interrupted run may have had a create in flight
+    (an agent starting a workload, a worker starting a SUT) that the engine registers after the
+    passes; `late_creates_s` > 0 then watches the engine's create events that long and removes
+    what they name (CI found such "created" containers after interrupted runs).
+    """
     client = docker.from_env()
-    removed = 0
     selector = {"label": f"{RUN_LABEL}={run_id}"}
+    started = int(time.time())
+    removed = 0
+    try:
+        for _ in range(REMOVAL_PASSES):
+            found = _remove_labelled(client, selector)
+            removed += found
+            if not found:
+                break
+        if late_creates_s > 0:
+            removed += _remove_late_creates(client, run_id, started, late_creates_s)
+    finally:
+        client.close()
+    return removed
+
+
+def _remove_late_creates(client: docker.DockerClient, run_id: str, since: int, seconds: float) -> int:
+    """Containers of the run created since `since`, seen by the engine's events until `seconds`
+    from now (the stream ends then), removed as they are seen."""
+    events = client.events(
+        decode=True, since=since, until=int(time.time() + seconds) + 1,
+        filters={"type": "container", "event": "create", "label": f"{RUN_LABEL}={run_id}"},
+    )
+    removed = 0
+    for event in events:
+        with contextlib.suppress(NotFound, APIError):
+            client.containers.get(event["id"]).remove(force=True, v=True)
+            removed += 1
+    return removed
+
+
+#: At most this many removal passes (each after the previous one removed something).
+REMOVAL_PASSES = 4
+
+
+def _remove_labelled(client: docker.DockerClient, selector: dict[str, str]) -> int:
+    removed = 0
     for container in client.containers.list(all=True, filters=selector):
         try:
             container.remove(force=True, v=True)
@@ -214,7 +256,6 @@ def remove_run_resources(run_id: str) -> int:
             removed += 1
         except (NotFound, APIError):
             pass
-    client.close()
     return removed
 
 

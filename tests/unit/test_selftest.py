@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -137,6 +138,29 @@ def test_mutants_run_in_parallel_after_the_references_and_keep_file_order(
     document = json.loads((tmp_path / "kill-matrix.json").read_text())
     assert len(document["rows"]) == len(rows) and "missing" in document["coverage"]
     assert "MUST requirements traced by the features" in (tmp_path / "kill-matrix.md").read_text()
+
+
+def test_false_failures_are_confirmed_after_every_mutant_ran_one_mutant_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events: list[str] = []
+
+    def fake_run_one(mutant: Mutant, report_root: Path, log, scope: str, only=None) -> MatrixRow:
+        events.append(f"run {mutant.name}")
+        false = ["late"] if mutant.name in ("never-fetch", "tight-retry") else []
+        return MatrixRow(mutant.role, mutant.name, list(mutant.violates), "fail", ["x"], false, not false, 1.0)
+
+    def fake_confirm_row(mutant: Mutant, row: MatrixRow, report_root: Path, log) -> MatrixRow:
+        events.append(f"confirm {mutant.name}")
+        return dataclasses.replace(row, false_failures=[], ok=True, unconfirmed={"late": "slow"})
+
+    monkeypatch.setattr(selftest, "run_one", fake_run_one)
+    monkeypatch.setattr(selftest, "confirm_row", fake_confirm_row)
+    rows = selftest.run_selftest(tmp_path, ["agent"], lambda _: None, jobs=3)
+    confirms = [e for e in events if e.startswith("confirm")]
+    assert sorted(confirms) == ["confirm never-fetch", "confirm tight-retry"]
+    assert events[-2:] == confirms  # every run first; then the confirmations, in file order
+    assert all(r.ok for r in rows if r.mutant in ("never-fetch", "tight-retry"))
 
 
 def test_the_full_scope_runs_every_scenario_of_a_mutant() -> None:
