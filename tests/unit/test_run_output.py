@@ -33,7 +33,7 @@ def containerless_run(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setattr(
         runner, "prepare_images", lambda sut, base, log: runner.PreparedImages("base:x", "example/agent:1")
     )
-    monkeypatch.setattr(plugin, "remove_run_resources", lambda run_id: 0)
+    monkeypatch.setattr(plugin, "remove_run_resources", lambda run_id, late_creates_s=0.0: 0)
     handler = signal.getsignal(signal.SIGTERM)
     yield
     signal.signal(signal.SIGTERM, handler)
