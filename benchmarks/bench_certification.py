@@ -41,9 +41,9 @@ from typing import Any
 import docker
 import yaml
 
-from margo_conformance.fleet.stats import percentile
-from margo_conformance.paths import FIXTURES_DIR
-from margo_conformance.sut import RUN_LABEL
+from margo_conformance.base.paths import FIXTURES_DIR
+from margo_conformance.commands.fleet.stats import percentile
+from margo_conformance.engine.sut import RUN_LABEL
 
 SUT_FILES = {"agent": FIXTURES_DIR / "sut" / "reference-agent.yaml",
              "wos": FIXTURES_DIR / "sut" / "reference-wos.yaml"}
@@ -128,7 +128,7 @@ def remove_reference_image(sut_file: Path) -> list[str]:
 
 
 def run_cli(role: str, mode: str, workers: int, report_dir: Path) -> RunFigures:
-    command = [sys.executable, "-m", "margo_conformance.cli", "run", "--sut", str(SUT_FILES[role]),
+    command = [sys.executable, "-m", "margo_conformance", "run", "--sut", str(SUT_FILES[role]),
                "--report-dir", str(report_dir)]
     if workers > 1:
         command += ["--workers", str(workers)]

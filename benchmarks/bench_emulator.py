@@ -2,11 +2,11 @@
 
     python benchmarks/bench_emulator.py [--devices 1000] [--interval 1] [--ramp 10] [--duration 20]
 
-The emulated WOS (`margo_conformance.wos.server.EmulatedWos`) runs in a subprocess pinned to
+The emulated WOS (`margo_conformance.emulated_wos.server.EmulatedWos`) runs in a subprocess pinned to
 CPU 0 (`taskset -c 0`) with DEVICES registered devices, each with its own desired-state
 repository holding one commit. This process pins itself to CPU 1 and runs one asyncio
 poller per device. Each poll is what `git fetch` sends when nothing changed, byte for byte
-(`margo_conformance.fleet.gitwire`): a new connection, GET info/refs with protocol v2, POST
+(`margo_conformance.commands.fleet.gitwire`): a new connection, GET info/refs with protocol v2, POST
 git-upload-pack with ls-refs, close. Pollers start over RAMP seconds (the first poll of each
 repository fills the poll cache from `git http-backend`), then DURATION seconds are measured:
 achieved polls/s, latency percentiles per poll and per request, errors, and the CPU the
@@ -36,7 +36,7 @@ from typing import Any
 
 import psutil
 
-from margo_conformance.fleet.gitwire import (
+from margo_conformance.commands.fleet.gitwire import (
     ADVERTISE_HEADERS,
     LS_REFS_BODY,
     LS_REFS_HEADERS,
@@ -45,7 +45,7 @@ from margo_conformance.fleet.gitwire import (
     ls_refs_path,
     parse_ls_refs,
 )
-from margo_conformance.fleet.stats import percentile
+from margo_conformance.commands.fleet.stats import percentile
 
 SERVER_CPU = 0
 CLIENT_CPU = 1
@@ -57,10 +57,10 @@ READY = "ready"
 
 def serve(workdir: Path, devices: int, manifest: Path) -> None:
     """Start the emulated WOS with `devices` devices and repositories; run until stdin closes."""
-    from margo_conformance.desired_state import DeviceRepository
-    from margo_conformance.evidence import EvidenceLog
-    from margo_conformance.paths import FIXTURES_DIR
-    from margo_conformance.wos.server import EmulatedWos
+    from margo_conformance.base.evidence import EvidenceLog
+    from margo_conformance.base.paths import FIXTURES_DIR
+    from margo_conformance.emulated_wos.desired_state import DeviceRepository
+    from margo_conformance.emulated_wos.server import EmulatedWos
 
     with EmulatedWos(workdir / "wos", FIXTURES_DIR / "artifacts", {}) as wos:
         template = workdir / "template.git"
@@ -75,7 +75,7 @@ def serve(workdir: Path, devices: int, manifest: Path) -> None:
         manifest.write_text(json.dumps({"port": wos.port, "devices": entries}))
         print(READY, flush=True)
         sys.stdin.read()  # the benchmark closes our stdin when it is done
-        from margo_conformance.wos.git_http import POLL_CACHE
+        from margo_conformance.emulated_wos.git_http import POLL_CACHE
 
         print(f"cache {POLL_CACHE.hits} {POLL_CACHE.misses}", flush=True)
 

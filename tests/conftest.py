@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from margo_conformance import redaction
-from margo_conformance.evidence import EvidenceLog
-from margo_conformance.paths import FIXTURES_DIR
-from margo_conformance.wos.server import EmulatedWos
+from margo_conformance.base import redaction
+from margo_conformance.base.evidence import EvidenceLog
+from margo_conformance.base.paths import FIXTURES_DIR
+from margo_conformance.emulated_wos.server import EmulatedWos
 from tests.browser import Chromium, find_chromium
 
 

@@ -25,12 +25,12 @@ from typing import Any
 
 import uvicorn
 
-from margo_conformance.config import RunConfig, load_sut_file
-from margo_conformance.control import HttpControl
-from margo_conformance.device.client import DeviceClient
-from margo_conformance.evidence import EvidenceLog
-from margo_conformance.paths import FIXTURES_DIR
-from margo_conformance.roles.wos import WosUnderTest
+from margo_conformance.base.evidence import EvidenceLog
+from margo_conformance.base.paths import FIXTURES_DIR
+from margo_conformance.config.run_config import RunConfig, load_sut_file
+from margo_conformance.emulated_device.client import DeviceClient
+from margo_conformance.emulated_device.control import HttpControl
+from margo_conformance.scenario.wos import WosUnderTest
 
 REFERENCE_WOS_DIR = Path(__file__).resolve().parents[1] / "reference" / "wos"
 REFERENCE_WOS_FILE = FIXTURES_DIR / "sut" / "reference-wos.yaml"

@@ -11,16 +11,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from margo_conformance.evidence import COMMIT, CONTAINER, GIT, HTTP, LOG, EvidenceLog
-from margo_conformance.report.coverage import PlannedScenario
-from margo_conformance.report.waivers import Waiver
-from margo_conformance.results import (
+from margo_conformance.base.evidence import COMMIT, CONTAINER, GIT, HTTP, LOG, EvidenceLog
+from margo_conformance.results.collector import (
     ResultsCollector,
     RunContext,
     ScenarioResult,
     write_evidence,
     write_results_json,
 )
+from margo_conformance.results.coverage import PlannedScenario
+from margo_conformance.results.waivers import Waiver
 
 RUN_ID = "run-0123456789ab"
 FAILING_MESSAGE = "GIT-003/CFG-003: commit 1a2b3c4 (hello-compose) was not fetched within 3s"
@@ -157,7 +157,7 @@ SIZE_ADVICE = "a 2 MiB token request was accepted; V24 sets no size limit (the s
 def judged_scenarios() -> list[ScenarioResult]:
     """A failing example with rows observed, two scenarios blocked by one refusal, an advisory
     check in a passing scenario, and one pass."""
-    from margo_conformance.checks import ADVISORY, Check
+    from margo_conformance.checks.expect import ADVISORY, Check
 
     failing = scenario(
         f"{ROBUSTNESS} [wrong-kind]",

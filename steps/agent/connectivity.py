@@ -7,12 +7,12 @@ import time
 import pytest
 from pytest_bdd import given, parsers, then, when
 
-from margo_conformance import cadence
-from margo_conformance.checks import blocked, expect, not_tested
-from margo_conformance.deadlines import Deadlines
-from margo_conformance.errors import StepOrderError, SuiteError
-from margo_conformance.roles.agent import AgentUnderTest
-from margo_conformance.workloads import running
+from margo_conformance.base.errors import StepOrderError, SuiteError
+from margo_conformance.checks import cadence
+from margo_conformance.checks.expect import blocked, expect, not_tested
+from margo_conformance.scenario.agent import AgentUnderTest
+from margo_conformance.scenario.deadlines import Deadlines
+from margo_conformance.scenario.workloads import running
 
 #: How many gaps between polls the cadence is measured over.
 GAPS_MEASURED = 3

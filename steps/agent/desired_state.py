@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pytest_bdd import parsers, then, when
 
-from margo_conformance.checks import expect
-from margo_conformance.errors import StepOrderError
-from margo_conformance.evidence import Event
-from margo_conformance.roles.agent import AgentUnderTest
+from margo_conformance.base.errors import StepOrderError
+from margo_conformance.base.evidence import Event
+from margo_conformance.checks.expect import expect
+from margo_conformance.scenario.agent import AgentUnderTest
 
 
 @when(parsers.parse('the orchestrator publishes the deployment "{name}"'))

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pytest_bdd import given, then, when
 
-from margo_conformance.checks import expect
-from margo_conformance.roles.agent import AgentUnderTest, Outcome
-from margo_conformance.status_model import normalise, overall_states, shown
+from margo_conformance.checks.expect import expect
+from margo_conformance.checks.status_model import normalise, overall_states, shown
+from margo_conformance.scenario.agent import AgentUnderTest, Outcome
 
 
 @given("the orchestrator expects a new device")

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pytest_bdd import parsers, then, when
 
-from margo_conformance.checks import expect, not_tested
-from margo_conformance.roles.agent import AgentUnderTest, Outcome
-from margo_conformance.status_model import (
+from margo_conformance.checks.expect import expect, not_tested
+from margo_conformance.checks.status_model import (
     component_entry,
     error_problem,
     installed_components,
@@ -14,7 +13,8 @@ from margo_conformance.status_model import (
     overall_states,
     shown,
 )
-from margo_conformance.workloads import changed_since, containers_of, running
+from margo_conformance.scenario.agent import AgentUnderTest, Outcome
+from margo_conformance.scenario.workloads import changed_since, containers_of, running
 from steps.agent.device import require_final_state
 
 

@@ -6,11 +6,11 @@ import re
 
 from pytest_bdd import parsers, then, when
 
-from margo_conformance.checks import expect, not_tested
-from margo_conformance.errors import StepOrderError
-from margo_conformance.roles.agent import ARTIFACT_FIXTURES, AgentUnderTest, Outcome
-from margo_conformance.status_model import judge_sequence, judge_update, overall_states, shown
-from margo_conformance.workloads import expected_environment, missing_environment, running
+from margo_conformance.base.errors import StepOrderError
+from margo_conformance.checks.expect import expect, not_tested
+from margo_conformance.checks.status_model import judge_sequence, judge_update, overall_states, shown
+from margo_conformance.scenario.agent import ARTIFACT_FIXTURES, AgentUnderTest, Outcome
+from margo_conformance.scenario.workloads import expected_environment, missing_environment, running
 
 
 @when(parsers.parse('the orchestrator publishes the revision "{revision}" of the deployment "{name}"'))

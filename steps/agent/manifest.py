@@ -6,10 +6,10 @@ import time
 
 from pytest_bdd import given, parsers, then, when
 
-from margo_conformance.checks import blocked, expect
-from margo_conformance.manifest import MANIFEST_MEDIA_TYPE
-from margo_conformance.roles.agent import AgentUnderTest
-from margo_conformance.status_model import collapse, judge_sequence, overall_state, overall_states, shown
+from margo_conformance.checks.expect import blocked, expect
+from margo_conformance.checks.status_model import collapse, judge_sequence, overall_state, overall_states, shown
+from margo_conformance.emulated_wos.manifest import MANIFEST_MEDIA_TYPE
+from margo_conformance.scenario.agent import AgentUnderTest
 
 
 def _window(agent: AgentUnderTest) -> float:

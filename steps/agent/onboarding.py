@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pytest_bdd import then
 
-from margo_conformance import capability_rules
-from margo_conformance.checks import expect
-from margo_conformance.roles.agent import AgentUnderTest
+from margo_conformance.checks import capability_rules
+from margo_conformance.checks.expect import expect
+from margo_conformance.scenario.agent import AgentUnderTest
 
 CERTIFICATE = "/onboarding/certificate"
 ONBOARDING = ("/onboarding/", "/onboarding")

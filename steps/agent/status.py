@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pytest_bdd import parsers, then
 
-from margo_conformance import status_rules
-from margo_conformance.checks import expect
-from margo_conformance.roles.agent import AgentUnderTest, Published
-from margo_conformance.status_model import (
+from margo_conformance.checks import status_rules
+from margo_conformance.checks.expect import expect
+from margo_conformance.checks.status_model import (
     component_states,
     judge_sequence,
     overall_follows_current_component,
@@ -15,7 +14,8 @@ from margo_conformance.status_model import (
     overall_states,
     shown,
 )
-from margo_conformance.wos.state import ReceivedDocument
+from margo_conformance.emulated_wos.state import ReceivedDocument
+from margo_conformance.scenario.agent import AgentUnderTest, Published
 from steps.agent.device import require_final_state
 
 

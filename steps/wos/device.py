@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pytest_bdd import given, then
 
-from margo_conformance.checks import advise, blocked, expect
-from margo_conformance.roles.wos import WosUnderTest
+from margo_conformance.checks.expect import advise, blocked, expect
+from margo_conformance.scenario.wos import WosUnderTest
 
 
 def _answer_text(wos: WosUnderTest) -> str:

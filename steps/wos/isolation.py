@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pytest_bdd import given, parsers, then, when
 
-from margo_conformance.checks import blocked, expect
-from margo_conformance.errors import StepOrderError
-from margo_conformance.roles.wos import WosUnderTest
-from margo_conformance.roles.wos_isolation import (
+from margo_conformance.base.errors import StepOrderError
+from margo_conformance.checks.expect import blocked, expect
+from margo_conformance.scenario.wos import WosUnderTest
+from margo_conformance.scenario.wos_isolation import (
     CAPABILITIES,
     ReportsAtOnce,
     Sent,

@@ -6,10 +6,10 @@ from collections.abc import Callable
 
 from pytest_bdd import then, when
 
-from margo_conformance import manifest_rules
-from margo_conformance.checks import blocked, expect
-from margo_conformance.device.client import Answer
-from margo_conformance.device.pr1 import (
+from margo_conformance.checks import manifest_rules
+from margo_conformance.checks.expect import blocked, expect
+from margo_conformance.emulated_device.client import Answer
+from margo_conformance.emulated_device.pr1 import (
     bundle_problems,
     document_problems,
     listed_ids,
@@ -19,7 +19,7 @@ from margo_conformance.device.pr1 import (
     manifest_version,
     shown,
 )
-from margo_conformance.roles.wos import WosUnderTest, fetch_manifest
+from margo_conformance.scenario.wos import WosUnderTest, fetch_manifest
 
 
 def _held_etag(wos: WosUnderTest) -> str:

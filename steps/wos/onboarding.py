@@ -6,10 +6,10 @@ import binascii
 
 from pytest_bdd import then, when
 
-from margo_conformance.checks import advise, expect
-from margo_conformance.roles.wos import WosUnderTest
-from margo_conformance.schemas import validation_errors
-from margo_conformance.wos.pki import parse_certificate_field
+from margo_conformance.base.schemas import validation_errors
+from margo_conformance.checks.expect import advise, expect
+from margo_conformance.emulated_wos.pki import parse_certificate_field
+from margo_conformance.scenario.wos import WosUnderTest
 
 
 @when("the device downloads the orchestrator's root certificate")

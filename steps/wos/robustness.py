@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from pytest_bdd import parsers, then, when
 
-from margo_conformance.checks import advise, expect, not_tested
-from margo_conformance.errors import StepOrderError
-from margo_conformance.roles.wos import WosUnderTest
-from margo_conformance.roles.wos_bad_requests import (
+from margo_conformance.base.errors import StepOrderError
+from margo_conformance.checks.expect import advise, expect, not_tested
+from margo_conformance.scenario.wos import WosUnderTest
+from margo_conformance.scenario.wos_bad_requests import (
     ENDPOINTS,
     REQUIREMENT,
     SIGNALLING,

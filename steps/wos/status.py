@@ -7,8 +7,8 @@ import uuid
 
 from pytest_bdd import parsers, then, when
 
-from margo_conformance.checks import expect
-from margo_conformance.roles.wos import (
+from margo_conformance.checks.expect import expect
+from margo_conformance.scenario.wos import (
     UNDEFINED_STATES,
     WosUnderTest,
     application_components,

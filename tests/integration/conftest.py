@@ -14,8 +14,8 @@ import docker
 import pytest
 import yaml
 
-from margo_conformance.paths import DEFAULT_SUT_FILE, FIXTURES_DIR, SUITE_ROOT
-from margo_conformance.sut import RUN_LABEL
+from margo_conformance.base.paths import DEFAULT_SUT_FILE, FIXTURES_DIR, SUITE_ROOT
+from margo_conformance.engine.sut import RUN_LABEL
 
 CLI_TIMEOUT_S = 600
 REFERENCE_WOS_FILE = FIXTURES_DIR / "sut" / "reference-wos.yaml"
@@ -50,7 +50,7 @@ _RUNS: list[Path] = []
 
 def run_cli(*args: str, report_dir: Path) -> CliRun:
     completed = subprocess.run(
-        [sys.executable, "-m", "margo_conformance.cli", "run", "--report-dir", str(report_dir), *args],
+        [sys.executable, "-m", "margo_conformance", "run", "--report-dir", str(report_dir), *args],
         capture_output=True,
         text=True,
         timeout=CLI_TIMEOUT_S,

@@ -18,7 +18,7 @@ from pathlib import Path
 import docker
 import pytest
 
-from margo_conformance.sut import RUN_LABEL
+from margo_conformance.engine.sut import RUN_LABEL
 from tests.integration.conftest import suite_containers, track_run, with_faults
 
 pytestmark = [pytest.mark.selftest, pytest.mark.docker, pytest.mark.usefixtures("no_leftover_containers")]
@@ -42,7 +42,7 @@ def test_interrupted_run_removes_its_containers_and_still_reports(tmp_path: Path
     events = client.events(decode=True, filters={"type": "container", "event": "start"})
     run_id = f"cleanup-{uuid.uuid4().hex[:8]}"
     process = subprocess.Popen(
-        [sys.executable, "-m", "margo_conformance.cli", "run", "--report-dir", str(tmp_path), "-m", "status",
+        [sys.executable, "-m", "margo_conformance", "run", "--report-dir", str(tmp_path), "-m", "status",
          "--run-id", run_id],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         # As from a terminal: a shell that starts the tests in the background (`&`) makes them
@@ -69,7 +69,7 @@ def test_interrupted_run_removes_its_containers_and_still_reports(tmp_path: Path
 
 def test_failing_run_leaves_no_container(tmp_path: Path) -> None:
     completed = subprocess.run(
-        [sys.executable, "-m", "margo_conformance.cli", "run", "--sut", str(with_faults(tmp_path, "skip-installing")),
+        [sys.executable, "-m", "margo_conformance", "run", "--sut", str(with_faults(tmp_path, "skip-installing")),
          "--report-dir", str(tmp_path / "r"), "-k", "hello-compose"],
         capture_output=True, text=True, timeout=300,
     )

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from margo_conformance.schemas import validation_errors
+from margo_conformance.base.schemas import validation_errors
 from tests.integration.conftest import CLI_TIMEOUT_S, REFERENCE_WOS_FILE, suite_containers
 
 # alone: 20 devices polling each second late under other runs' load fail the `sustained` rule.
@@ -38,7 +38,7 @@ def test_a_small_fleet_is_measured_and_judged_against_thresholds(tmp_path: Path)
     }))
     report_dir = tmp_path / "fleet"
     completed = subprocess.run(
-        [sys.executable, "-m", "margo_conformance.cli", "fleet", "--sut", str(REFERENCE_WOS_FILE),
+        [sys.executable, "-m", "margo_conformance", "fleet", "--sut", str(REFERENCE_WOS_FILE),
          "--devices", str(DEVICES), "--duration", "15", "--thresholds", str(thresholds),
          "--report-dir", str(report_dir)],
         capture_output=True, text=True, timeout=CLI_TIMEOUT_S,

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from margo_conformance.config import load_sut_file
-from margo_conformance.paths import FIXTURES_DIR
+from margo_conformance.base.paths import FIXTURES_DIR
+from margo_conformance.config.run_config import load_sut_file
 from tests.integration.conftest import run_cli
 
 pytestmark = [pytest.mark.selftest, pytest.mark.docker, pytest.mark.usefixtures("no_leftover_containers")]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from margo_conformance.schemas import validation_errors
+from margo_conformance.base.schemas import validation_errors
 from tests.integration.conftest import run_cli
 
 pytestmark = [pytest.mark.selftest, pytest.mark.docker, pytest.mark.usefixtures("no_leftover_containers")]

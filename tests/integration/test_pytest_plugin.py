@@ -1,6 +1,6 @@
 """The suite as a pytest plugin: `pytest --sut <SUT file>` from a checkout runs the features.
 
-The pytest11 entry point loads margo_conformance.plugin; --sut makes the session a conformance
+The pytest11 entry point loads margo_conformance.commands.plugin; --sut makes the session a conformance
 run that collects steps/scenarios.py, not pyproject's testpaths (the harness's own tests).
 """
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from margo_conformance.paths import FIXTURES_DIR, SUITE_ROOT
+from margo_conformance.base.paths import FIXTURES_DIR, SUITE_ROOT
 from tests.integration.conftest import CLI_TIMEOUT_S, track_run
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("no_leftover_containers")]

@@ -20,8 +20,8 @@ from urllib.parse import quote
 import pytest
 import yaml
 
-from margo_conformance import redaction
-from margo_conformance.paths import DEFAULT_SUT_FILE
+from margo_conformance.base import redaction
+from margo_conformance.base.paths import DEFAULT_SUT_FILE
 from margo_conformance.report.bundle import read_members, verify_bundle
 from tests.integration.conftest import REFERENCE_WOS_FILE, CliRun, reference_agent_variant, run_cli
 

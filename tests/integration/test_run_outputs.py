@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from margo_conformance.paths import FIXTURES_DIR
+from margo_conformance.base.paths import FIXTURES_DIR
+from margo_conformance.base.schemas import validation_errors
 from margo_conformance.report.bundle import verify_bundle
-from margo_conformance.schemas import validation_errors
 from tests.integration.conftest import reference_agent_variant, run_cli
 
 pytestmark = [pytest.mark.docker, pytest.mark.usefixtures("no_leftover_containers")]

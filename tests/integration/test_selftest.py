@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from margo_conformance.selftest import load_mutants
+from margo_conformance.commands.selftest import load_mutants
 from tests.integration.conftest import kept_report_dir
 
 pytestmark = [pytest.mark.selftest, pytest.mark.docker, pytest.mark.usefixtures("no_leftover_containers")]
@@ -20,7 +20,7 @@ def test_every_mutant_is_killed_and_references_pass() -> None:
         # Every mutant against every scenario whose code reaches its fault switch (where its
         # outcome can differ from the reference's), so a failure pinned on the wrong requirement
         # shows; the full scope runs about three times as many scenarios for the same verdicts.
-        [sys.executable, "-m", "margo_conformance.cli", "selftest", "--scope", "reached", "--jobs", "4",
+        [sys.executable, "-m", "margo_conformance", "selftest", "--scope", "reached", "--jobs", "4",
          "--report-dir", str(report_dir)],
         capture_output=True, text=True, timeout=3000,
     )

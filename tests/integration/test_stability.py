@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from margo_conformance.stability import ScenarioSpread, spreads
+from margo_conformance.commands.stability import ScenarioSpread, spreads
 from tests.integration.conftest import kept_report_dir
 
 pytestmark = [pytest.mark.selftest, pytest.mark.docker]
@@ -22,7 +22,7 @@ CI_RUNS = 5
 def test_repeated_runs_of_both_references_agree() -> None:
     report_dir = kept_report_dir("stability")
     completed = subprocess.run(
-        [sys.executable, "-m", "margo_conformance.cli", "stability", "--runs", str(CI_RUNS), "--workers", "2",
+        [sys.executable, "-m", "margo_conformance", "stability", "--runs", str(CI_RUNS), "--workers", "2",
          "--report-dir", str(report_dir)],
         capture_output=True, text=True, timeout=CI_RUNS * 600,
     )

@@ -12,14 +12,14 @@ import httpx
 import pytest
 import yaml
 
-from margo_conformance.checks import Blocked, scenario_ledger
-from margo_conformance.config import RunConfig, load_sut_file
-from margo_conformance.errors import StepOrderError, SutError
-from margo_conformance.evidence import NOTE, EvidenceLog
-from margo_conformance.paths import DEFAULT_SUT_FILE, FIXTURES_DIR
-from margo_conformance.roles.agent import AgentUnderTest
-from margo_conformance.workloads import DEVICE_LABEL
-from margo_conformance.wos.server import EmulatedWos
+from margo_conformance.base.errors import StepOrderError, SutError
+from margo_conformance.base.evidence import NOTE, EvidenceLog
+from margo_conformance.base.paths import DEFAULT_SUT_FILE, FIXTURES_DIR
+from margo_conformance.checks.expect import Blocked, scenario_ledger
+from margo_conformance.config.run_config import RunConfig, load_sut_file
+from margo_conformance.emulated_wos.server import EmulatedWos
+from margo_conformance.scenario.agent import AgentUnderTest
+from margo_conformance.scenario.workloads import DEVICE_LABEL
 
 PAYLOADS = FIXTURES_DIR / "payloads" / "v24"
 

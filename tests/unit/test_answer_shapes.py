@@ -21,12 +21,16 @@ import httpx
 import pytest
 from steps.agent.status import the_agent_reported_the_status_of_no_deployment_the_orchestrator_never_assigned as step
 
-from margo_conformance.checks import CheckFailed
-from margo_conformance.config import RunConfig, load_sut_file
-from margo_conformance.control import ControlError, _json_object
-from margo_conformance.device.client import Answer
-from margo_conformance.device.git_reader import parse_yaml_files
-from margo_conformance.device.pr1 import (
+from margo_conformance.base.evidence import EvidenceLog
+from margo_conformance.base.paths import FIXTURES_DIR
+from margo_conformance.checks.expect import CheckFailed
+from margo_conformance.checks.shapes import member_fault, pointer_tokens, read_member
+from margo_conformance.config.run_config import RunConfig, load_sut_file
+from margo_conformance.dialects import PR1, dialect_for
+from margo_conformance.emulated_device.client import Answer
+from margo_conformance.emulated_device.control import ControlError, _json_object
+from margo_conformance.emulated_device.git_reader import parse_yaml_files
+from margo_conformance.emulated_device.pr1 import (
     bundle_problems,
     document_problems,
     listed_ids,
@@ -34,16 +38,12 @@ from margo_conformance.device.pr1 import (
     manifest_version,
     onboarding_request,
 )
-from margo_conformance.dialects import PR1, dialect_for
-from margo_conformance.evidence import EvidenceLog
-from margo_conformance.manifest import BUNDLE_MEDIA_TYPE, digest_of
-from margo_conformance.paths import FIXTURES_DIR
-from margo_conformance.roles.wos import SimulatedDevice, WosUnderTest, access_token_of
-from margo_conformance.roles.wos_bad_requests import CAPABILITIES as CAPABILITIES_REPORT
-from margo_conformance.roles.wos_bad_requests import problem_body_fault
-from margo_conformance.shapes import member_fault, pointer_tokens, read_member
-from margo_conformance.wos.server import EmulatedWos
-from margo_conformance.wos.state import DeviceRecord, Refusal
+from margo_conformance.emulated_wos.manifest import BUNDLE_MEDIA_TYPE, digest_of
+from margo_conformance.emulated_wos.server import EmulatedWos
+from margo_conformance.emulated_wos.state import DeviceRecord, Refusal
+from margo_conformance.scenario.wos import SimulatedDevice, WosUnderTest, access_token_of
+from margo_conformance.scenario.wos_bad_requests import CAPABILITIES as CAPABILITIES_REPORT
+from margo_conformance.scenario.wos_bad_requests import problem_body_fault
 
 # -- the defects ------------------------------------------------------------------------------
 

@@ -9,8 +9,10 @@ from typing import Any
 import docker.errors
 import pytest
 
-from margo_conformance import images, runner, setup_cmd
-from margo_conformance.config import SutConfig, load_sut_file
+from margo_conformance.commands import runner
+from margo_conformance.commands import setup as setup_cmd
+from margo_conformance.config.run_config import SutConfig, load_sut_file
+from margo_conformance.engine import images
 
 SUT_IMAGE = "vendor/agent:dev"
 

@@ -15,8 +15,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ec import SECP256R1, generate_private_key
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from margo_conformance.cli import main
-from margo_conformance.errors import ConfigError
+from margo_conformance.base.errors import ConfigError
+from margo_conformance.commands.cli import main
 from margo_conformance.report.bundle import (
     MANIFEST,
     SIGNATURE,

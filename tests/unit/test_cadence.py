@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from margo_conformance.cadence import (
+from margo_conformance.checks.cadence import (
     RETRY_ALLOWANCE,
     format_window,
     gaps,

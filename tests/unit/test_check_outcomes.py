@@ -14,17 +14,21 @@ from typing import Any
 
 import pytest
 
-from margo_conformance.checks import ADVISORY, Blocked, Check, CheckFailed, advise, blocked, expect, scenario_ledger
-from margo_conformance.listing import requirement_lines
-from margo_conformance.report.coverage import (
-    NOT_COVERED,
-    NOT_TESTABLE,
-    PlannedScenario,
-    coverage_statement,
+from margo_conformance.base.requirements import load_catalogue
+from margo_conformance.base.schemas import validation_errors
+from margo_conformance.checks.expect import (
+    ADVISORY,
+    Blocked,
+    Check,
+    CheckFailed,
+    advise,
+    blocked,
+    expect,
+    scenario_ledger,
 )
+from margo_conformance.commands.listing import requirement_lines
 from margo_conformance.report.html import render_report
-from margo_conformance.requirements import load_catalogue
-from margo_conformance.results import (
+from margo_conformance.results.collector import (
     CONTROLLER,
     JUNIT_BLOCKED,
     JUNIT_FAILED,
@@ -35,7 +39,12 @@ from margo_conformance.results import (
     decide_verdict,
     requirement_outcomes,
 )
-from margo_conformance.schemas import validation_errors
+from margo_conformance.results.coverage import (
+    NOT_COVERED,
+    NOT_TESTABLE,
+    PlannedScenario,
+    coverage_statement,
+)
 from tests.synthetic_results import collector_for, scenario, sut_description
 
 TAGS = ("wos", "V24", "must")
@@ -197,7 +206,7 @@ def test_checks_and_blocked_travel_from_a_worker_to_the_controller(tmp_path: Pat
 PYTEST_FILE = textwrap.dedent(
     """
     import pytest
-    from margo_conformance.checks import advise, blocked, expect
+    from margo_conformance.checks.expect import advise, blocked, expect
 
     @pytest.mark.wos
     @pytest.mark.V24
@@ -367,7 +376,7 @@ OUTLINE_FEATURE = textwrap.dedent(
 OUTLINE_STEPS = textwrap.dedent(
     """
     from pytest_bdd import given, parsers, scenarios, then
-    from margo_conformance.checks import expect
+    from margo_conformance.checks.expect import expect
 
     scenarios("outline.feature")
 

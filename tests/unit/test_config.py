@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from margo_conformance.config import PLACEHOLDERS, load_sut_file, render
-from margo_conformance.errors import ConfigError
-from margo_conformance.paths import DEFAULT_SUT_FILE, FIXTURES_DIR
+from margo_conformance.base.errors import ConfigError
+from margo_conformance.base.paths import DEFAULT_SUT_FILE, FIXTURES_DIR
+from margo_conformance.config.run_config import PLACEHOLDERS, load_sut_file, render
 
 INVALID = sorted((FIXTURES_DIR / "sut" / "invalid").glob("*.yaml"))
 
@@ -43,7 +43,7 @@ def test_invalid_sut_file_names_the_field(path: Path) -> None:
 def test_cli_exits_2_with_one_line_for_a_bad_sut_file(tmp_path: Path) -> None:
     bad = FIXTURES_DIR / "sut" / "invalid" / "timeout-not-a-number.yaml"
     result = subprocess.run(
-        [sys.executable, "-m", "margo_conformance.cli", "run", "--sut", str(bad), "--report-dir", str(tmp_path)],
+        [sys.executable, "-m", "margo_conformance", "run", "--sut", str(bad), "--report-dir", str(tmp_path)],
         capture_output=True, text=True, timeout=60,
     )
     assert result.returncode == 2
@@ -78,7 +78,7 @@ def test_render_fills_every_documented_placeholder() -> None:
 
 
 def _run_with_secret(tmp_path: Path):  # type: ignore[no-untyped-def]
-    from margo_conformance.config import RunConfig
+    from margo_conformance.config.run_config import RunConfig
 
     document = yaml.safe_load((FIXTURES_DIR / "sut" / "reference-agent.yaml").read_text())
     document["env"]["VENDOR_API_TOKEN"] = "s3cr3t-vendor-token-value"
@@ -89,7 +89,7 @@ def _run_with_secret(tmp_path: Path):  # type: ignore[no-untyped-def]
 
 
 def test_the_handed_over_configuration_is_the_validated_one(tmp_path: Path) -> None:
-    from margo_conformance.config import load_run_config, save_run_config
+    from margo_conformance.config.run_config import load_run_config, save_run_config
 
     run = _run_with_secret(tmp_path)
     handover = tmp_path / "run-config.pickle"
@@ -99,7 +99,7 @@ def test_the_handed_over_configuration_is_the_validated_one(tmp_path: Path) -> N
 
 
 def test_a_handover_that_is_not_a_run_configuration_is_one_config_error(tmp_path: Path) -> None:
-    from margo_conformance.config import load_run_config
+    from margo_conformance.config.run_config import load_run_config
 
     (tmp_path / "bad").write_bytes(b"not a pickle")
     with pytest.raises(ConfigError, match="cannot load the run configuration"):

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from margo_conformance.config import Polling, Timeouts, load_sut_file
-from margo_conformance.deadlines import NOTE_SLACK_S, Deadlines
-from margo_conformance.paths import FIXTURES_DIR
+from margo_conformance.base.paths import FIXTURES_DIR
+from margo_conformance.config.run_config import Polling, Timeouts, load_sut_file
+from margo_conformance.scenario.deadlines import NOTE_SLACK_S, Deadlines
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -48,7 +48,7 @@ def test_no_agent_step_computes_a_deadline_from_the_sut_file_itself() -> None:
     reads = re.compile(r"run\.sut\.(polling|timeouts)\b")
     found = [
         f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
-        for path in sorted([*(ROOT / "steps").rglob("*.py"), ROOT / "src/margo_conformance/roles/agent.py"])
+        for path in sorted([*(ROOT / "steps").rglob("*.py"), ROOT / "src/margo_conformance/scenario/agent.py"])
         for number, line in enumerate(path.read_text().splitlines(), 1)
         if reads.search(line) and "set_polling_interval" not in line
     ]

@@ -9,8 +9,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
-from margo_conformance.evidence import LINK, NOTE, EvidenceLog
-from margo_conformance.wos.link import DeviceLink, channel_of, request_line
+from margo_conformance.base.evidence import LINK, NOTE, EvidenceLog
+from margo_conformance.emulated_wos.link import DeviceLink, channel_of, request_line
 
 
 class Hello(BaseHTTPRequestHandler):

@@ -8,17 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from margo_conformance.desired_state import DeviceRepository, ManifestPublisher
+from margo_conformance.base.errors import ConfigError, StepOrderError
+from margo_conformance.base.evidence import EvidenceLog
+from margo_conformance.base.paths import FIXTURES_DIR
+from margo_conformance.base.requirements import load_catalogue
+from margo_conformance.base.schemas import validation_errors
+from margo_conformance.config.interop import V24Onboarding
 from margo_conformance.dialects import DIALECTS, PR1, V24, Dialect, dialect_for
-from margo_conformance.errors import ConfigError, StepOrderError
-from margo_conformance.evidence import EvidenceLog
-from margo_conformance.interop import V24Onboarding
-from margo_conformance.paths import FIXTURES_DIR
-from margo_conformance.requirements import load_catalogue
-from margo_conformance.schemas import validation_errors
-from margo_conformance.wos.api import WosApi
-from margo_conformance.wos.app import build_app
-from margo_conformance.wos.state import WosState
+from margo_conformance.emulated_wos.api import WosApi
+from margo_conformance.emulated_wos.app import build_app
+from margo_conformance.emulated_wos.desired_state import DeviceRepository, ManifestPublisher
+from margo_conformance.emulated_wos.state import WosState
 
 ROOT = Path(__file__).resolve().parents[2]
 SCANNED = (ROOT / "src", ROOT / "steps")

@@ -8,10 +8,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from margo_conformance.evidence import HTTP, EvidenceLog
-from margo_conformance.wos.pki import parse_certificate_field
-from margo_conformance.wos.server import EmulatedWos
-from margo_conformance.wos.state import DeviceRecord
+from margo_conformance.base.evidence import HTTP, EvidenceLog
+from margo_conformance.emulated_wos.pki import parse_certificate_field
+from margo_conformance.emulated_wos.server import EmulatedWos
+from margo_conformance.emulated_wos.state import DeviceRecord
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "payloads" / "v24"
 

@@ -17,9 +17,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from margo_conformance.evidence import EvidenceLog
-from margo_conformance.paths import FIXTURES_DIR
-from margo_conformance.wos.server import EmulatedWos
+from margo_conformance.base.evidence import EvidenceLog
+from margo_conformance.base.paths import FIXTURES_DIR
+from margo_conformance.emulated_wos.server import EmulatedWos
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),

@@ -8,29 +8,29 @@ from unittest import mock
 
 import pytest
 
-from margo_conformance import environment
-from margo_conformance.errors import EnvironmentSetupError
+from margo_conformance.base.errors import EnvironmentSetupError
+from margo_conformance.engine import daemon
 
 
 def test_running_engine_is_left_alone() -> None:
     with (
-        mock.patch.object(environment, "engine_answers", return_value=True),
-        mock.patch.object(environment.subprocess, "Popen") as popen,
-        mock.patch.object(environment.subprocess, "run") as run,
+        mock.patch.object(daemon, "engine_answers", return_value=True),
+        mock.patch.object(daemon.subprocess, "Popen") as popen,
+        mock.patch.object(daemon.subprocess, "run") as run,
     ):
-        environment.ensure_engine(log=lambda _: None)
+        daemon.ensure_engine(log=lambda _: None)
     popen.assert_not_called()
     run.assert_not_called()
 
 
 def test_not_root_without_an_engine_says_what_to_do() -> None:
     with (
-        mock.patch.object(environment, "engine_answers", return_value=False),
-        mock.patch.object(environment.os, "geteuid", return_value=1000),
-        mock.patch.object(environment.subprocess, "Popen") as popen,
+        mock.patch.object(daemon, "engine_answers", return_value=False),
+        mock.patch.object(daemon.os, "geteuid", return_value=1000),
+        mock.patch.object(daemon.subprocess, "Popen") as popen,
         pytest.raises(EnvironmentSetupError, match="start Docker") as caught,
     ):
-        environment.ensure_engine(log=lambda _: None)
+        daemon.ensure_engine(log=lambda _: None)
     popen.assert_not_called()
     assert "\n" not in str(caught.value)
 
@@ -40,12 +40,12 @@ def test_not_debian_without_an_engine_says_what_to_do() -> None:
         return None if name == "apt-get" else f"/usr/bin/{name}"
 
     with (
-        mock.patch.object(environment, "engine_answers", return_value=False),
-        mock.patch.object(environment.os, "geteuid", return_value=0),
-        mock.patch.object(environment.shutil, "which", side_effect=which),
+        mock.patch.object(daemon, "engine_answers", return_value=False),
+        mock.patch.object(daemon.os, "geteuid", return_value=0),
+        mock.patch.object(daemon.shutil, "which", side_effect=which),
         pytest.raises(EnvironmentSetupError, match="root on Debian"),
     ):
-        environment.ensure_engine(log=lambda _: None)
+        daemon.ensure_engine(log=lambda _: None)
 
 
 def test_missing_dockerd_is_installed_then_started(
@@ -56,16 +56,16 @@ def test_missing_dockerd_is_installed_then_started(
     process = mock.Mock(spec=subprocess.Popen)
     process.poll.return_value = None
     with (
-        mock.patch.object(environment, "engine_answers", side_effect=lambda **_: next(answers)),
-        mock.patch.object(environment.os, "geteuid", return_value=0),
+        mock.patch.object(daemon, "engine_answers", side_effect=lambda **_: next(answers)),
+        mock.patch.object(daemon.os, "geteuid", return_value=0),
         mock.patch.object(
-            environment.shutil, "which", side_effect=lambda n: None if n == "dockerd" else n
+            daemon.shutil, "which", side_effect=lambda n: None if n == "dockerd" else n
         ),
-        mock.patch.object(environment.subprocess, "run") as run,
-        mock.patch.object(environment.subprocess, "Popen", return_value=process) as popen,
-        mock.patch.object(environment, "DOCKERD_LOG", tmp_path / "dockerd.log"),
+        mock.patch.object(daemon.subprocess, "run") as run,
+        mock.patch.object(daemon.subprocess, "Popen", return_value=process) as popen,
+        mock.patch.object(daemon, "DOCKERD_LOG", tmp_path / "dockerd.log"),
     ):
-        environment.ensure_engine(log=lambda _: None)
+        daemon.ensure_engine(log=lambda _: None)
 
     commands = [call.args[0] for call in run.call_args_list]
     assert commands == [
@@ -85,7 +85,7 @@ def test_dockerd_that_exits_reports_its_last_log_line(tmp_path: Path) -> None:
     process = mock.Mock(spec=subprocess.Popen, returncode=1)
     process.poll.return_value = 1
     with (
-        mock.patch.object(environment, "engine_answers", return_value=False),
+        mock.patch.object(daemon, "engine_answers", return_value=False),
         pytest.raises(EnvironmentSetupError, match="iptables not found"),
     ):
-        environment.wait_for_engine(process, log_path, deadline_s=5)
+        daemon.wait_for_engine(process, log_path, deadline_s=5)

@@ -6,8 +6,8 @@ import threading
 import time
 from types import SimpleNamespace
 
-from margo_conformance.evidence import HTTP, EvidenceLog
-from margo_conformance.results import ScenarioResult, requirement_outcomes, run_verdict
+from margo_conformance.base.evidence import HTTP, EvidenceLog
+from margo_conformance.results.collector import ScenarioResult, requirement_outcomes, run_verdict
 
 
 def test_wait_returns_as_soon_as_the_event_is_recorded() -> None:
@@ -52,7 +52,7 @@ class _Item:
 
 
 def test_a_per_profile_run_claims_only_its_profiles_requirements() -> None:
-    from margo_conformance.results import narrow_to_item_profile
+    from margo_conformance.results.collector import narrow_to_item_profile
 
     tags = {"agent", "V24", "PR1", "must", "req_STS_001", "req_STS_004", "req_STS_013"}
     # STS-001 binds every profile; STS-004 is V24's state vocabulary, STS-013 the 1.0 one.

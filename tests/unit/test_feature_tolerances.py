@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from margo_conformance.cadence import QUOTED_IN_FEATURES
-from margo_conformance.paths import SUITE_ROOT
+from margo_conformance.base.paths import SUITE_ROOT
+from margo_conformance.checks.cadence import QUOTED_IN_FEATURES
 
 WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10}
 FEATURE_TEXT = " ".join(

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from margo_conformance.fleet.gitwire import LS_REFS_BODY, parse_ls_refs, pkt_lines
-from margo_conformance.fleet.options import parse, to_argv
-from margo_conformance.fleet.stats import (
+from margo_conformance.commands.fleet.gitwire import LS_REFS_BODY, parse_ls_refs, pkt_lines
+from margo_conformance.commands.fleet.options import parse, to_argv
+from margo_conformance.commands.fleet.stats import (
     DeviceTally,
     EndpointFigures,
     devices_sustained,

@@ -9,12 +9,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from margo_conformance.desired_state import DeviceRepository, render_deployment
-from margo_conformance.evidence import GIT, EvidenceLog
-from margo_conformance.paths import FIXTURES_DIR
-from margo_conformance.wos.git_http import POLL_CACHE, CachedAnswer, PollCache
-from margo_conformance.wos.server import EmulatedWos
-from margo_conformance.wos.state import DeviceRecord
+from margo_conformance.base.evidence import GIT, EvidenceLog
+from margo_conformance.base.paths import FIXTURES_DIR
+from margo_conformance.emulated_wos.desired_state import DeviceRepository, render_deployment
+from margo_conformance.emulated_wos.git_http import POLL_CACHE, CachedAnswer, PollCache
+from margo_conformance.emulated_wos.server import EmulatedWos
+from margo_conformance.emulated_wos.state import DeviceRecord
 
 GIT_ENV = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
 
@@ -97,7 +97,7 @@ def test_pushes_are_refused(wos: EmulatedWos, device: DeviceRecord, tmp_path: Pa
 
 def _poll(wos: EmulatedWos, device: DeviceRecord) -> dict[str, str]:
     """One poll as git sends it (protocol v2 advertisement, then ls-refs); the refs it lists."""
-    from margo_conformance.fleet.gitwire import (
+    from margo_conformance.commands.fleet.gitwire import (
         ADVERTISE_HEADERS,
         LS_REFS_BODY,
         LS_REFS_HEADERS,

@@ -10,8 +10,8 @@ from unittest import mock
 import docker.errors
 import pytest
 
-from margo_conformance import images
-from margo_conformance.errors import EnvironmentSetupError, ImageBuildError
+from margo_conformance.base.errors import EnvironmentSetupError, ImageBuildError
+from margo_conformance.engine import images
 
 # --------------------------------------------------------------------------- apt mirror
 

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from margo_conformance.config import load_sut_file
-from margo_conformance.evidence import EvidenceLog
-from margo_conformance.interop import ANY, ISO_INTERVAL, LABELS, NAME, NONE, WorkloadFinder, format_window
-from margo_conformance.paths import DEFAULT_SUT_FILE
-from margo_conformance.workloads import DEPLOYMENT_VARIABLE, WorkloadWatcher
+from margo_conformance.base.evidence import EvidenceLog
+from margo_conformance.base.paths import DEFAULT_SUT_FILE
+from margo_conformance.config.interop import ANY, ISO_INTERVAL, LABELS, NAME, NONE, WorkloadFinder, format_window
+from margo_conformance.config.run_config import load_sut_file
+from margo_conformance.scenario.workloads import DEPLOYMENT_VARIABLE, WorkloadWatcher
 
 
 def _sut(tmp_path: Path, interop: str) -> Path:
@@ -137,8 +137,8 @@ VENDOR_ONBOARDING = """  onboarding:
 
 
 def test_a_declared_v24_onboarding_exchange_is_followed(tmp_path: Path) -> None:
-    from margo_conformance.device.client import Answer
-    from margo_conformance.roles.wos import SimulatedDevice
+    from margo_conformance.emulated_device.client import Answer
+    from margo_conformance.scenario.wos import SimulatedDevice
 
     exchange = load_sut_file(_sut(tmp_path, VENDOR_ONBOARDING)).interop.onboarding
     assert exchange.declared and not exchange.keys and exchange.path == "/api/devices/onboard"
@@ -152,9 +152,9 @@ def test_a_declared_v24_onboarding_exchange_is_followed(tmp_path: Path) -> None:
 
 
 def test_a_declared_answer_missing_a_member_fails_naming_it_and_the_declaration(tmp_path: Path) -> None:
-    from margo_conformance.checks import CheckFailed
-    from margo_conformance.device.client import Answer
-    from margo_conformance.roles.wos import SimulatedDevice
+    from margo_conformance.checks.expect import CheckFailed
+    from margo_conformance.emulated_device.client import Answer
+    from margo_conformance.scenario.wos import SimulatedDevice
 
     exchange = load_sut_file(_sut(tmp_path, VENDOR_ONBOARDING)).interop.onboarding
     device = SimulatedDevice("d1", "", exchange=exchange)
@@ -164,14 +164,14 @@ def test_a_declared_answer_missing_a_member_fails_naming_it_and_the_declaration(
 
 
 def test_an_onboarding_without_keys_cannot_send_one(tmp_path: Path) -> None:
-    from margo_conformance.errors import ConfigError
+    from margo_conformance.base.errors import ConfigError
 
     with pytest.raises(ConfigError, match="keys is false"):
         load_sut_file(_sut(tmp_path, '  onboarding:\n    keys: false\n    request: {key: "{onboarding_key}"}\n'))
 
 
 def test_a_scenario_needing_onboarding_keys_does_not_apply_to_a_wos_without_them(tmp_path: Path) -> None:
-    from margo_conformance.interop import NOT_APPLICABLE, Interop, not_applicable
+    from margo_conformance.config.interop import NOT_APPLICABLE, Interop, not_applicable
 
     without_keys = load_sut_file(_sut(tmp_path, VENDOR_ONBOARDING)).interop
     why = not_applicable({"wos", "needs_onboarding_keys"}, without_keys)
@@ -181,8 +181,8 @@ def test_a_scenario_needing_onboarding_keys_does_not_apply_to_a_wos_without_them
 
 
 def test_a_not_applicable_mandatory_scenario_is_not_missing_from_the_run() -> None:
-    from margo_conformance.interop import NOT_APPLICABLE
-    from margo_conformance.report.coverage import PlannedScenario, not_run
+    from margo_conformance.config.interop import NOT_APPLICABLE
+    from margo_conformance.results.coverage import PlannedScenario, not_run
 
     planned = [PlannedScenario("n1", "wrong key", frozenset({"wos", "must"})),
                PlannedScenario("n2", "other", frozenset({"wos", "must"}))]
@@ -191,7 +191,7 @@ def test_a_not_applicable_mandatory_scenario_is_not_missing_from_the_run() -> No
 
 
 def test_a_check_that_cannot_be_made_is_recorded_as_not_tested_and_fails_nothing() -> None:
-    from margo_conformance.checks import NOT_TESTED, not_tested, scenario_ledger
+    from margo_conformance.checks.expect import NOT_TESTED, not_tested, scenario_ledger
 
     with scenario_ledger() as ledger:
         not_tested("CFG-004", "the SUT file declares: runs workloads on its own containerd")
@@ -200,7 +200,7 @@ def test_a_check_that_cannot_be_made_is_recorded_as_not_tested_and_fails_nothing
 
 
 def test_what_an_agent_does_with_a_deployment_breaking_the_schema_is_a_declared_choice(tmp_path: Path) -> None:
-    from margo_conformance.interop import NOT_APPLICABLE, Interop, not_applicable
+    from margo_conformance.config.interop import NOT_APPLICABLE, Interop, not_applicable
 
     assert Interop().invalid_deployments.reported_failed
     assert Interop().declared()["invalid_deployments"].endswith("(default)")
@@ -214,7 +214,7 @@ def test_what_an_agent_does_with_a_deployment_breaking_the_schema_is_a_declared_
 
 
 def test_the_invalid_deployments_choice_is_schema_checked(tmp_path: Path) -> None:
-    from margo_conformance.errors import ConfigError
+    from margo_conformance.base.errors import ConfigError
 
     with pytest.raises(ConfigError):
         load_sut_file(_sut(tmp_path, "  invalid_deployments:\n    instead: skips it\n"))
@@ -225,7 +225,7 @@ def test_the_invalid_deployments_choice_is_schema_checked(tmp_path: Path) -> Non
 def test_only_the_schema_breaking_example_of_the_failures_outline_depends_on_the_choice() -> None:
     from pytest_bdd.parser import FeatureParser
 
-    from margo_conformance.paths import FEATURES_DIR
+    from margo_conformance.base.paths import FEATURES_DIR
 
     feature = FeatureParser(str(FEATURES_DIR), "agent/failures.feature").parse()
     outline = next(s for s in feature.scenarios.values() if s.name.startswith("A deployment the agent cannot"))

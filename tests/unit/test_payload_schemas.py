@@ -11,9 +11,9 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
-from margo_conformance.paths import FIXTURES_DIR
-from margo_conformance.requirements import load_catalogue
-from margo_conformance.schemas import (
+from margo_conformance.base.paths import FIXTURES_DIR
+from margo_conformance.base.requirements import load_catalogue
+from margo_conformance.base.schemas import (
     SCHEMA_DIR,
     SCHEMA_SUFFIX,
     load_schema,

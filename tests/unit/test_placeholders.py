@@ -6,11 +6,11 @@ import re
 from pathlib import Path
 from types import SimpleNamespace
 
-from margo_conformance.config import PLACEHOLDER_SCOPES, PLACEHOLDERS, RunConfig, load_sut_file
-from margo_conformance.evidence import EvidenceLog
-from margo_conformance.paths import FIXTURES_DIR, SUITE_ROOT
-from margo_conformance.roles.agent import AgentUnderTest
-from margo_conformance.roles.wos import WosUnderTest
+from margo_conformance.base.evidence import EvidenceLog
+from margo_conformance.base.paths import FIXTURES_DIR, SUITE_ROOT
+from margo_conformance.config.run_config import PLACEHOLDER_SCOPES, PLACEHOLDERS, RunConfig, load_sut_file
+from margo_conformance.scenario.agent import AgentUnderTest
+from margo_conformance.scenario.wos import WosUnderTest
 
 SCOPE_WORDS = {"agent": "agent", "WOS": "wos", "build args": "build"}
 

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from margo_conformance.device.client import Answer
-from margo_conformance.device.pr1 import document_problems, manifest_problems
-from margo_conformance.manifest import BUNDLE_MEDIA_TYPE, MANIFEST_MEDIA_TYPE, canonical_json, digest_of, etag_of
+from margo_conformance.emulated_device.client import Answer
+from margo_conformance.emulated_device.pr1 import document_problems, manifest_problems
+from margo_conformance.emulated_wos.manifest import (
+    BUNDLE_MEDIA_TYPE,
+    MANIFEST_MEDIA_TYPE,
+    canonical_json,
+    digest_of,
+    etag_of,
+)
 
 CLIENT = "client-1"
 DEPLOYMENT_ID = "0b7e2a4c-2f1d-4a55-9d53-7f43c1e0a111"

@@ -16,14 +16,14 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from margo_conformance import redaction
-from margo_conformance.device.client import DeviceClient
-from margo_conformance.evidence import LOG, EvidenceLog
-from margo_conformance.plugin import redact_report
-from margo_conformance.redaction import Redactor
-from margo_conformance.results import ScenarioResult, write_evidence, write_results_json
-from margo_conformance.runner import RunLog
-from margo_conformance.wos.server import EmulatedWos
+from margo_conformance.base import redaction
+from margo_conformance.base.evidence import LOG, EvidenceLog
+from margo_conformance.base.redaction import Redactor
+from margo_conformance.commands.plugin import redact_report
+from margo_conformance.commands.runner import RunLog
+from margo_conformance.emulated_device.client import DeviceClient
+from margo_conformance.emulated_wos.server import EmulatedWos
+from margo_conformance.results.collector import ScenarioResult, write_evidence, write_results_json
 
 SECRET = "s3cr3t-Value_abc"
 TOKEN = "tok-9f8e7d6c5b4a"

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from margo_conformance.checks import (
+from margo_conformance.base.schemas import validation_errors
+from margo_conformance.checks.expect import (
     OBSERVED_ROWS,
     Check,
     CheckFailed,
@@ -22,8 +23,7 @@ from margo_conformance.checks import (
     shorten_observed,
 )
 from margo_conformance.report.html import write_report
-from margo_conformance.roles.wos_bad_requests import Exchange, Walk
-from margo_conformance.schemas import validation_errors
+from margo_conformance.scenario.wos_bad_requests import Exchange, Walk
 from tests.synthetic_results import (
     ANSWERS,
     REFUSED_CAPABILITIES,
@@ -149,7 +149,7 @@ def test_rows_travel_from_a_worker_and_advisory_checks_keep_what_they_saw() -> N
 
 
 def test_a_walk_gives_its_answers_as_rows() -> None:
-    from margo_conformance.device.client import Answer
+    from margo_conformance.emulated_device.client import Answer
 
     answer = Answer("POST", "http://wos/token", 400, {}, b"", 0.1)
     record = Walk(["a body that is not JSON"], [Exchange("token request", "a body that is not JSON", answer)])
@@ -171,7 +171,7 @@ def test_a_long_list_in_a_verdict_reason_folds_so_the_lead_comes_into_view(tmp_p
 
 
 def test_a_waived_failure_is_listed_last_and_marked_waived(tmp_path: Path) -> None:
-    from margo_conformance.report.waivers import Waiver
+    from margo_conformance.results.waivers import Waiver
 
     write_failing_run(tmp_path, waivers=(Waiver(scenario="fetched within the polling interval", reason="2.4"),))
     lead = _section(write_report(tmp_path).read_text(encoding="utf-8"), "failed-requirements")

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from margo_conformance.base.schemas import validation_errors
 from margo_conformance.report.html import write_report
-from margo_conformance.schemas import validation_errors
 
 PERFORMANCE = {
     "format": "margo-conformance-performance/1",
@@ -45,7 +45,7 @@ def test_a_fleet_only_directory_gets_its_own_page(tmp_path: Path) -> None:
 
 
 def test_a_certification_report_gains_the_section_next_to_its_results(tmp_path: Path) -> None:
-    from margo_conformance.results import ResultsCollector, write_results_json
+    from margo_conformance.results.collector import ResultsCollector, write_results_json
 
     tree = ResultsCollector(tmp_path, {"name": "x", "role": "wos", "profiles": ["V24"],
                                        "image": "i", "sut_file": {}}, "run-1").results_tree()

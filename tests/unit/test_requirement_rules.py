@@ -7,10 +7,11 @@ import json
 import uuid
 from pathlib import Path
 
-from margo_conformance import capability_rules, manifest_rules, status_rules
+from margo_conformance.base.paths import FIXTURES_DIR
+from margo_conformance.base.schemas import validation_errors
+from margo_conformance.checks import capability_rules, manifest_rules, status_rules
 from margo_conformance.dialects import PR1
-from margo_conformance.paths import FIXTURES_DIR
-from margo_conformance.roles.wos import (
+from margo_conformance.scenario.wos import (
     CAPABILITY_DEFECTS,
     application_components,
     defective_capabilities,
@@ -18,7 +19,6 @@ from margo_conformance.roles.wos import (
     status_report_with_undefined_state,
     valid_capabilities,
 )
-from margo_conformance.schemas import validation_errors
 from tests.reference_wos import wos_under_test
 
 INVALID = FIXTURES_DIR / "payloads" / "v24" / "device-capabilities" / "invalid"

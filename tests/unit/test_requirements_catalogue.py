@@ -10,7 +10,7 @@ from types import ModuleType
 import pytest
 import yaml
 
-from margo_conformance.requirements import (
+from margo_conformance.base.requirements import (
     CATALOGUE_PATH,
     Requirement,
     id_to_tag,

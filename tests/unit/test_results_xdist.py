@@ -9,9 +9,8 @@ import threading
 from pathlib import Path
 from types import SimpleNamespace
 
-from margo_conformance.evidence import HTTP, EvidenceLog, event_time
-from margo_conformance.report.coverage import PlannedScenario
-from margo_conformance.results import (
+from margo_conformance.base.evidence import HTTP, EvidenceLog, event_time
+from margo_conformance.results.collector import (
     CONTROLLER,
     PLANNED_OUTPUT,
     SCENARIO_PROPERTY,
@@ -21,6 +20,7 @@ from margo_conformance.results import (
     planned_to_json,
     take_scenario_property,
 )
+from margo_conformance.results.coverage import PlannedScenario
 
 SUT = {"name": "x", "role": "agent", "profiles": ["V24"], "image": "img", "sut_file": {}}
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from margo_conformance import sut
+from margo_conformance.engine import sut
 
 
 class FakeContainer:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from margo_conformance import plugin, runner
-from margo_conformance.cli import main
+from margo_conformance.commands import plugin, runner
+from margo_conformance.commands.cli import main
 
 # An agent that claims V24 only: every PR1-only scenario is skipped as not claimed, before any
 # fixture starts a container, so the run reaches pytest and ends without Docker.

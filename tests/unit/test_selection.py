@@ -8,12 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from margo_conformance.cli import main
-from margo_conformance.config import load_sut_file, save_run_config
-from margo_conformance.errors import ConfigError
-from margo_conformance.listing import selected_scenarios
-from margo_conformance.paths import FIXTURES_DIR
-from margo_conformance.runner import (
+from margo_conformance.base.errors import ConfigError
+from margo_conformance.base.paths import FIXTURES_DIR
+from margo_conformance.commands.cli import main
+from margo_conformance.commands.listing import selected_scenarios
+from margo_conformance.commands.runner import (
     EXIT_USAGE,
     PreparedImages,
     RunnerPlugin,
@@ -21,7 +20,8 @@ from margo_conformance.runner import (
     pytest_arguments,
     run_config_for,
 )
-from margo_conformance.selection import EXPRESSION, PHRASE, ScenarioRef, Selection, keyword_kind
+from margo_conformance.config.run_config import load_sut_file, save_run_config
+from margo_conformance.config.selection import EXPRESSION, PHRASE, ScenarioRef, Selection, keyword_kind
 
 SUT_FILES = {"agent": FIXTURES_DIR / "sut" / "reference-agent.yaml", "wos": FIXTURES_DIR / "sut" / "reference-wos.yaml"}
 WRONG_KEY = ScenarioRef("Onboarding with a wrong onboarding key is refused", frozenset({"wos", "must", "V24"}))
@@ -124,7 +124,7 @@ def _run_collects(role: str, select: str | None, keyword: str | None, report_dir
 
 
 def _run_context(request: RunRequest):  # noqa: ANN202 - the runner's own RunContext
-    from margo_conformance.runner import run_context
+    from margo_conformance.commands.runner import run_context
 
     return run_context(request)
 

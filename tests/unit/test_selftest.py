@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from margo_conformance import selftest
-from margo_conformance.errors import ConfigError
-from margo_conformance.requirements import load_catalogue
-from margo_conformance.selftest import (
+from margo_conformance.base.errors import ConfigError
+from margo_conformance.base.requirements import load_catalogue
+from margo_conformance.commands import selftest
+from margo_conformance.commands.selftest import (
     Judgement,
     MatrixRow,
     Mutant,
@@ -22,7 +22,7 @@ from margo_conformance.selftest import (
     mutant_sut_file,
     mutation_coverage,
 )
-from margo_conformance.subruns import ChildRun, run_bounded
+from margo_conformance.commands.subruns import ChildRun, run_bounded
 
 
 def _scenario(name: str, outcome: str, *requirements: str) -> dict:
@@ -91,7 +91,7 @@ def test_mutants_file_is_well_formed_and_starts_each_role_with_its_reference(tmp
 
 
 def test_a_mutant_runs_the_scenarios_of_its_requirements_and_references_run_all() -> None:
-    from margo_conformance.selftest import mutant_selection
+    from margo_conformance.commands.selftest import mutant_selection
 
     assert mutant_selection(MUTANT) == "req_STS_001"
     two = Mutant("wos", "x", Path("x.yaml"), "F", violates=("CAP-002", "STS-002"))

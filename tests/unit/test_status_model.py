@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from margo_conformance.status_model import (
+from margo_conformance.checks.status_model import (
     collapse,
     component_states,
     judge_sequence,

@@ -15,10 +15,10 @@ import pytest
 from pytest_bdd.parser import FeatureParser, Step
 from pytest_bdd.steps import StepFunctionContext, step_function_context_registry
 
-from margo_conformance.config import load_sut_file, save_run_config
-from margo_conformance.paths import FEATURES_DIR, FIXTURES_DIR, STEPS_DIR, SUITE_ROOT
-from margo_conformance.plugin import step_modules
-from margo_conformance.runner import PreparedImages, RunRequest, pytest_arguments, run_config_for
+from margo_conformance.base.paths import FEATURES_DIR, FIXTURES_DIR, STEPS_DIR, SUITE_ROOT
+from margo_conformance.commands.plugin import step_modules
+from margo_conformance.commands.runner import PreparedImages, RunRequest, pytest_arguments, run_config_for
+from margo_conformance.config.run_config import load_sut_file, save_run_config
 
 SUT_FILE = FIXTURES_DIR / "sut" / "reference-agent.yaml"
 NOT_STEP_MODULES = {"__init__.py", "scenarios.py"}
@@ -132,8 +132,8 @@ def test_a_conformance_session_registers_each_step_module(tmp_path: Path, keep_s
 RUNNER_COLLECTS = """
 import sys
 from pathlib import Path
-from margo_conformance.config import load_sut_file, save_run_config
-from margo_conformance.runner import PreparedImages, RunRequest, pytest_arguments, run_config_for
+from margo_conformance.config.run_config import load_sut_file, save_run_config
+from margo_conformance.commands.runner import PreparedImages, RunRequest, pytest_arguments, run_config_for
 import pytest
 request = RunRequest(sut=load_sut_file(Path(sys.argv[1])), report_dir=Path(sys.argv[2]))
 handover = Path(sys.argv[2]) / "run-config.pickle"
@@ -172,7 +172,7 @@ def test_a_session_without_sut_finds_the_plugin_inert(tmp_path: Path) -> None:
                        plugins=[session])
     assert code == pytest.ExitCode.OK and session.config is not None
     manager = session.config.pluginmanager
-    assert manager.has_plugin("margo_conformance.plugin")  # the pytest11 entry point
+    assert manager.has_plugin("margo_conformance.commands.plugin")  # the pytest11 entry point
     assert not manager.has_plugin("margo-results") and not manager.has_plugin("margo-redaction")
     assert not [name for name, _ in manager.list_name_plugin() if name.startswith("steps.")]
     assert session.nodeids == ["test_plain.py::test_plain"]

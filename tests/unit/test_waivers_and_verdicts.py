@@ -15,14 +15,11 @@ from typing import Any
 
 import pytest
 
-from margo_conformance.cli import main
-from margo_conformance.errors import ConfigError
-from margo_conformance.paths import DEFAULT_SUT_FILE
-from margo_conformance.report.coverage import is_mandatory
-from margo_conformance.report.progress import LiveProgress
-from margo_conformance.report.waivers import Waiver, load_waivers
-from margo_conformance.results import RunContext, ScenarioResult, decide_verdict, preflight_tree
-from margo_conformance.runner import (
+from margo_conformance.base.errors import ConfigError
+from margo_conformance.base.paths import DEFAULT_SUT_FILE
+from margo_conformance.base.schemas import validation_errors
+from margo_conformance.commands.cli import main
+from margo_conformance.commands.runner import (
     EXIT_ERROR,
     EXIT_FAIL,
     EXIT_PASS,
@@ -32,7 +29,10 @@ from margo_conformance.runner import (
     exit_code_for,
     failed_nodeids,
 )
-from margo_conformance.schemas import validation_errors
+from margo_conformance.report.progress import LiveProgress
+from margo_conformance.results.collector import RunContext, ScenarioResult, decide_verdict, preflight_tree
+from margo_conformance.results.coverage import is_mandatory
+from margo_conformance.results.waivers import Waiver, load_waivers
 from tests.synthetic_results import collector_for, scenario, sut_description
 
 ONBOARDS = "The agent onboards with the orchestrator"
@@ -214,7 +214,7 @@ def test_a_bad_waivers_file_is_a_config_error_naming_the_entry(
 
 
 def _request(tmp_path: Path, **changes: Any) -> RunRequest:
-    from margo_conformance.config import load_sut_file
+    from margo_conformance.config.run_config import load_sut_file
 
     return RunRequest(sut=load_sut_file(DEFAULT_SUT_FILE), report_dir=tmp_path, **changes)
 

@@ -6,8 +6,8 @@ import argparse
 
 import pytest
 
-from margo_conformance.cli import build_parser
-from margo_conformance.workers import AUTO_WORKERS, auto_workers, parse_workers, resolve_workers
+from margo_conformance.commands.cli import build_parser
+from margo_conformance.config.workers import AUTO_WORKERS, auto_workers, parse_workers, resolve_workers
 
 
 @pytest.mark.parametrize(("cores", "workers"), [(1, 2), (2, 4), (3, 6), (4, 8), (64, 8)])

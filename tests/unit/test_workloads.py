@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from margo_conformance.evidence import WORKLOAD, EvidenceLog
-from margo_conformance.paths import FIXTURES_DIR
-from margo_conformance.workloads import (
+from margo_conformance.base.evidence import WORKLOAD, EvidenceLog
+from margo_conformance.base.paths import FIXTURES_DIR
+from margo_conformance.scenario.workloads import (
     DEPLOYMENT_VARIABLE,
     DEVICE_LABEL,
     WorkloadWatcher,

@@ -10,10 +10,11 @@ from typing import Any
 
 import pytest
 
-from margo_conformance.device.client import Answer
-from margo_conformance.paths import FIXTURES_DIR
-from margo_conformance.roles.wos import SimulatedDevice
-from margo_conformance.roles.wos_bad_requests import (
+from margo_conformance.base.paths import FIXTURES_DIR
+from margo_conformance.base.schemas import validation_errors
+from margo_conformance.emulated_device.client import Answer
+from margo_conformance.scenario.wos import SimulatedDevice
+from margo_conformance.scenario.wos_bad_requests import (
     BAD_REQUESTS,
     CAPABILITIES,
     ENDPOINTS,
@@ -43,7 +44,6 @@ from margo_conformance.roles.wos_bad_requests import (
     valid_request,
     walk,
 )
-from margo_conformance.schemas import validation_errors
 from tests.reference_wos import wos_under_test
 
 DEPLOYMENT_ID = "0b7e2a4c-2f1d-4a55-9d53-7f43c1e0a111"
@@ -392,7 +392,7 @@ def _checks_of_steps(record: Walk) -> list[Any]:
         the_valid_request_after_each_refusal_succeeds,
     )
 
-    from margo_conformance.checks import scenario_ledger
+    from margo_conformance.checks.expect import scenario_ledger
 
     wos: Any = _WalkedWos(record)
     with scenario_ledger() as ledger:
@@ -417,7 +417,7 @@ def _served(endpoint: str, kind: str, bad: Answer) -> list[Exchange]:
     ],
 )
 def test_the_suites_v24_choices_are_advisory_never_failures(kind: str, bad: Answer) -> None:
-    from margo_conformance.checks import ADVISORY
+    from margo_conformance.checks.expect import ADVISORY
 
     checks = _checks_of_steps(Walk([kind], _served(CAPABILITIES, kind, bad)))
     assert all(c.passed for c in checks if c.kind != ADVISORY)
@@ -426,7 +426,7 @@ def test_the_suites_v24_choices_are_advisory_never_failures(kind: str, bad: Answ
 
 
 def test_a_bad_request_accepted_or_unanswered_still_fails_what_v24_states() -> None:
-    from margo_conformance.checks import CheckFailed
+    from margo_conformance.checks.expect import CheckFailed
 
     accepted = Walk(["a document without a required field"],
                     _served(CAPABILITIES, "a document without a required field", _answer(201, {})))
@@ -440,7 +440,7 @@ def test_a_bad_request_accepted_or_unanswered_still_fails_what_v24_states() -> N
 
 
 def test_a_wos_that_stops_serving_after_a_refusal_fails_the_endpoints_requirement() -> None:
-    from margo_conformance.checks import CheckFailed
+    from margo_conformance.checks.expect import CheckFailed
 
     kind = "a body that is not JSON"
     record = Walk([kind], [Exchange(STATUS, kind, _answer(400, {})), Exchange(STATUS, None, _answer(503))])

@@ -8,13 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from margo_conformance.roles.wos import (
+from margo_conformance.base.schemas import validation_errors
+from margo_conformance.scenario.wos import (
     DEFINED_STATE_SPELLINGS,
     UNDEFINED_STATES,
     WosUnderTest,
     status_report_with_undefined_state,
 )
-from margo_conformance.roles.wos_isolation import (
+from margo_conformance.scenario.wos_isolation import (
     CAPABILITIES,
     CREDENTIALS,
     ROUNDS,
@@ -26,7 +27,6 @@ from margo_conformance.roles.wos_isolation import (
     report_at_once,
     report_with,
 )
-from margo_conformance.schemas import validation_errors
 from tests.reference_wos import wos_under_test
 
 DEPLOYMENT_ID = "0b7e2a4c-2f1d-4a55-9d53-7f43c1e0a111"

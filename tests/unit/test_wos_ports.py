@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 
-from margo_conformance.config import RunConfig, load_sut_file
-from margo_conformance.errors import SutError
-from margo_conformance.evidence import EvidenceLog
-from margo_conformance.paths import FIXTURES_DIR
-from margo_conformance.roles import wos as wos_module
-from margo_conformance.roles.wos import PORT_ATTEMPTS, WosUnderTest
+from margo_conformance.base.errors import SutError
+from margo_conformance.base.evidence import EvidenceLog
+from margo_conformance.base.paths import FIXTURES_DIR
+from margo_conformance.config.run_config import RunConfig, load_sut_file
+from margo_conformance.scenario import wos as wos_module
+from margo_conformance.scenario.wos import PORT_ATTEMPTS, WosUnderTest
 
 
 class FlakyContainer:

@@ -8,10 +8,10 @@ adding a profile is one module here, its features and its schemas (docs/architec
 
 from __future__ import annotations
 
+from margo_conformance.base.errors import ConfigError
 from margo_conformance.dialects.base import AnswerMember, Dialect, OnboardingCall, Requirements, Routes
 from margo_conformance.dialects.pr1 import PR1
 from margo_conformance.dialects.v24 import V24
-from margo_conformance.errors import ConfigError
 
 #: Every profile the suite speaks, by its tag.
 DIALECTS: dict[str, Dialect] = {dialect.name: dialect for dialect in (V24, PR1)}

@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from margo_conformance.errors import StepOrderError
+from margo_conformance.base.errors import StepOrderError
 
 if TYPE_CHECKING:
-    from margo_conformance.desired_state import Publisher
-    from margo_conformance.evidence import EvidenceLog
-    from margo_conformance.interop import V24Onboarding
-    from margo_conformance.wos.state import DeviceRecord
+    from margo_conformance.base.evidence import EvidenceLog
+    from margo_conformance.config.interop import V24Onboarding
+    from margo_conformance.emulated_wos.desired_state import Publisher
+    from margo_conformance.emulated_wos.state import DeviceRecord
 
 
 @dataclass(frozen=True)

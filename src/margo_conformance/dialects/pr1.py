@@ -8,19 +8,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from margo_conformance.desired_state import ManifestPublisher
-from margo_conformance.device.pr1 import onboarding_request
+from margo_conformance.base.errors import StepOrderError
+from margo_conformance.base.evidence import COMMIT, HTTP
+from margo_conformance.base.paths import FIXTURES_DIR
 from margo_conformance.dialects.base import AnswerMember, Dialect, OnboardingCall, Requirements, Routes
-from margo_conformance.errors import StepOrderError
-from margo_conformance.evidence import COMMIT, HTTP
-from margo_conformance.manifest import MANIFEST_MEDIA_TYPE
-from margo_conformance.paths import FIXTURES_DIR
+from margo_conformance.emulated_device.pr1 import onboarding_request
+from margo_conformance.emulated_wos.desired_state import ManifestPublisher
+from margo_conformance.emulated_wos.manifest import MANIFEST_MEDIA_TYPE
 
 if TYPE_CHECKING:
-    from margo_conformance.desired_state import Publisher
-    from margo_conformance.evidence import EvidenceLog
-    from margo_conformance.interop import V24Onboarding
-    from margo_conformance.wos.state import DeviceRecord
+    from margo_conformance.base.evidence import EvidenceLog
+    from margo_conformance.config.interop import V24Onboarding
+    from margo_conformance.emulated_wos.desired_state import Publisher
+    from margo_conformance.emulated_wos.state import DeviceRecord
 
 ONBOARDING_ANSWER = "the PR1 onboarding answer"
 #: The onboarding answer is `{clientId}` (ONB-011): the device's only member.

@@ -8,18 +8,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from margo_conformance import capability_rules, redaction
-from margo_conformance.desired_state import DeviceRepository
+from margo_conformance.base import redaction
+from margo_conformance.base.evidence import COMMIT, GIT
+from margo_conformance.base.paths import FIXTURES_DIR
+from margo_conformance.checks import capability_rules
+from margo_conformance.checks.shapes import V24_ONBOARDING_SHAPE
 from margo_conformance.dialects.base import AnswerMember, Dialect, OnboardingCall, Requirements, Routes
-from margo_conformance.evidence import COMMIT, GIT
-from margo_conformance.paths import FIXTURES_DIR
-from margo_conformance.shapes import V24_ONBOARDING_SHAPE
+from margo_conformance.emulated_wos.desired_state import DeviceRepository
 
 if TYPE_CHECKING:
-    from margo_conformance.desired_state import Publisher
-    from margo_conformance.evidence import EvidenceLog
-    from margo_conformance.interop import V24Onboarding
-    from margo_conformance.wos.state import DeviceRecord
+    from margo_conformance.base.evidence import EvidenceLog
+    from margo_conformance.config.interop import V24Onboarding
+    from margo_conformance.emulated_wos.desired_state import Publisher
+    from margo_conformance.emulated_wos.state import DeviceRecord
 
 ONBOARDING_ANSWER = "the onboarding answer"
 DECLARED_ONBOARDING_SHAPE = "the shape the SUT file declares (interop.onboarding)"

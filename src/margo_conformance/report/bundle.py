@@ -35,7 +35,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from margo_conformance.errors import ConfigError
+from margo_conformance.base.errors import ConfigError
 
 BUNDLE_FILE = "bundle.tar.gz"
 BUNDLE_FORMAT = "margo-conformance-bundle/1"

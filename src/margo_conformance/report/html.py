@@ -27,7 +27,8 @@ from typing import Any
 
 import yaml
 
-from margo_conformance import SUITE_NAME, __version__, redaction
+from margo_conformance import SUITE_NAME, __version__
+from margo_conformance.base import redaction
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 REPORT_FILE = "report.html"
@@ -796,7 +797,7 @@ def _coverage(tree: Mapping[str, Any]) -> str:
 
 @cache
 def _catalogue_summaries() -> dict[str, str]:
-    from margo_conformance.requirements import load_catalogue
+    from margo_conformance.base.requirements import load_catalogue
 
     return {r.id: r.summary for r in load_catalogue().values()}
 

@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from margo_conformance import redaction
-from margo_conformance.report.waivers import STALE, WAIVED, Waiver, first_match, waiver_status
+from margo_conformance.base import redaction
+from margo_conformance.results.waivers import STALE, WAIVED, Waiver, first_match, waiver_status
 
 COLLECTOR_PLUGIN = "margo-results"  # the name plugin.py registers the ResultsCollector under
 LABELS = {

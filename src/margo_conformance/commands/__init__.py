@@ -1,0 +1,1 @@
+"""The commands: the CLI, the runner and its pytest plugin, selftest, stability, listing, setup, fleet."""

@@ -1,0 +1,487 @@
+"""Testing a WOS: the suite plays the device (and, through the control adapter, the operator).
+
+`WosUnderTest` is what the WOS steps talk to. It starts the WOS container with its device API
+published on a free host port, registers devices through the control adapter, and keeps
+what the device was given (credentials, tokens, repository) and the last answer it got.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from margo_conformance.base import redaction
+from margo_conformance.base.errors import StepOrderError, SutError
+from margo_conformance.base.evidence import NOTE, EvidenceLog
+from margo_conformance.base.schemas import validation_errors
+from margo_conformance.checks import capability_rules, status_rules
+from margo_conformance.checks.shapes import json_document, member_fault, read_member, value_at
+from margo_conformance.config.interop import V24Onboarding
+from margo_conformance.config.run_config import RunConfig
+from margo_conformance.dialects import V24, Dialect, dialect_for
+from margo_conformance.dialects.v24 import ONBOARDING_REQUIREMENTS
+from margo_conformance.emulated_device.client import Answer, DeviceClient
+from margo_conformance.emulated_device.control import ControlAdapter, ControlError, adapter_for
+from margo_conformance.emulated_device.git_reader import GitRead, read_repository
+from margo_conformance.engine.sut import SutContainer, docker_host_address, free_host_port
+
+if TYPE_CHECKING:
+    from margo_conformance.scenario.wos_bad_requests import Walk
+    from margo_conformance.scenario.wos_isolation import ReportsAtOnce
+
+PAYLOADS = V24.payloads
+APPLICATIONS = V24.deployments
+ONBOARDING_API_VERSION = "onboarding.margo/v1"
+#: Docker's refusal when a host port the suite picked was taken before the container bound it.
+PORT_TAKEN = "port is already allocated"
+PORT_ATTEMPTS = 3
+TOKEN_ANSWER = "the token answer"
+
+#: Capabilities defects named in the Gherkin -> corpus file breaking exactly that rule.
+CAPABILITY_DEFECTS = {
+    "without a serial number": "missing-serialNumber.json",
+    "with memory given as text": "memory-as-string.json",
+    "of the wrong kind": "kind-wrong.json",
+    "without a CPU architecture": "missing-cpuArchitecture.json",
+    "with a role Margo does not define": "role-unknown.json",
+    "with resources given as a list": "resources-as-array.json",
+}
+
+#: The V24 states in the table's spelling and the lowercase of the pre-draft's example (I-6).
+DEFINED_STATE_SPELLINGS = (
+    "Pending", "pending", "Installing", "installing", "Installed", "installed", "Failed", "failed"
+)
+#: Status reports with a state V24 does not define, named in the Gherkin -> (overall, component)
+#: states; the component state is given to the last component, the others are Installing.
+UNDEFINED_STATES = {
+    "a state Margo does not define": ("Sleeping", "Sleeping"),
+    "one component in a state Margo does not define": ("Installing", "Sleeping"),
+    # Margo 1.0.0 added update and removal states (I-6); V24 has none of them.
+    "a state from a later Margo version": ("Updating", "Updating"),
+}
+
+#: The members of an onboarding answer the device reads (`SimulatedDevice.member`); the dialect
+#: says where each is and which requirement hands it out.
+ONBOARDING_MEMBERS = tuple(ONBOARDING_REQUIREMENTS)
+
+
+@dataclass
+class SimulatedDevice:
+    """A device the suite plays: its identity and what the WOS gave it.
+
+    The WOS's answers are kept as they came and read member by member when the device needs
+    one (`shapes.read_member`), so an answer of the wrong shape fails the requirement that
+    hands out that member, naming it, in the step that needs it.
+    """
+
+    device_id: str
+    onboarding_key: str
+    #: The WOS's 201 answer to the device's onboarding request.
+    onboarding_answer: Answer | None = None
+    access_token: str | None = None
+    #: The profile the device speaks.
+    dialect: Dialect = V24
+    #: The V24 onboarding exchange the WOS declared (or the suite's default).
+    exchange: V24Onboarding = field(default_factory=V24Onboarding)
+
+    @property
+    def onboarded(self) -> bool:
+        return self.onboarding_answer is not None
+
+    def member(self, name: str) -> str:
+        """A string member of the onboarding answer (one of ONBOARDING_MEMBERS: client_id,
+        client_secret, token_endpoint, repository_url, git_token), or a failed check of the
+        requirement that hands it out, naming it."""
+        where = self.dialect.answer_member(name, self.exchange)
+        document = json_document(self._onboarded().body, requirement=where.requirement, what=where.what,
+                                 shape=where.shape)
+        return read_member(document, where.pointer, str, requirement=where.requirement, what=where.what,
+                           shape=where.shape)
+
+    def declared_credentials(self) -> list[tuple[str, str]]:
+        """(kind, value) of the credentials at the members the onboarding exchange declares,
+        read without judging (a member missing or of the wrong type is judged where it is used)."""
+        if self.onboarding_answer is None:
+            return []
+        document = self.onboarding_answer.json()
+        found = [(kind, pointer_value(document, self.exchange.answer.get(name, ""))) for name, kind in
+                 self.dialect.onboarding_credentials]
+        return [(kind, value) for kind, value in found if isinstance(value, str)]
+
+    def issued_credentials(self) -> list[tuple[str, str]]:
+        """(kind, value) of every credential the WOS under test gave this device."""
+        issued = [(redaction.ONBOARDING_KEY, self.onboarding_key), *self.declared_credentials()]
+        if self.onboarding_answer is not None:
+            issued += redaction.document_credentials(self.onboarding_answer.json())
+        return issued + ([(redaction.ACCESS_TOKEN, self.access_token)] if self.access_token else [])
+
+    def _onboarded(self) -> Answer:
+        if self.onboarding_answer is None:
+            raise StepOrderError("the device has not onboarded: add 'And the device has onboarded'")
+        return self.onboarding_answer
+
+
+def pointer_value(document: object, pointer: str) -> object:
+    """The value at a JSON pointer (RFC 6901), or None where there is none."""
+    if not pointer.startswith("/"):
+        return None
+    for token in pointer[1:].split("/"):
+        token = token.replace("~1", "/").replace("~0", "~")
+        if isinstance(document, dict):
+            document = document.get(token)
+        elif isinstance(document, list) and token.isdigit() and int(token) < len(document):
+            document = document[int(token)]
+        else:
+            return None
+    return document
+
+
+def access_token_of(answer: Answer) -> str:
+    """The bearer token of a 200 token answer (TOK-003), or a failed check naming the member."""
+    document = json_document(answer.body, requirement="TOK-003", what=TOKEN_ANSWER)
+    return read_member(document, "/access_token", str, requirement="TOK-003", what=TOKEN_ANSWER)
+
+
+@dataclass(frozen=True)
+class StateReport:
+    state: str
+    answer: Answer
+    shown: dict[str, Any] | None  # None: not read, because the report was not accepted
+
+
+@dataclass
+class WosUnderTest:
+    run: RunConfig
+    evidence: EvidenceLog
+    workdir: Path
+    profile: str = "V24"
+    _sut: SutContainer | None = None
+    _client: DeviceClient | None = None
+    _control: ControlAdapter | None = None
+    devices: dict[str, SimulatedDevice] = field(default_factory=dict)
+    deployments: dict[str, str] = field(default_factory=dict)  # application name -> deployment id
+    deployed_to: dict[str, str] = field(default_factory=dict)  # application name -> device role
+    last_answer: Answer | None = None
+    manifests: list[Answer] = field(default_factory=list)  # PR1: every 200 manifest, in order
+    last_read: GitRead | None = None
+    accepted_capabilities: dict[str, Any] | None = None
+    #: Schema violations of the last document sent on purpose, for refusal messages.
+    sent_violations: list[str] = field(default_factory=list)
+    #: The requirements the last request sent judges: what its refusal or acceptance verifies.
+    judged_by: tuple[str, ...] = ()
+    #: Robustness: the walk through the device-facing requests with bad ones before each.
+    walk: Walk | None = None
+    #: Isolation: what the orchestrator held for the device before a refused report.
+    held_before: Any = None
+    #: Isolation: two devices reporting at the same time.
+    reports_at_once: ReportsAtOnce | None = None
+    #: Status states: each state reported, its answer, and what the orchestrator showed then.
+    state_reports: list[StateReport] = field(default_factory=list)
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def start(self, host: str | None = None) -> None:
+        """Start the WOS; `host` is where its published ports are reached (default: where
+        testcontainers says; the fleet profile keeps its load on 127.0.0.1)."""
+        sut = self.run.sut
+        if sut.port is None or sut.control is None:
+            raise SutError("a WOS SUT file needs `port` and `control`")
+        host = host or docker_host_address()
+        published, public_url = self._start_on_free_ports(host)
+        timeout = sut.timeouts.request
+        self._client = DeviceClient(public_url, self.evidence, timeout)
+        control_base = (f"http://{host}:{published[sut.control.http_port]}"
+                        if sut.control.http_port is not None else None)
+        self._control = adapter_for(sut.control, self._sut, control_base, self.evidence, timeout)
+
+    def placeholder_values(self, public_url: str) -> dict[str, str]:
+        """What the SUT file's placeholders are filled with (config.PLACEHOLDER_SCOPES["wos"])."""
+        return {
+            "public_url": public_url,
+            "run_id": self.run.run_id,
+            "profile": self.profile,
+            "base_image": self.run.base_image or "",
+            "workload_image": self.run.workload_image or "",
+        }
+
+    def _start_on_free_ports(self, host: str) -> tuple[dict[int, int], str]:
+        """Start the SUT with its ports published on free host ports; (ports, public URL).
+
+        The WOS must know its public URL before it starts, so the suite picks the host ports
+        rather than Docker. Another run on the engine can take a port between the pick and the
+        bind; the engine then refuses the container, and new ports are picked.
+        """
+        sut = self.run.sut
+        assert sut.port is not None and sut.control is not None
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            published = {sut.port: free_host_port()}
+            if sut.control.http_port is not None:
+                published[sut.control.http_port] = free_host_port()
+            public_url = f"http://{host}:{published[sut.port]}"
+            values = self.placeholder_values(public_url)
+            self._sut = SutContainer(sut, values, self.evidence, self.run.run_id, published)
+            try:
+                self._sut.start()
+                return published, public_url
+            except SutError as exc:
+                if PORT_TAKEN not in str(exc) or attempt == PORT_ATTEMPTS:
+                    raise
+                self.evidence.record(NOTE, f"a host port was taken between pick and bind ({exc}); new ports")
+        raise AssertionError("unreachable")
+
+    def stop(self) -> None:
+        if self._client is not None:
+            self._client.close()
+        if self._sut is not None:
+            self._sut.stop()
+
+    @property
+    def client(self) -> DeviceClient:
+        if self._client is None:
+            raise StepOrderError(
+                "the WOS has not been started: add 'Given the orchestrator has a device registered by its owner'"
+            )
+        return self._client
+
+    @property
+    def control(self) -> ControlAdapter:
+        if self._control is None:
+            raise StepOrderError("the WOS has not been started")
+        return self._control
+
+    @property
+    def dialect(self) -> Dialect:
+        """What this scenario's profile makes of routes, payloads and requirement ids."""
+        return dialect_for(self.profile)
+
+    def device(self, role: str = "device") -> SimulatedDevice:
+        if role not in self.devices:
+            raise StepOrderError(f"no {role!r} registered in this scenario")
+        return self.devices[role]
+
+    def answer(self) -> Answer:
+        if self.last_answer is None:
+            raise StepOrderError("no request was sent yet in this scenario")
+        return self.last_answer
+
+    def answer_judges(self) -> tuple[str, ...]:
+        """The requirements the answer to the last request verifies (its refusal or acceptance)."""
+        if not self.judged_by:
+            raise StepOrderError("the last request names no requirement its answer verifies")
+        return self.judged_by
+
+    # -- the operator (control adapter) ---------------------------------------------------
+
+    def register_device(self, role: str = "device") -> SimulatedDevice:
+        device_id = f"dev-{uuid.uuid4().hex[:10]}"
+        dialect = self.dialect
+        answer = self.control.call("register-device", dialect.register_request(device_id))
+        if not dialect.issues_onboarding_key:  # the operator expects the device to bring its own identity
+            self.devices[role] = SimulatedDevice(device_id, "", dialect=dialect)
+            return self.devices[role]
+        exchange = self.run.sut.interop.onboarding
+        key = ""
+        if exchange.keys:  # a WOS without onboarding keys (declared) gives none
+            key = control_member("register-device", answer, "/onboardingKey", str)
+            redaction.learn(redaction.ONBOARDING_KEY, key)
+            if not key:
+                raise ControlError("control verb register-device gave an empty onboardingKey")
+        self.devices[role] = SimulatedDevice(device_id, key, dialect=dialect, exchange=exchange)
+        return self.devices[role]
+
+    def deploy(self, application: str, role: str = "device") -> str:
+        device_id = self.device(role).device_id
+        request = {"deviceId": device_id, "application": application_request(application)}
+        deployment_id = control_member("deploy", self.control.call("deploy", request), "/deploymentId", str)
+        if not deployment_id:
+            raise ControlError(f"control verb deploy gave an empty deploymentId for {application!r}")
+        self.deployments[application] = deployment_id
+        self.deployed_to[application] = role
+        return deployment_id
+
+    def remove(self, application: str) -> None:
+        deployment_id = self.deployment_id(application)
+        self.control.call("remove", {"deviceId": self.device().device_id, "deploymentId": deployment_id})
+
+    def deployment_id(self, application: str) -> str:
+        if application not in self.deployments:
+            raise StepOrderError(f"application {application!r} was not deployed in this scenario")
+        return self.deployments[application]
+
+    def shown_status(self, application: str) -> dict[str, Any]:
+        device = self.device(self.deployed_to.get(application, "device"))
+        request = {"deviceId": device.device_id, "deploymentId": self.deployment_id(application)}
+        shown = self.control.call("deployment-status", request)
+        control_member("deployment-status", shown, "/state", (str, type(None)))
+        for index, _ in enumerate(control_member("deployment-status", shown, "/components", list)):
+            control_member("deployment-status", shown, f"/components/{index}", dict)
+        return shown
+
+    def held_capabilities(self, role: str = "device") -> Any:
+        request = {"deviceId": self.device(role).device_id}
+        return self.control.call("device-capabilities", request).get("capabilities")
+
+    # -- the device (Margo interface) ---------------------------------------------------
+
+    def send(self, method: str, path: str, judged_by: tuple[str, ...] = (), **kwargs: Any) -> Answer:
+        """Send a device request; `judged_by` names the requirements its answer verifies."""
+        self.judged_by = judged_by
+        self.last_answer = self.client.request(method, path, **kwargs)
+        return self.last_answer
+
+    def download_root_certificate(self) -> Answer:
+        return self.send("GET", self.dialect.routes.root_certificate, ("CRT-001",))
+
+    def onboard(self, role: str = "device", key: str | None = None) -> Answer:
+        device = self.device(role)
+        call = device.dialect.onboarding_call(device.device_id, key if key is not None else device.onboarding_key,
+                                              device.exchange)
+        answer = self.send("POST", call.path, call.judged_by, json_body=call.body)
+        if answer.status == 201:  # its members are read (and judged) when the device needs them
+            device.onboarding_answer = answer
+            for kind, value in device.declared_credentials():  # wherever the WOS declared them
+                redaction.learn(kind, value)
+            for name in device.dialect.onboarding_urls:
+                redaction.current().learn_url(pointer_value(answer.json(), device.exchange.answer.get(name, "")))
+        return answer
+
+    def request_token(self, role: str = "device", secret: str | None = None) -> Answer:
+        """Ask for a token with the device's client credentials; a 200 must carry one (TOK-003)."""
+        device = self.device(role)
+        form = {"grant_type": "client_credentials", "client_id": device.member("client_id"),
+                "client_secret": secret if secret is not None else device.member("client_secret")}
+        # A wrong secret must be refused like any invalid credential (TOK-005); a right one gets a token.
+        judged_by = ("TOK-003",) if secret is None else ("TOK-005",)
+        answer = self.send("POST", device.member("token_endpoint"), judged_by, form=form)
+        if answer.status == 200:
+            device.access_token = access_token_of(answer)
+        return answer
+
+    def report_capabilities(self, document: Any, method: str = "POST", with_token: bool = True) -> Answer:
+        device = self.device()
+        self.sent_violations = validation_errors(document, self.dialect.schema("device-capabilities"))
+        token = device.access_token if with_token else None
+        # Accepting is CAP-002's; refusing a document that breaks the schema is the rows it breaks;
+        # refusing a missing token is TOK-005's.
+        broken = tuple(capability_rules.requirements_of(self.sent_violations))
+        judged_by = ("TOK-005",) if not with_token else broken or ("CAP-002",)
+        return self.send(method, self.dialect.capabilities_path(device.device_id), judged_by, json_body=document,
+                         token=token)
+
+    def report_status(self, deployment_id: str, document: Any) -> Answer:
+        device = self.device()
+        self.sent_violations = validation_errors(document, self.dialect.schema("deployment-status"))
+        path = self.dialect.deployment_status_path(device.device_id, deployment_id)
+        # A state Margo does not define breaks STS-004, any other schema error STS-003; a report
+        # for a deployment never assigned, or a valid one, is the route's (STS-002).
+        rows = self.dialect.requirements.status_rows
+        judged_by = status_rules.requirements_of(self.sent_violations, rows) if self.sent_violations else ("STS-002",)
+        if deployment_id not in self.deployments.values():
+            judged_by = ("STS-002",)
+        return self.send("POST", path, judged_by, json_body=document, token=device.access_token)
+
+    def report_each_state(self, application: str) -> list[StateReport]:
+        """Report every V24 state in both spellings, reading what is shown after each; stop at
+        the first report that is not accepted."""
+        deployment_id = self.deployment_id(application)
+        components = application_components(application)
+        self.state_reports = []
+        for state in DEFINED_STATE_SPELLINGS:
+            answer = self.report_status(deployment_id, status_report(deployment_id, components, state))
+            shown = self.shown_status(application) if answer.status == 201 else None
+            self.state_reports.append(StateReport(state, answer, shown))
+            if shown is None:
+                break
+        return self.state_reports
+
+    def read_repository(self, role: str = "device", as_role: str | None = "device") -> GitRead:
+        """Clone `role`'s repository presenting the git token of `as_role` (None: no token)."""
+        token = self.device(as_role).member("git_token") if as_role is not None else None
+        destination = self.workdir / f"read-{uuid.uuid4().hex[:6]}"
+        self.last_read = read_repository(self.device(role).member("repository_url"), token, destination, self.evidence,
+                                         self.run.sut.timeouts.request)
+        return self.last_read
+
+
+def fetch_manifest(wos: WosUnderTest, accept: str | None = None, if_none_match: str | None = None) -> Answer:
+    """GET the device's state manifest (profiles that serve one) accepting `accept` (default: the
+    profile's manifest media type); remembered in `wos.manifests` when it is a 200."""
+    device = wos.device()
+    if not device.onboarded:
+        raise StepOrderError("the device has not onboarded: add 'And the device has onboarded' (PR1)")
+    path = wos.dialect.state_manifest_path(device.member("client_id"))
+    accept = accept or wos.dialect.manifest_media_type
+    headers = {k: v for k, v in (("Accept", accept), ("If-None-Match", if_none_match)) if v is not None}
+    answer = wos.send("GET", path, ("DSA-001",), headers=headers)
+    if answer.status == 200:
+        wos.manifests.append(answer)
+    return answer
+
+
+def control_member(verb: str, answer: dict[str, Any], pointer: str, kind: type | tuple[type, ...]) -> Any:
+    """A member of a control verb's answer; a wrong shape is the adapter's fault, not a Margo
+    failure (docs/control-adapter.md): the scenario is blocked (ERROR) naming the member."""
+    fault = member_fault(answer, pointer, kind)
+    if fault is not None:
+        raise ControlError(f"control verb {verb}: the answer {fault} (docs/control-adapter.md)")
+    return value_at(answer, pointer)
+
+
+# -- documents the device sends ------------------------------------------------------------
+
+
+def valid_capabilities(device_id: str, variant: int = 0) -> dict[str, Any]:
+    """A valid V24 capabilities document (the scenarios that send one speak V24; so does the fleet)."""
+    return V24.capabilities(device_id, variant)
+
+
+def defective_capabilities(device_id: str, defect: str) -> dict[str, Any]:
+    if defect not in CAPABILITY_DEFECTS:
+        raise StepOrderError(f"unknown capabilities defect {defect!r}; known: {sorted(CAPABILITY_DEFECTS)}")
+    document = json.loads((PAYLOADS / "device-capabilities" / "invalid" / CAPABILITY_DEFECTS[defect]).read_text())
+    if isinstance(document.get("properties"), dict):
+        document["properties"]["id"] = device_id
+    return document
+
+
+def status_report(deployment_id: str, components: list[str], state: str) -> dict[str, Any]:
+    """A V24 DeploymentStatus with the deployment and every component in `state` (the scenarios
+    that send one speak V24; so does the fleet)."""
+    return V24.status_report(deployment_id, "", components, state)
+
+
+def status_report_with_undefined_state(
+    deployment_id: str, components: list[str], which: str
+) -> dict[str, Any]:
+    """A DeploymentStatus breaking only STS-004 the way `which` (a key of UNDEFINED_STATES) says."""
+    if which not in UNDEFINED_STATES:
+        raise StepOrderError(f"unknown undefined state {which!r}; known: {list(UNDEFINED_STATES)}")
+    overall, last_component = UNDEFINED_STATES[which]
+    report = status_report(deployment_id, components, "Installing")
+    report["status"]["state"] = overall
+    report["components"][-1]["state"] = last_component
+    return report
+
+
+def application_request(name: str) -> dict[str, Any]:
+    """The `application` of the deploy verb: a deployment fixture minus what the WOS assigns."""
+    text = (APPLICATIONS / f"{name}.yaml").read_text()
+    document = yaml.safe_load(text.replace("${DEPLOYMENT_ID}", "unassigned").replace(
+        "${ARTIFACTS}", "http://artifacts.invalid"))
+    return {
+        "applicationId": document["metadata"]["annotations"]["applicationId"],
+        "name": document["metadata"]["name"],
+        "namespace": document["metadata"]["namespace"],
+        "deploymentProfile": copy.deepcopy(document["spec"]["deploymentProfile"]),
+        "parameters": copy.deepcopy(document["spec"]["parameters"]),
+    }
+
+
+def application_components(name: str) -> list[str]:
+    return [c["name"] for c in application_request(name)["deploymentProfile"]["components"]]
