@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from margo_conformance.report.html import write_report
+from margo_conformance.report.html.page import write_report
 from tests.browser import Chromium, png_pixel
 from tests.synthetic_results import (
     ANSWERS,

@@ -25,7 +25,7 @@ from margo_conformance.report.bundle import (
     read_members,
     verify_bundle,
 )
-from margo_conformance.report.html import write_report
+from margo_conformance.report.html.page import write_report
 from tests.synthetic_results import write_failing_run
 
 

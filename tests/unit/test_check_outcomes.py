@@ -27,7 +27,7 @@ from margo_conformance.checks.expect import (
     scenario_ledger,
 )
 from margo_conformance.commands.listing import requirement_lines
-from margo_conformance.report.html import render_report
+from margo_conformance.report.html.page import render_report
 from margo_conformance.results.collector import (
     CONTROLLER,
     JUNIT_BLOCKED,

@@ -22,7 +22,7 @@ from margo_conformance.checks.expect import (
     scenario_ledger,
     shorten_observed,
 )
-from margo_conformance.report.html import write_report
+from margo_conformance.report.html.page import write_report
 from margo_conformance.scenario.wos_bad_requests import Exchange, Walk
 from tests.synthetic_results import (
     ANSWERS,
@@ -119,7 +119,7 @@ def test_a_failure_traced_by_tags_keeps_one_sentence_and_shows_the_rest_as_obser
 
 
 def test_a_passing_run_says_no_requirement_failed(tmp_path: Path) -> None:
-    from margo_conformance.report.html import render_report
+    from margo_conformance.report.html.page import render_report
 
     tree = json.loads(json.dumps(write_judged_run(tmp_path)))
     tree["requirements"] = [r for r in tree["requirements"] if r["outcome"] != "fail"]
@@ -157,7 +157,7 @@ def test_a_walk_gives_its_answers_as_rows() -> None:
 
 
 def test_a_long_list_in_a_verdict_reason_folds_so_the_lead_comes_into_view(tmp_path: Path) -> None:
-    from margo_conformance.report.html import render_report
+    from margo_conformance.report.html.page import render_report
 
     tree = write_judged_run(tmp_path)
     names = "; ".join(f"scenario number {i}" for i in range(20))
@@ -180,7 +180,7 @@ def test_a_waived_failure_is_listed_last_and_marked_waived(tmp_path: Path) -> No
 
 
 def test_every_value_in_the_lead_is_escaped(tmp_path: Path) -> None:
-    from margo_conformance.report.html import render_report
+    from margo_conformance.report.html.page import render_report
     from tests.unit.test_report_html import _Resources
 
     tree = write_judged_run(tmp_path)
@@ -228,7 +228,7 @@ def _tree_with_not_tested() -> dict:
 
 
 def test_checks_not_tested_are_listed_with_their_reasons() -> None:
-    from margo_conformance.report.html import render_report
+    from margo_conformance.report.html.page import render_report
 
     page = render_report(_tree_with_not_tested())
     assert '<a href="#not-tested">' in page
@@ -244,7 +244,8 @@ def test_no_not_tested_section_when_every_check_was_made(tmp_path: Path) -> None
 
 
 def test_the_banner_and_the_coverage_section_give_the_should_rows_beside_the_must_ones() -> None:
-    from margo_conformance.report.html import render_report, should_sentence
+    from margo_conformance.report.html.coverage import should_sentence
+    from margo_conformance.report.html.page import render_report
 
     line = should_sentence(_STATEMENT)
     assert line == ("SHOULD: 3 tested of 10 V24 SHOULD requirements (1 failed); 5 not covered by this suite "

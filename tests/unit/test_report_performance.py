@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from margo_conformance.base.schemas import validation_errors
-from margo_conformance.report.html import write_report
+from margo_conformance.report.html.page import write_report
 
 PERFORMANCE = {
     "format": "margo-conformance-performance/1",

@@ -302,7 +302,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from margo_conformance.report.html import write_report
+    from margo_conformance.report.html.page import write_report
 
     report_dir = args.report_dir.resolve()
     results = report_dir / "results.json"

@@ -432,7 +432,7 @@ def finish(request: RunRequest, code: int, log: Log) -> int:
     """Write report.html (and the Allure page and bundle when asked); the final exit code."""
     if not (request.report_dir / "results.json").is_file():
         return code  # a usage error stopped pytest before the collector could write anything
-    from margo_conformance.report.html import write_report
+    from margo_conformance.report.html.page import write_report
 
     try:
         report = write_report(request.report_dir)

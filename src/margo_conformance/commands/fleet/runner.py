@@ -303,7 +303,7 @@ def write_performance(report_dir: Path, document: Mapping[str, Any]) -> Path:
 
 def render_report(report_dir: Path, log: Log) -> None:
     """report.html with the performance section (next to a certification run's results, if any)."""
-    from margo_conformance.report.html import write_report
+    from margo_conformance.report.html.page import write_report
 
     log(f"report: {write_report(report_dir)}")
 
