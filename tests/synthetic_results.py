@@ -12,14 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from margo_conformance.base.evidence import COMMIT, CONTAINER, GIT, HTTP, LOG, EvidenceLog
-from margo_conformance.results.collector import (
-    ResultsCollector,
-    RunContext,
-    ScenarioResult,
-    write_evidence,
-    write_results_json,
-)
+from margo_conformance.results.collector import ResultsCollector, write_evidence
 from margo_conformance.results.coverage import PlannedScenario
+from margo_conformance.results.model import RunContext, ScenarioResult
+from margo_conformance.results.tree import write_results_json
 from margo_conformance.results.waivers import Waiver
 
 RUN_ID = "run-0123456789ab"

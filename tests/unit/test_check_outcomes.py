@@ -28,23 +28,16 @@ from margo_conformance.checks.expect import (
 )
 from margo_conformance.commands.listing import requirement_lines
 from margo_conformance.report.html.page import render_report
-from margo_conformance.results.collector import (
-    CONTROLLER,
-    JUNIT_BLOCKED,
-    JUNIT_FAILED,
-    SCENARIO_PROPERTY,
-    ResultsCollector,
-    RunContext,
-    ScenarioResult,
-    decide_verdict,
-    requirement_outcomes,
-)
+from margo_conformance.results.collector import JUNIT_BLOCKED, JUNIT_FAILED, ResultsCollector
 from margo_conformance.results.coverage import (
     NOT_COVERED,
     NOT_TESTABLE,
     PlannedScenario,
     coverage_statement,
 )
+from margo_conformance.results.model import RunContext, ScenarioResult
+from margo_conformance.results.verdict import decide_verdict, requirement_outcomes
+from margo_conformance.results.xdist import CONTROLLER, SCENARIO_PROPERTY
 from tests.synthetic_results import collector_for, scenario, sut_description
 
 TAGS = ("wos", "V24", "must")

@@ -7,7 +7,8 @@ import time
 from types import SimpleNamespace
 
 from margo_conformance.base.evidence import HTTP, EvidenceLog
-from margo_conformance.results.collector import ScenarioResult, requirement_outcomes, run_verdict
+from margo_conformance.results.model import ScenarioResult
+from margo_conformance.results.verdict import requirement_outcomes, run_verdict
 
 
 def test_wait_returns_as_soon_as_the_event_is_recorded() -> None:

@@ -23,7 +23,9 @@ from margo_conformance.commands.plugin import redact_report
 from margo_conformance.commands.runner import RunLog
 from margo_conformance.emulated_device.client import DeviceClient
 from margo_conformance.emulated_wos.server import EmulatedWos
-from margo_conformance.results.collector import ScenarioResult, write_evidence, write_results_json
+from margo_conformance.results.collector import write_evidence
+from margo_conformance.results.model import ScenarioResult
+from margo_conformance.results.tree import write_results_json
 
 SECRET = "s3cr3t-Value_abc"
 TOKEN = "tok-9f8e7d6c5b4a"

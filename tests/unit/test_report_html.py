@@ -12,7 +12,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 from margo_conformance.report.html.page import REPORT_FILE, render_report, write_report
-from margo_conformance.results.collector import preflight_tree
+from margo_conformance.results.tree import preflight_tree
 from margo_conformance.results.waivers import Waiver
 from tests.synthetic_results import FAILING_MESSAGE, sut_description, write_failing_run
 

@@ -45,7 +45,8 @@ def test_a_fleet_only_directory_gets_its_own_page(tmp_path: Path) -> None:
 
 
 def test_a_certification_report_gains_the_section_next_to_its_results(tmp_path: Path) -> None:
-    from margo_conformance.results.collector import ResultsCollector, write_results_json
+    from margo_conformance.results.collector import ResultsCollector
+    from margo_conformance.results.tree import write_results_json
 
     tree = ResultsCollector(tmp_path, {"name": "x", "role": "wos", "profiles": ["V24"],
                                        "image": "i", "sut_file": {}}, "run-1").results_tree()

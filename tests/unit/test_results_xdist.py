@@ -10,17 +10,17 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from margo_conformance.base.evidence import HTTP, EvidenceLog, event_time
-from margo_conformance.results.collector import (
+from margo_conformance.results.collector import ResultsCollector
+from margo_conformance.results.coverage import PlannedScenario
+from margo_conformance.results.model import ScenarioResult
+from margo_conformance.results.xdist import (
     CONTROLLER,
     PLANNED_OUTPUT,
     SCENARIO_PROPERTY,
-    ResultsCollector,
-    ScenarioResult,
     planned_from_json,
     planned_to_json,
     take_scenario_property,
 )
-from margo_conformance.results.coverage import PlannedScenario
 
 SUT = {"name": "x", "role": "agent", "profiles": ["V24"], "image": "img", "sut_file": {}}
 

@@ -30,8 +30,10 @@ from margo_conformance.commands.runner import (
     failed_nodeids,
 )
 from margo_conformance.report.progress import LiveProgress
-from margo_conformance.results.collector import RunContext, ScenarioResult, decide_verdict, preflight_tree
 from margo_conformance.results.coverage import is_mandatory
+from margo_conformance.results.model import RunContext, ScenarioResult
+from margo_conformance.results.tree import preflight_tree
+from margo_conformance.results.verdict import decide_verdict
 from margo_conformance.results.waivers import Waiver, load_waivers
 from tests.synthetic_results import collector_for, scenario, sut_description
 

@@ -37,7 +37,8 @@ from margo_conformance.config.run_config import RunConfig, load_run_config, load
 from margo_conformance.config.selection import Selection, scenario_ref
 from margo_conformance.emulated_wos.server import EmulatedWos
 from margo_conformance.engine.sut import remove_run_resources
-from margo_conformance.results.collector import EVIDENCE_KEY, NOT_CLAIMED, ResultsCollector
+from margo_conformance.results.collector import EVIDENCE_KEY, ResultsCollector
+from margo_conformance.results.model import NOT_CLAIMED
 from margo_conformance.scenario.agent import AgentUnderTest
 from margo_conformance.scenario.wos import WosUnderTest
 

@@ -39,15 +39,10 @@ from margo_conformance.config.selection import Selection
 from margo_conformance.engine.daemon import engine_answers
 from margo_conformance.engine.images import choose_base_image, ensure_built_image, image_exists, needs_build
 from margo_conformance.report.progress import LiveProgress
-from margo_conformance.results.collector import (
-    ERROR,
-    FAIL,
-    RUN_CONTEXT_KEY,
-    RunContext,
-    preflight_tree,
-    write_results_json,
-)
+from margo_conformance.results.collector import RUN_CONTEXT_KEY
 from margo_conformance.results.identity import image_identity
+from margo_conformance.results.model import ERROR, FAIL, RunContext
+from margo_conformance.results.tree import preflight_tree, write_results_json
 from margo_conformance.results.waivers import Waiver
 
 Log = Callable[[str], None]

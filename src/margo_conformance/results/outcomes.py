@@ -37,7 +37,7 @@ TESTED = (PASS, FAIL)
 
 
 class JudgedScenario(Protocol):
-    """What a scenario result offers to the outcome rules (see results.ScenarioResult)."""
+    """What a scenario result offers to the outcome rules (see results.model.ScenarioResult)."""
 
     outcome: str
     checks: list[Check]
