@@ -41,7 +41,7 @@ def the_agent_polls_its_repository_at_that_interval(agent: AgentUnderTest) -> No
     onboarded = agent.wait_until_onboarded().at
     wanted = GAPS_MEASURED + 1
     deadlines = agent.deadlines
-    polls = agent.wait_for_polls(wanted, onboarded, deadlines.polls(wanted))
+    polls = agent.observations.wait_for_polls(wanted, onboarded, deadlines.polls(wanted))
     finding = cadence.judge_cadence([p.at for p in polls], deadlines.interval, deadlines.tolerance)
     # An agent that never polls is not watching its repository (GIT-003); one that polls at
     # another rate than configured breaks CFG-003.
@@ -64,13 +64,13 @@ def the_orchestrator_and_its_repository_become_unreachable_as_soon_as_the_agent_
     agent: AgentUnderTest,
 ) -> None:
     latest = max(agent.published.values(), key=lambda p: p.commit.at)
-    agent.cut_link_once_reporting(latest)
+    agent.orchestrator.cut_link_once_reporting(latest)
     timeout = agent.deadlines.reporting
-    down = agent.wait_for_link("down", timeout)
+    down = agent.observations.wait_for_link("down", timeout)
     if down is None:
         # The agent broke a rule on the way: it never fetched the deployment (GIT-004), or fetched
         # it and reported nothing the orchestrator accepted (STS-001).
-        fetched = agent.wait_for_pickup(latest.commit, 0.0) is not None
+        fetched = agent.observations.wait_for_pickup(latest.commit, 0.0) is not None
         blocked(
             f"a status report for {latest.deployment.name}",
             f"the orchestrator accepted none within {timeout:g}s "
@@ -82,15 +82,15 @@ def the_orchestrator_and_its_repository_become_unreachable_as_soon_as_the_agent_
 
 @when("the orchestrator and its repository are reachable again")
 def the_orchestrator_and_its_repository_are_reachable_again(agent: AgentUnderTest) -> None:
-    up = agent.wait_for_link("up", agent.deadlines.outage_over)
+    up = agent.observations.wait_for_link("up", agent.deadlines.outage_over)
     if up is None:
         agent.link.restore("the scenario says so")
 
 
 @then("while they were unreachable the agent kept trying, backing off between attempts")
 def while_they_were_unreachable_the_agent_kept_trying_backing_off_between_attempts(agent: AgentUnderTest) -> None:
-    went_down, came_up = agent.last_outage()
-    attempts = agent.link_attempts(went_down, came_up)
+    went_down, came_up = agent.observations.last_outage()
+    attempts = agent.observations.link_attempts(went_down, came_up)
     repository = [a for a in attempts if a.data.get("channel") == "git"]
     finding = cadence.judge_retries([a.at for a in attempts], came_up - went_down, agent.poll_interval,
                                     repository_attempts=len(repository))
@@ -107,8 +107,8 @@ def the_workloads_of_the_deployment_kept_running_throughout(agent: AgentUnderTes
     if not agent.workloads_observable:
         not_tested("CFG-004", f"whether the workloads kept running: {agent.workloads_unobservable_reason}")
         return
-    went_down, _ = agent.last_outage()
-    containers = agent.workloads(name)
+    went_down, _ = agent.observations.last_outage()
+    containers = agent.observations.workloads(name)
     before = running(containers, went_down)
     expect(
         "CFG-004",
@@ -129,10 +129,10 @@ def the_workloads_of_the_deployment_kept_running_throughout(agent: AgentUnderTes
 
 @then("the agent polls its repository again within its polling interval")
 def the_agent_polls_its_repository_again_within_its_polling_interval(agent: AgentUnderTest) -> None:
-    _, came_up = agent.last_outage()
+    _, came_up = agent.observations.last_outage()
     deadlines = agent.deadlines
     allowed = deadlines.poll
-    poll = agent.wait_for_poll_after(came_up, max(0.0, came_up + allowed - time.time()))
+    poll = agent.observations.wait_for_poll_after(came_up, max(0.0, came_up + allowed - time.time()))
     expect(
         "CFG-004",
         poll is not None,
@@ -150,13 +150,13 @@ def the_devices_owner_configured_a_downtime_window_shortly_after_the_agent_start
     if not agent.sut_maps("downtime_window"):
         pytest.skip("the SUT file does not pass the agent a downtime window ({downtime_window}), so the suite "
                     "cannot configure one")
-    agent.configure_downtime_window()
+    agent.orchestrator.configure_downtime_window()
 
 
 @when("the downtime window opens, taking the orchestrator and its repository out of reach")
 def the_downtime_window_opens_taking_the_orchestrator_and_its_repository_out_of_reach(agent: AgentUnderTest) -> None:
     opens, _ = _downtime_window(agent)
-    down = agent.wait_for_link("down", Deadlines.until(opens))
+    down = agent.observations.wait_for_link("down", Deadlines.until(opens))
     if down is None:
         raise SuiteError("the suite could not open the downtime window on time")
 
@@ -166,8 +166,8 @@ def the_agent_does_not_try_to_reach_the_orchestrator_or_its_repository_during_th
     agent: AgentUnderTest,
 ) -> None:
     opens, closes = _downtime_window(agent)
-    agent.wait_for_link("up", Deadlines.until(closes))
-    attempts = agent.link_attempts(opens + WINDOW_GRACE_S, closes)
+    agent.observations.wait_for_link("up", Deadlines.until(closes))
+    attempts = agent.observations.link_attempts(opens + WINDOW_GRACE_S, closes)
     expect(
         "CFG-001",
         not attempts,
@@ -190,20 +190,20 @@ def _downtime_window(agent: AgentUnderTest) -> tuple[int, int]:
 
 @when(parsers.re(r"the agent's access token (?P<change>expires|is revoked)"))
 def the_agents_access_token_expires_or_is_revoked(agent: AgentUnderTest, change: str) -> None:
-    agent.invalidate_access_tokens("expired" if change == "expires" else "revoked")
+    agent.orchestrator.invalidate_access_tokens("expired" if change == "expires" else "revoked")
 
 
 @then("the orchestrator turns the agent's old access token away")
 def the_orchestrator_turns_the_agents_old_access_token_away(agent: AgentUnderTest) -> None:
     invalidated_at = _tokens_invalidated_at(agent)
     timeout = 2 * agent.deadlines.poll  # the agent may use the old token on its next poll, or the one after
-    refused = agent.wait_for_turned_away(invalidated_at, timeout)
-    sent = [r for r in agent.device_api_requests() if r.at >= invalidated_at]
+    refused = agent.observations.wait_for_turned_away(invalidated_at, timeout)
+    sent = [r for r in agent.observations.device_api_requests() if r.at >= invalidated_at]
     if refused is None and not sent:
         # Nothing was sent that a token could be judged on: the agent broke a rule on the way, it
         # never fetched the new desired state (GIT-004) or reported nothing about it (STS-001).
         _, commit = agent.latest_commit()
-        fetched = agent.wait_for_pickup(commit, 0.0) is not None
+        fetched = agent.observations.wait_for_pickup(commit, 0.0) is not None
         blocked(
             "a device API request after the token was invalidated",
             f"the agent sent none within {timeout:g}s of the new desired state "
@@ -222,10 +222,10 @@ def the_orchestrator_turns_the_agents_old_access_token_away(agent: AgentUnderTes
 @then("the agent obtains a new access token with the client credentials it was issued")
 def the_agent_obtains_a_new_access_token_with_the_client_credentials_it_was_issued(agent: AgentUnderTest) -> None:
     invalidated_at = _tokens_invalidated_at(agent)
-    refused = agent.wait_for_turned_away(invalidated_at, 0)
+    refused = agent.observations.wait_for_turned_away(invalidated_at, 0)
     since = refused.at if refused is not None else invalidated_at
     timeout = agent.deadlines.poll
-    issued = agent.wait_for_token_issued(since, timeout)
+    issued = agent.observations.wait_for_token_issued(since, timeout)
     expect(
         ("TOK-001", "TOK-004"),
         issued is not None,

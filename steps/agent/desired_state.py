@@ -12,7 +12,7 @@ from margo_conformance.scenario.agent import AgentUnderTest
 
 @when(parsers.parse('the orchestrator publishes the deployment "{name}"'))
 def the_orchestrator_publishes_the_deployment(agent: AgentUnderTest, name: str) -> None:
-    agent.publish(name)
+    agent.orchestrator.publish(name)
 
 
 @then("the agent reads its assigned repository using the access token it was issued")
@@ -21,7 +21,7 @@ def the_agent_reads_its_assigned_repository_using_the_access_token_it_was_issued
 ) -> None:
     deadlines = agent.deadlines
     timeout = deadlines.poll
-    read = agent.wait_for_repository_read(timeout)
+    read = agent.observations.wait_for_repository_read(timeout)
     expect(
         "GIT-003",
         read is not None,
@@ -32,7 +32,7 @@ def the_agent_reads_its_assigned_repository_using_the_access_token_it_was_issued
     # The next poll closes the agent's first cycle: whatever else it read in that cycle, before
     # or after its own repository, is on record by then.
     read_at = read.at if read is not None else 0.0
-    agent.wait(lambda _: next((p for p in agent.polls() if p.at > read_at), None), timeout)
+    agent.observations.wait(lambda _: next((p for p in agent.observations.polls() if p.at > read_at), None), timeout)
     foreign = _unassigned_reads(agent)
     expect("GIT-005", not foreign, f"the agent must read desired state only from its assigned repository.{foreign}")
 
@@ -41,7 +41,7 @@ def _unassigned_reads(agent: AgentUnderTest) -> str:
     """The repositories other than its assigned one that the agent asked for, first request each."""
     own = agent.device.device_id
     first: dict[str, Event] = {}
-    for operation in agent.git_operations():
+    for operation in agent.observations.git_operations():
         if operation.data["repo"] != own:
             first.setdefault(operation.data["repo"], operation)
     if not first:
@@ -58,7 +58,7 @@ def the_agent_fetches_the_new_desired_state_within_its_polling_interval(agent: A
     what, commit = agent.latest_commit()  # the newest publication or removal
     deadlines = agent.deadlines
     allowed = deadlines.poll
-    fetch = agent.wait_for_pickup(commit, allowed)
+    fetch = agent.observations.wait_for_pickup(commit, allowed)
     expect(
         "DSA-030" if commit.manifest_version else "GIT-003",
         fetch is not None,
@@ -70,12 +70,12 @@ def the_agent_fetches_the_new_desired_state_within_its_polling_interval(agent: A
 
 @when("the repository starts refusing the agent's access token")
 def the_repository_starts_refusing_the_agents_access_token(agent: AgentUnderTest) -> None:
-    agent.refuse_repository_access()
+    agent.orchestrator.refuse_repository_access()
 
 
 @when("the repository accepts the agent's access token again")
 def the_repository_accepts_the_agents_access_token_again(agent: AgentUnderTest) -> None:
-    agent.allow_repository_access()
+    agent.orchestrator.allow_repository_access()
 
 
 @then("the repository refuses the agent's next attempt to read it")
@@ -83,7 +83,7 @@ def the_repository_refuses_the_agents_next_attempt_to_read_it(agent: AgentUnderT
     if agent.refused_since is None:
         raise StepOrderError("add 'When the repository starts refusing the agent's access token'")
     allowed = agent.deadlines.poll
-    refused = agent.wait_for_refused_read(agent.refused_since, allowed)
+    refused = agent.observations.wait_for_refused_read(agent.refused_since, allowed)
     expect(
         "GIT-003",
         refused is not None,

@@ -7,12 +7,13 @@ from pytest_bdd import given, then, when
 
 from margo_conformance.checks.expect import expect
 from margo_conformance.checks.status_model import normalise, overall_states, shown
-from margo_conformance.scenario.agent import AgentUnderTest, Outcome
+from margo_conformance.scenario.agent import AgentUnderTest
+from margo_conformance.scenario.agent_state import Outcome
 
 
 @given("the orchestrator expects a new device")
 def the_orchestrator_expects_a_new_device(agent: AgentUnderTest) -> None:
-    agent.expect_device()
+    agent.orchestrator.expect_device()
 
 
 @given("the device's agent is configured with the orchestrator's address")
@@ -37,7 +38,7 @@ def the_agent_has_started_and_onboarded(agent: AgentUnderTest) -> None:
 def the_agent_is_still_running(agent: AgentUnderTest) -> None:
     expect(
         ("CFG-004", "GIT-004"),
-        agent.container_running(),
+        agent.observations.container_running(),
         "the agent must keep running whatever its orchestrator refuses or publishes, "
         f"but its container stopped.{agent.exit_note()}",
     )
@@ -47,7 +48,7 @@ def require_final_state(agent: AgentUnderTest, name: str, state: str, requiremen
     """The latest publication of `name` was fetched and ended in `state` (installed, failed);
     when it did not, `requirement` fails and `rule` opens the message ("deployment x ... must be
     reported Failed")."""
-    outcome = agent.outcome(name)
+    outcome = agent.observations.outcome(name)
     deadlines = agent.deadlines
     expect(
         agent.dialect.requirements.desired_state_fetched,

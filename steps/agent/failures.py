@@ -13,7 +13,8 @@ from margo_conformance.checks.status_model import (
     overall_states,
     shown,
 )
-from margo_conformance.scenario.agent import AgentUnderTest, Outcome
+from margo_conformance.scenario.agent import AgentUnderTest
+from margo_conformance.scenario.agent_state import Outcome
 from margo_conformance.scenario.workloads import changed_since, containers_of, running
 from steps.agent.device import require_final_state
 
@@ -69,7 +70,7 @@ def the_agent_reports_the_component_of_the_deployment_as_failed_with_an_error_co
 
 @then(parsers.parse('the agent installs no component of the deployment "{name}"'))
 def the_agent_installs_no_component_of_the_deployment(agent: AgentUnderTest, name: str) -> None:
-    outcome = agent.outcome(name)
+    outcome = agent.observations.outcome(name)
     for index, report in enumerate(outcome.reports, start=1):
         installed = installed_components(report.document)
         expect(
@@ -94,9 +95,9 @@ def the_agent_installs_no_component_of_the_deployment(agent: AgentUnderTest, nam
 def the_deployment_is_left_as_it_was(agent: AgentUnderTest, name: str) -> None:
     kept = agent.deployment(name)
     what, change = agent.latest_commit()
-    agent.settle(change.at)
+    agent.observations.settle(change.at)
     deployment_id = kept.deployment.deployment_id
-    reports = [r for r in agent.status_reports(deployment_id) if r.at >= change.at]
+    reports = [r for r in agent.observations.status_reports(deployment_id) if r.at >= change.at]
     expect(
         "GIT-004",
         not reports,
@@ -125,4 +126,4 @@ def the_deployment_is_left_as_it_was(agent: AgentUnderTest, name: str) -> None:
 def the_orchestrator_publishes_a_document_that_is_not_yaml_beside_the_deployment(
     agent: AgentUnderTest, name: str
 ) -> None:
-    agent.publish_beside_unparseable(name)
+    agent.orchestrator.publish_beside_unparseable(name)

@@ -9,25 +9,27 @@ from pytest_bdd import parsers, then, when
 from margo_conformance.base.errors import StepOrderError
 from margo_conformance.checks.expect import expect, not_tested
 from margo_conformance.checks.status_model import judge_sequence, judge_update, overall_states, shown
-from margo_conformance.scenario.agent import ARTIFACT_FIXTURES, AgentUnderTest, Outcome
+from margo_conformance.scenario.agent import AgentUnderTest
+from margo_conformance.scenario.agent_orchestrator import ARTIFACT_FIXTURES
+from margo_conformance.scenario.agent_state import Outcome
 from margo_conformance.scenario.workloads import expected_environment, missing_environment, running
 
 
 @when(parsers.parse('the orchestrator publishes the revision "{revision}" of the deployment "{name}"'))
 def the_orchestrator_publishes_the_revision_of_the_deployment(agent: AgentUnderTest, revision: str, name: str) -> None:
-    agent.publish_revision(name, revision)
+    agent.orchestrator.publish_revision(name, revision)
 
 
 @when(parsers.parse("the orchestrator publishes the deployments {names} together"))
 def the_orchestrator_publishes_the_deployments_together(agent: AgentUnderTest, names: str) -> None:
-    agent.publish_together(re.findall(r'"([^"]+)"', names))
+    agent.orchestrator.publish_together(re.findall(r'"([^"]+)"', names))
 
 
 @then(parsers.parse('the agent reports the deployment "{name}" as Pending, then Installing, then Installed'))
 def the_agent_reports_the_named_deployment_as_pending_then_installing_then_installed(
     agent: AgentUnderTest, name: str
 ) -> None:
-    outcome = agent.outcome(name)
+    outcome = agent.observations.outcome(name)
     expect(
         "GIT-004",
         outcome.fetched is not None,
@@ -45,7 +47,7 @@ def the_agent_reports_the_named_deployment_as_pending_then_installing_then_insta
 
 @then(parsers.parse('the agent reports the deployment "{name}" as Installing, then Installed again'))
 def the_agent_reports_the_deployment_as_installing_then_installed_again(agent: AgentUnderTest, name: str) -> None:
-    outcome = agent.outcome(name)
+    outcome = agent.observations.outcome(name)
     finding = judge_update(overall_states([r.document for r in outcome.reports]))
     expect(
         _sequence_requirement(outcome),
@@ -82,8 +84,8 @@ def the_device_runs_the_deployment_as_changed_and_nothing_of_the_version_before(
         covered = all(any(not missing_environment(c.environment, env) for c in new) for env in wanted.values())
         return now_running if covered and not old else None
 
-    found = agent.wait_for_workloads(name, changed, agent.deadlines.deployment)
-    containers = agent.workloads(name)
+    found = agent.observations.wait_for_workloads(name, changed, agent.deadlines.deployment)
+    containers = agent.observations.workloads(name)
     old = [c.name for c in running(containers, float("inf")) if c.started_at < changed_at]
     expect(
         "GIT-004",
@@ -110,7 +112,7 @@ def every_status_report_names_its_own_deployment_and_only_that_deployments_compo
     )
     for deployment_id, deployment in by_id.items():
         expected = sorted(deployment.component_names)
-        for index, report in enumerate(agent.status_reports(deployment_id), start=1):
+        for index, report in enumerate(agent.observations.status_reports(deployment_id), start=1):
             document = report.document if isinstance(report.document, dict) else {}
             named = sorted(str(c.get("name")) for c in document.get("components", []) if isinstance(c, dict))
             expect(
@@ -127,9 +129,9 @@ def the_workloads_of_the_deployment_stop(agent: AgentUnderTest, name: str) -> No
         not_tested("GIT-004", f"whether the removed deployment's workloads stop: {agent.workloads_unobservable_reason}")
         return
     timeout = agent.deadlines.deployment
-    stopped = agent.wait_for_workloads(
+    stopped = agent.observations.wait_for_workloads(
         name, lambda cs: cs if cs and not running(cs, float("inf")) else None, timeout)
-    containers = agent.workloads(name)
+    containers = agent.observations.workloads(name)
     expect(
         "GIT-004",
         bool(containers),
@@ -150,9 +152,9 @@ def the_agent_reports_nothing_more_for_the_deployment(agent: AgentUnderTest, nam
     removal = agent.removed.get(name)
     if removal is None:
         raise StepOrderError(f"{name} was not removed in this scenario")
-    agent.settle(removal.at)
+    agent.observations.settle(removal.at)
     deployment_id = agent.deployment(name).deployment.deployment_id
-    later = [r for r in agent.status_reports(deployment_id) if r.at >= removal.at]
+    later = [r for r in agent.observations.status_reports(deployment_id) if r.at >= removal.at]
     expect(
         "STS-004",
         not later,

@@ -20,7 +20,7 @@ def _window(agent: AgentUnderTest) -> float:
 
 @then("the agent polls its state manifest asking for the manifest media type")
 def the_agent_polls_its_state_manifest_asking_for_the_manifest_media_type(agent: AgentUnderTest) -> None:
-    poll = agent.wait_for_manifest_poll(agent.evidence.origin, _window(agent))
+    poll = agent.observations.wait_for_manifest_poll(agent.evidence.origin, _window(agent))
     expect(
         "DSA-030",
         poll is not None,
@@ -37,11 +37,13 @@ def the_agent_polls_its_state_manifest_asking_for_the_manifest_media_type(agent:
 
 @then("the agent's later polls carry the entity tag of the manifest it holds")
 def the_agents_later_polls_carry_the_entity_tag_of_the_manifest_it_holds(agent: AgentUnderTest) -> None:
-    first = agent.wait_for_manifest_poll(agent.evidence.origin, _window(agent))
+    first = agent.observations.wait_for_manifest_poll(agent.evidence.origin, _window(agent))
     expect("DSA-030", first is not None,
            f"the agent was expected to fetch its state manifest; it did not within {_window(agent):g}s")
     first_at = first.at if first is not None else 0.0
-    later = agent.wait(lambda _: next((p for p in agent.manifest_polls() if p.at > first_at), None), _window(agent))
+    observations = agent.observations
+    later = observations.wait(lambda _: next((p for p in observations.manifest_polls() if p.at > first_at), None),
+                              _window(agent))
     expect("DSA-030", later is not None,
            f"the agent must poll its manifest again; it did not within {_window(agent):g}s")
     sent = later.data["request_headers"].get("if-none-match") if later is not None else None
@@ -59,10 +61,10 @@ def the_orchestrator_has_published_the_deployment_and_the_agent_installed_it(age
     # The scene, not what the scenario judges: an agent that cannot install a valid deployment is
     # blocked here, naming the rule it broke, and the scenario's own requirements are not judged.
     requirements = agent.dialect.requirements
-    published = agent.publish(name)
+    published = agent.orchestrator.publish(name)
     # No fetch, no installation: say so after one polling interval instead of the deployment timeout.
     late = agent.deadlines.poll
-    if agent.wait_for_pickup(published.commit, late) is None:
+    if agent.observations.wait_for_pickup(published.commit, late) is None:
         blocked(
             f"deployment {name} fetched",
             f"the agent did not fetch it within {late:g}s of its publication.{agent.exit_note()}\n"
@@ -70,8 +72,9 @@ def the_orchestrator_has_published_the_deployment_and_the_agent_installed_it(age
             requirement=requirements.desired_state_fetched,
         )
     timeout = agent.deadlines.deployment
-    if agent.wait_for_state(name, ("installed",), published.commit.at, timeout) is None:
-        so_far = overall_states([r.document for r in agent.status_reports(published.deployment.deployment_id)])
+    if agent.observations.wait_for_state(name, ("installed",), published.commit.at, timeout) is None:
+        reports = agent.observations.status_reports(published.deployment.deployment_id)
+        so_far = overall_states([r.document for r in reports])
         blocked(
             f"deployment {name} installed",
             f"the agent fetched it but did not report it installed within {timeout:g}s (reported: {shown(so_far)})."
@@ -83,13 +86,13 @@ def the_orchestrator_has_published_the_deployment_and_the_agent_installed_it(age
 @when("the orchestrator serves an older manifest version without the deployment")
 def the_orchestrator_serves_an_older_manifest_version_without_the_deployment(agent: AgentUnderTest) -> None:
     (name,) = list(agent.published)
-    agent.serve_older_manifest_without(name)
+    agent.orchestrator.serve_older_manifest_without(name)
 
 
 @then("the agent fetches the older manifest")
 def the_agent_fetches_the_older_manifest(agent: AgentUnderTest) -> None:
     since = max(e.at for e in agent.evidence.events("note"))
-    poll = agent.wait_for_manifest_poll(since, _window(agent), version=1)
+    poll = agent.observations.wait_for_manifest_poll(since, _window(agent), version=1)
     expect(
         "DSA-030",
         poll is not None,
@@ -100,7 +103,7 @@ def the_agent_fetches_the_older_manifest(agent: AgentUnderTest) -> None:
 @then(parsers.parse('the agent does not start removing the deployment "{name}"'))
 def the_agent_does_not_start_removing_the_deployment(agent: AgentUnderTest, name: str) -> None:
     since = time.time() - _window(agent)
-    removing = agent.wait_for_state(name, ("removing", "removed"), since, _window(agent))
+    removing = agent.observations.wait_for_state(name, ("removing", "removed"), since, _window(agent))
     # Which manifest the agent may trust decides the rule: the newer one, after a rollback
     # (DSA-031); the one still listing it, after a 404 for its content (DSA-035).
     expect(
@@ -115,13 +118,13 @@ def the_agent_does_not_start_removing_the_deployment(agent: AgentUnderTest, name
 def the_orchestrator_publishes_the_deployment_with_content_that_does_not_match_its_digest(
     agent: AgentUnderTest, name: str
 ) -> None:
-    agent.publish_corrupted(name)
+    agent.orchestrator.publish_corrupted(name)
 
 
 @then(parsers.parse('the agent fetches the content of the deployment "{name}"'))
 def the_agent_fetches_the_content_of_the_deployment(agent: AgentUnderTest, name: str) -> None:
     published = agent.deployment(name)
-    fetched = agent.wait_for_content_fetch(name, published.commit.at, _window(agent))
+    fetched = agent.observations.wait_for_content_fetch(name, published.commit.at, _window(agent))
     expect(
         "DSA-036",
         fetched is not None,
@@ -133,7 +136,7 @@ def the_agent_fetches_the_content_of_the_deployment(agent: AgentUnderTest, name:
 @then(parsers.parse('the agent does not report the deployment "{name}" as Installed'))
 def the_agent_does_not_report_the_deployment_as_installed(agent: AgentUnderTest, name: str) -> None:
     published = agent.deployment(name)
-    installed = agent.wait_for_state(name, ("installed",), published.commit.at, _window(agent))
+    installed = agent.observations.wait_for_state(name, ("installed",), published.commit.at, _window(agent))
     expect(
         "DSA-032",
         installed is None,
@@ -145,22 +148,23 @@ def the_agent_does_not_report_the_deployment_as_installed(agent: AgentUnderTest,
 @when("the orchestrator stops serving the deployment's content but still lists it")
 def the_orchestrator_stops_serving_the_deployments_content_but_still_lists_it(agent: AgentUnderTest) -> None:
     (name,) = list(agent.published)
-    agent.withhold_content(name)
+    agent.orchestrator.withhold_content(name)
 
 
 @when(parsers.parse('the orchestrator removes the deployment "{name}"'))
 def the_orchestrator_removes_the_deployment(agent: AgentUnderTest, name: str) -> None:
-    agent.remove_deployment(name)
+    agent.orchestrator.remove_deployment(name)
 
 
 @then(parsers.parse('the agent reports the deployment "{name}" as Removing, then Removed'))
 def the_agent_reports_the_deployment_as_removing_then_removed(agent: AgentUnderTest, name: str) -> None:
     removal = agent.removed[name]
-    final = agent.wait_for_state(name, ("removed", "failed"), removal.at, agent.deadlines.deployment)
+    final = agent.observations.wait_for_state(name, ("removed", "failed"), removal.at, agent.deadlines.deployment)
     deployment_id = agent.deployment(name).deployment.deployment_id
-    after = collapse(overall_state(r.document) for r in agent.status_reports(deployment_id) if r.at >= removal.at)
+    reports = agent.observations.status_reports(deployment_id)
+    after = collapse(overall_state(r.document) for r in reports if r.at >= removal.at)
     finding = judge_sequence(after, ("removing", "removed"))
-    fetched = agent.wait_for_pickup(removal, 0.0)  # on record by now, if it happened at all
+    fetched = agent.observations.wait_for_pickup(removal, 0.0)  # on record by now, if it happened at all
     pickup = (f"it fetched the manifest without {name} at +{fetched.at - agent.evidence.origin:.2f}s"
               if fetched is not None else f"it never fetched the manifest without {name}")
     # Nothing reported at all: the agent did not reconcile (DSA-036); reports out of order: STS-011.

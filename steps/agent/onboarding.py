@@ -16,14 +16,15 @@ TOKEN = "/oauth/token"
 @then("the agent downloads the orchestrator's root certificate")
 def the_agent_downloads_the_orchestrators_root_certificate(agent: AgentUnderTest) -> None:
     timeout = agent.deadlines.onboarding
-    download = agent.wait_for_request("GET", CERTIFICATE, timeout)
+    download = agent.observations.wait_for_request("GET", CERTIFICATE, timeout)
     if download is not None:
         return
-    onboarded = [r for r in agent.requests("POST") if r.data["path"] in ONBOARDING and r.data["status"] == 201]
+    onboarded = [r for r in agent.observations.requests("POST")
+                 if r.data["path"] in ONBOARDING and r.data["status"] == 201]
     seen = f"{agent.exit_note()}\n{agent.evidence.excerpt()}"
     if onboarded:
         since = onboarded[0].at
-        later = [e for e in (*agent.requests(), *agent.git_operations()) if e.at > since]
+        later = [e for e in (*agent.observations.requests(), *agent.observations.git_operations()) if e.at > since]
         seen = (f" It onboarded without it (+{since - agent.evidence.origin:.2f}s) and made "
                 f"{len(later)} request(s) to the orchestrator and its Git server since.{agent.exit_note()}")
     expect("CRT-002", False,
@@ -35,12 +36,12 @@ def the_agent_onboards_with_its_device_identity_after_downloading_the_root_certi
     agent: AgentUnderTest,
 ) -> None:
     timeout = agent.deadlines.onboarding
-    onboarded = agent.wait(
-        lambda _: next((r for r in agent.requests("POST") if r.data["path"] in ONBOARDING
+    onboarded = agent.observations.wait(
+        lambda _: next((r for r in agent.observations.requests("POST") if r.data["path"] in ONBOARDING
                         and r.data["status"] == 201), None),
         timeout,
     )
-    attempts = [r for r in agent.requests("POST") if r.data["path"] in ONBOARDING]
+    attempts = [r for r in agent.observations.requests("POST") if r.data["path"] in ONBOARDING]
     expect(
         "ONB-002",
         onboarded is not None,
@@ -49,7 +50,7 @@ def the_agent_onboards_with_its_device_identity_after_downloading_the_root_certi
         + "; ".join(f"{a.data['status']} {a.data['response_body'][:160]}" for a in attempts)
         + agent.exit_note(),
     )
-    downloads = [r for r in agent.requests("GET", CERTIFICATE) if r.at <= onboarded.at]
+    downloads = [r for r in agent.observations.requests("GET", CERTIFICATE) if r.at <= onboarded.at]
     expect(
         ("ONB-002", "CRT-002"),
         bool(downloads),
@@ -62,12 +63,12 @@ def the_agent_obtains_an_access_token_with_the_client_credentials_it_was_issued(
     agent: AgentUnderTest,
 ) -> None:
     timeout = agent.deadlines.onboarding
-    issued = agent.wait(
-        lambda _: next((r for r in agent.requests("POST", TOKEN) if r.data["status"] == 200), None),
+    issued = agent.observations.wait(
+        lambda _: next((r for r in agent.observations.requests("POST", TOKEN) if r.data["status"] == 200), None),
         timeout,
     )
-    attempts = agent.requests("POST", TOKEN)
-    if issued is None and not attempts and not agent.device_api_requests():
+    attempts = agent.observations.requests("POST", TOKEN)
+    if issued is None and not attempts and not agent.observations.device_api_requests():
         # Nothing that needs a token was sent, so TOK-002 cannot be judged: blocked on what the
         # agent owed first (its capabilities, or its onboarding).
         agent.not_onboarded()
@@ -92,10 +93,12 @@ def every_request_the_agent_sends_to_the_device_api_carries_a_valid_access_token
 ) -> None:
     # Judged on whatever the agent sent, accepted or not: a request without a token is refused
     # before its document is read, so waiting for accepted capabilities would never judge it.
-    first = agent.wait(lambda _: next(iter(agent.device_api_requests()), None), agent.deadlines.onboarding)
+    observations = agent.observations
+    first = observations.wait(lambda _: next(iter(observations.device_api_requests()), None),
+                              agent.deadlines.onboarding)
     if first is None:
         agent.not_onboarded()  # nothing to judge: blocked on the capabilities (or onboarding) it owes
-    calls = agent.device_api_requests()
+    calls = agent.observations.device_api_requests()
     refused = [c for c in calls if c.data["status"] in (401, 403)]
     expect(
         "TOK-001",
@@ -111,7 +114,7 @@ def every_request_the_agent_sends_to_the_device_api_carries_a_valid_access_token
 
 @then("the agent reports its device capabilities after onboarding")
 def the_agent_reports_its_device_capabilities_after_onboarding(agent: AgentUnderTest) -> None:
-    report = agent.wait_for_capabilities_report()  # answered, accepted or not
+    report = agent.observations.wait_for_capabilities_report()  # answered, accepted or not
     onboarded_at = agent.device.onboarded_at
     origin = agent.evidence.origin
     if report is None:
@@ -121,7 +124,7 @@ def the_agent_reports_its_device_capabilities_after_onboarding(agent: AgentUnder
             "CAP-001",
             False,
             f"the agent onboarded (+{onboarded_at - origin:.2f}s) but sent no capabilities report within "
-            f"{agent.deadlines.onboarding:g}s; meanwhile it made {len(agent.desired_state_reads())} "
+            f"{agent.deadlines.onboarding:g}s; meanwhile it made {len(agent.observations.desired_state_reads())} "
             f"request(s) for its desired state.{agent.exit_note()}",
         )
     if not agent.device.capabilities:
@@ -137,7 +140,7 @@ def the_agent_reports_its_device_capabilities_after_onboarding(agent: AgentUnder
     )
     # Capability reporting is part of onboarding, so it comes before the agent starts
     # following its desired state.
-    early = [e for e in agent.desired_state_reads() if e.at < first.at]
+    early = [e for e in agent.observations.desired_state_reads() if e.at < first.at]
     expect(
         "ONB-005",
         not early,

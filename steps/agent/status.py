@@ -15,7 +15,8 @@ from margo_conformance.checks.status_model import (
     shown,
 )
 from margo_conformance.emulated_wos.state import ReceivedDocument
-from margo_conformance.scenario.agent import AgentUnderTest, Published
+from margo_conformance.scenario.agent import AgentUnderTest
+from margo_conformance.scenario.agent_state import Published
 from steps.agent.device import require_final_state
 
 
@@ -27,7 +28,7 @@ def _final_reports(agent: AgentUnderTest, published: Published) -> list[Received
     deployment_id = published.deployment.deployment_id
     deadlines = agent.deadlines
     # No fetch, no status: say so after one polling interval instead of the deployment timeout.
-    fetched = agent.wait_for_pickup(published.commit, deadlines.poll)
+    fetched = agent.observations.wait_for_pickup(published.commit, deadlines.poll)
     expect(
         agent.dialect.requirements.desired_state_fetched,
         fetched is not None,
@@ -36,8 +37,8 @@ def _final_reports(agent: AgentUnderTest, published: Published) -> list[Received
         f"apply or report it.{agent.exit_note()}\n{agent.evidence.excerpt(('git', 'commit'))}",
     )
     timeout = deadlines.deployment
-    reports = agent.wait_for_final_status(deployment_id, timeout)
-    so_far = overall_states([r.document for r in agent.status_reports(deployment_id)])
+    reports = agent.observations.wait_for_final_status(deployment_id, timeout)
+    so_far = overall_states([r.document for r in agent.observations.status_reports(deployment_id)])
     # Nothing reported at all for a fetched deployment: it was not applied (GIT-004, 1.0 DSA-036);
     # some reports but no final state: progress went unreported (STS-001).
     expect(
@@ -172,7 +173,7 @@ def the_agent_reports_the_deployment_as_state_in_the_end(agent: AgentUnderTest, 
 @then("every status report gives the most severe component state as the overall state")
 def every_status_report_gives_the_most_severe_component_state_as_the_overall_state(agent: AgentUnderTest) -> None:
     published = _latest(agent)
-    reports = agent.outcome(published.deployment.name).reports
+    reports = agent.observations.outcome(published.deployment.name).reports
     expect(
         "STS-011",
         bool(reports),

@@ -28,7 +28,7 @@ PAYLOADS = FIXTURES_DIR / "payloads" / "v24"
 def agent(wos: EmulatedWos, evidence: EvidenceLog, tmp_path: Path) -> Iterator[AgentUnderTest]:
     run = RunConfig(sut=load_sut_file(DEFAULT_SUT_FILE), report_dir=tmp_path / "r", run_id="run-test")
     under_test = AgentUnderTest(run, wos, evidence, tmp_path / "scenario")
-    under_test.expect_device()
+    under_test.orchestrator.expect_device()
     yield under_test
     under_test.stop()
 
@@ -62,7 +62,7 @@ def test_a_changed_polling_interval_reaches_the_placeholders(agent: AgentUnderTe
 def test_a_downtime_window_is_configured_ahead_and_cuts_the_link_for_exactly_its_length(
     agent: AgentUnderTest, evidence: EvidenceLog
 ) -> None:
-    opens, closes = agent.configure_downtime_window()
+    opens, closes = agent.orchestrator.configure_downtime_window()
     assert opens > agent.evidence.origin and closes - opens >= 4
     start, _, end = agent.placeholder_values()["downtime_window"].partition("/")
     assert start.endswith("Z") and end.endswith("Z")
@@ -71,7 +71,7 @@ def test_a_downtime_window_is_configured_ahead_and_cuts_the_link_for_exactly_its
 
 
 def test_several_documents_go_out_in_one_commit_broken_ones_as_written(agent: AgentUnderTest) -> None:
-    published = agent.publish_together(["hello-compose", "not-yaml", "parameter-without-targets"])
+    published = agent.orchestrator.publish_together(["hello-compose", "not-yaml", "parameter-without-targets"])
     assert set(published) == {"hello-compose", "parameter-without-targets"}  # not-yaml names no deployment
     assert len({p.commit.sha for p in published.values()}) == 1
     with pytest.raises(yaml.YAMLError):
@@ -82,13 +82,13 @@ def test_several_documents_go_out_in_one_commit_broken_ones_as_written(agent: Ag
 
 
 def test_a_broken_fixture_is_published_by_name_like_any_other(agent: AgentUnderTest) -> None:
-    published = agent.publish("unknown-profile-type")
+    published = agent.orchestrator.publish("unknown-profile-type")
     assert published.deployment.document["spec"]["deploymentProfile"]["type"] == "wasm-module"
 
 
 def test_a_revision_keeps_the_deployments_id_and_file(agent: AgentUnderTest) -> None:
-    first = agent.publish("hello-compose")
-    revised = agent.publish_revision("hello-compose", "new-greeting")
+    first = agent.orchestrator.publish("hello-compose")
+    revised = agent.orchestrator.publish_revision("hello-compose", "new-greeting")
     assert revised.deployment.deployment_id == first.deployment.deployment_id
     assert revised.deployment.path_in_repo == first.deployment.path_in_repo == "deployments/hello-compose.yaml"
     assert revised.commit.sha != first.commit.sha
@@ -98,8 +98,8 @@ def test_a_revision_keeps_the_deployments_id_and_file(agent: AgentUnderTest) -> 
 
 
 def test_the_latest_change_may_be_a_removal(agent: AgentUnderTest) -> None:
-    agent.publish("hello-compose")
-    removal = agent.remove_deployment("hello-compose")
+    agent.orchestrator.publish("hello-compose")
+    removal = agent.orchestrator.remove_deployment("hello-compose")
     assert agent.latest_commit() == ("removal of hello-compose", removal)
 
 
@@ -108,16 +108,16 @@ def test_configuration_after_the_start_is_a_step_order_error(agent: AgentUnderTe
     with pytest.raises(StepOrderError):
         agent.set_polling_interval(3)
     with pytest.raises(StepOrderError):
-        agent.configure_downtime_window()
+        agent.orchestrator.configure_downtime_window()
     agent._sut = None
 
 
 def test_tokens_expire_or_are_revoked_and_the_wos_says_so(agent: AgentUnderTest, evidence: EvidenceLog) -> None:
     expiring = agent.device.issue_access_token()
-    agent.invalidate_access_tokens("expired")
+    agent.orchestrator.invalidate_access_tokens("expired")
     assert expiring in agent.device.access_tokens and not agent.device.token_is_valid(expiring)
     revoked = agent.device.issue_access_token()
-    agent.invalidate_access_tokens("revoked")
+    agent.orchestrator.invalidate_access_tokens("revoked")
     assert revoked not in agent.device.access_tokens
     assert [e.data["change"] for e in evidence.events(NOTE)] == ["expired", "revoked"]
 
