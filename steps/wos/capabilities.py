@@ -5,7 +5,8 @@ from __future__ import annotations
 from pytest_bdd import given, parsers, then, when
 
 from margo_conformance.checks.expect import blocked, expect
-from margo_conformance.scenario.wos import WosUnderTest, defective_capabilities, valid_capabilities
+from margo_conformance.scenario.wos import WosUnderTest
+from margo_conformance.scenario.wos_documents import defective_capabilities, valid_capabilities
 
 
 @given("the device has reported valid capabilities")

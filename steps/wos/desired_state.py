@@ -9,7 +9,8 @@ from pytest_bdd import given, parsers, then, when
 from margo_conformance.base.errors import StepOrderError
 from margo_conformance.base.schemas import validation_errors
 from margo_conformance.checks.expect import expect
-from margo_conformance.scenario.wos import WosUnderTest, application_request
+from margo_conformance.scenario.wos import WosUnderTest
+from margo_conformance.scenario.wos_documents import application_request
 
 UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 ANNOTATION_PATHS = ("metadata.annotations.id:", "metadata.annotations.applicationId:")

@@ -13,8 +13,7 @@ from pytest_bdd import parsers, then, when
 from margo_conformance.base.errors import StepOrderError
 from margo_conformance.checks.expect import advise, expect, not_tested
 from margo_conformance.scenario.wos import WosUnderTest
-from margo_conformance.scenario.wos_bad_requests import (
-    ENDPOINTS,
+from margo_conformance.scenario.wos_bad_request_walk import (
     REQUIREMENT,
     SIGNALLING,
     Walk,
@@ -23,7 +22,6 @@ from margo_conformance.scenario.wos_bad_requests import (
     failed_endpoints,
     failed_follow_ups,
     judged_part,
-    kinds_named,
     not_refused,
     not_refused_as_client_errors,
     not_refused_requirements,
@@ -34,6 +32,7 @@ from margo_conformance.scenario.wos_bad_requests import (
     refusals_without_problem_body,
     walk,
 )
+from margo_conformance.scenario.wos_bad_requests import ENDPOINTS, kinds_named
 
 
 def _walk(wos: WosUnderTest) -> Walk:

@@ -8,9 +8,9 @@ import uuid
 from pytest_bdd import parsers, then, when
 
 from margo_conformance.checks.expect import expect
-from margo_conformance.scenario.wos import (
+from margo_conformance.scenario.wos import WosUnderTest
+from margo_conformance.scenario.wos_documents import (
     UNDEFINED_STATES,
-    WosUnderTest,
     application_components,
     status_report,
     status_report_with_undefined_state,

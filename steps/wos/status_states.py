@@ -6,7 +6,8 @@ from pytest_bdd import given, parsers, then, when
 
 from margo_conformance.base.errors import StepOrderError
 from margo_conformance.checks.expect import blocked, expect
-from margo_conformance.scenario.wos import WosUnderTest, application_components, status_report
+from margo_conformance.scenario.wos import WosUnderTest
+from margo_conformance.scenario.wos_documents import application_components, status_report
 
 
 def _only_application(wos: WosUnderTest) -> str:

@@ -41,9 +41,10 @@ from margo_conformance.emulated_device.pr1 import (
 from margo_conformance.emulated_wos.manifest import BUNDLE_MEDIA_TYPE, digest_of
 from margo_conformance.emulated_wos.server import EmulatedWos
 from margo_conformance.emulated_wos.state import DeviceRecord, Refusal
-from margo_conformance.scenario.wos import SimulatedDevice, WosUnderTest, access_token_of
+from margo_conformance.scenario.wos import WosUnderTest
+from margo_conformance.scenario.wos_bad_request_walk import problem_body_fault
 from margo_conformance.scenario.wos_bad_requests import CAPABILITIES as CAPABILITIES_REPORT
-from margo_conformance.scenario.wos_bad_requests import problem_body_fault
+from margo_conformance.scenario.wos_device import SimulatedDevice, access_token_of
 
 # -- the defects ------------------------------------------------------------------------------
 

@@ -138,7 +138,7 @@ VENDOR_ONBOARDING = """  onboarding:
 
 def test_a_declared_v24_onboarding_exchange_is_followed(tmp_path: Path) -> None:
     from margo_conformance.emulated_device.client import Answer
-    from margo_conformance.scenario.wos import SimulatedDevice
+    from margo_conformance.scenario.wos_device import SimulatedDevice
 
     exchange = load_sut_file(_sut(tmp_path, VENDOR_ONBOARDING)).interop.onboarding
     assert exchange.declared and not exchange.keys and exchange.path == "/api/devices/onboard"
@@ -154,7 +154,7 @@ def test_a_declared_v24_onboarding_exchange_is_followed(tmp_path: Path) -> None:
 def test_a_declared_answer_missing_a_member_fails_naming_it_and_the_declaration(tmp_path: Path) -> None:
     from margo_conformance.checks.expect import CheckFailed
     from margo_conformance.emulated_device.client import Answer
-    from margo_conformance.scenario.wos import SimulatedDevice
+    from margo_conformance.scenario.wos_device import SimulatedDevice
 
     exchange = load_sut_file(_sut(tmp_path, VENDOR_ONBOARDING)).interop.onboarding
     device = SimulatedDevice("d1", "", exchange=exchange)

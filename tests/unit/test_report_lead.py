@@ -23,7 +23,7 @@ from margo_conformance.checks.expect import (
     shorten_observed,
 )
 from margo_conformance.report.html.page import write_report
-from margo_conformance.scenario.wos_bad_requests import Exchange, Walk
+from margo_conformance.scenario.wos_bad_request_walk import Exchange, Walk
 from tests.synthetic_results import (
     ANSWERS,
     REFUSED_CAPABILITIES,

@@ -11,7 +11,7 @@ from margo_conformance.base.paths import FIXTURES_DIR
 from margo_conformance.base.schemas import validation_errors
 from margo_conformance.checks import capability_rules, manifest_rules, status_rules
 from margo_conformance.dialects import PR1
-from margo_conformance.scenario.wos import (
+from margo_conformance.scenario.wos_documents import (
     CAPABILITY_DEFECTS,
     application_components,
     defective_capabilities,

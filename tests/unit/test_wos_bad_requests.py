@@ -13,25 +13,14 @@ import pytest
 from margo_conformance.base.paths import FIXTURES_DIR
 from margo_conformance.base.schemas import validation_errors
 from margo_conformance.emulated_device.client import Answer
-from margo_conformance.scenario.wos import SimulatedDevice
-from margo_conformance.scenario.wos_bad_requests import (
-    BAD_REQUESTS,
-    CAPABILITIES,
-    ENDPOINTS,
-    EVERY_KIND,
-    ONBOARDING,
-    OVERSIZED_BYTES,
-    STATUS,
-    TOKEN,
+from margo_conformance.scenario.wos_bad_request_walk import (
     Exchange,
     Walk,
     answered_with_server_errors,
-    bad_requests,
     endpoints_without_refusal,
     failed_endpoints,
     failed_follow_ups,
     judged_part,
-    kinds_named,
     not_refused,
     not_refused_as_client_errors,
     not_refused_requirements,
@@ -44,6 +33,19 @@ from margo_conformance.scenario.wos_bad_requests import (
     valid_request,
     walk,
 )
+from margo_conformance.scenario.wos_bad_requests import (
+    BAD_REQUESTS,
+    CAPABILITIES,
+    ENDPOINTS,
+    EVERY_KIND,
+    ONBOARDING,
+    OVERSIZED_BYTES,
+    STATUS,
+    TOKEN,
+    bad_requests,
+    kinds_named,
+)
+from margo_conformance.scenario.wos_device import SimulatedDevice
 from tests.reference_wos import wos_under_test
 
 DEPLOYMENT_ID = "0b7e2a4c-2f1d-4a55-9d53-7f43c1e0a111"

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from margo_conformance.base.schemas import validation_errors
-from margo_conformance.scenario.wos import (
+from margo_conformance.scenario.wos import WosUnderTest
+from margo_conformance.scenario.wos_documents import (
     DEFINED_STATE_SPELLINGS,
     UNDEFINED_STATES,
-    WosUnderTest,
     status_report_with_undefined_state,
 )
 from margo_conformance.scenario.wos_isolation import (

@@ -3,149 +3,45 @@
 `WosUnderTest` is what the WOS steps talk to. It starts the WOS container with its device API
 published on a free host port, registers devices through the control adapter, and keeps
 what the device was given (credentials, tokens, repository) and the last answer it got.
+The device itself is wos_device.py, the documents it sends wos_documents.py; the robustness
+walk (wos_bad_requests.py, wos_bad_request_walk.py) and the isolation checks (wos_isolation.py)
+work on a `WosUnderTest`.
 """
 
 from __future__ import annotations
 
-import copy
-import json
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-import yaml
 
 from margo_conformance.base import redaction
 from margo_conformance.base.errors import StepOrderError, SutError
 from margo_conformance.base.evidence import NOTE, EvidenceLog
 from margo_conformance.base.schemas import validation_errors
 from margo_conformance.checks import capability_rules, status_rules
-from margo_conformance.checks.shapes import json_document, member_fault, read_member, value_at
-from margo_conformance.config.interop import V24Onboarding
+from margo_conformance.checks.shapes import member_fault, value_at
 from margo_conformance.config.run_config import RunConfig
-from margo_conformance.dialects import V24, Dialect, dialect_for
-from margo_conformance.dialects.v24 import ONBOARDING_REQUIREMENTS
+from margo_conformance.dialects import Dialect, dialect_for
 from margo_conformance.emulated_device.client import Answer, DeviceClient
 from margo_conformance.emulated_device.control import ControlAdapter, ControlError, adapter_for
 from margo_conformance.emulated_device.git_reader import GitRead, read_repository
 from margo_conformance.engine.sut import SutContainer, docker_host_address, free_host_port
+from margo_conformance.scenario.wos_device import SimulatedDevice, access_token_of, pointer_value
+from margo_conformance.scenario.wos_documents import (
+    DEFINED_STATE_SPELLINGS,
+    application_components,
+    application_request,
+    status_report,
+)
 
 if TYPE_CHECKING:
-    from margo_conformance.scenario.wos_bad_requests import Walk
+    from margo_conformance.scenario.wos_bad_request_walk import Walk
     from margo_conformance.scenario.wos_isolation import ReportsAtOnce
 
-PAYLOADS = V24.payloads
-APPLICATIONS = V24.deployments
-ONBOARDING_API_VERSION = "onboarding.margo/v1"
 #: Docker's refusal when a host port the suite picked was taken before the container bound it.
 PORT_TAKEN = "port is already allocated"
 PORT_ATTEMPTS = 3
-TOKEN_ANSWER = "the token answer"
-
-#: Capabilities defects named in the Gherkin -> corpus file breaking exactly that rule.
-CAPABILITY_DEFECTS = {
-    "without a serial number": "missing-serialNumber.json",
-    "with memory given as text": "memory-as-string.json",
-    "of the wrong kind": "kind-wrong.json",
-    "without a CPU architecture": "missing-cpuArchitecture.json",
-    "with a role Margo does not define": "role-unknown.json",
-    "with resources given as a list": "resources-as-array.json",
-}
-
-#: The V24 states in the table's spelling and the lowercase of the pre-draft's example (I-6).
-DEFINED_STATE_SPELLINGS = (
-    "Pending", "pending", "Installing", "installing", "Installed", "installed", "Failed", "failed"
-)
-#: Status reports with a state V24 does not define, named in the Gherkin -> (overall, component)
-#: states; the component state is given to the last component, the others are Installing.
-UNDEFINED_STATES = {
-    "a state Margo does not define": ("Sleeping", "Sleeping"),
-    "one component in a state Margo does not define": ("Installing", "Sleeping"),
-    # Margo 1.0.0 added update and removal states (I-6); V24 has none of them.
-    "a state from a later Margo version": ("Updating", "Updating"),
-}
-
-#: The members of an onboarding answer the device reads (`SimulatedDevice.member`); the dialect
-#: says where each is and which requirement hands it out.
-ONBOARDING_MEMBERS = tuple(ONBOARDING_REQUIREMENTS)
-
-
-@dataclass
-class SimulatedDevice:
-    """A device the suite plays: its identity and what the WOS gave it.
-
-    The WOS's answers are kept as they came and read member by member when the device needs
-    one (`shapes.read_member`), so an answer of the wrong shape fails the requirement that
-    hands out that member, naming it, in the step that needs it.
-    """
-
-    device_id: str
-    onboarding_key: str
-    #: The WOS's 201 answer to the device's onboarding request.
-    onboarding_answer: Answer | None = None
-    access_token: str | None = None
-    #: The profile the device speaks.
-    dialect: Dialect = V24
-    #: The V24 onboarding exchange the WOS declared (or the suite's default).
-    exchange: V24Onboarding = field(default_factory=V24Onboarding)
-
-    @property
-    def onboarded(self) -> bool:
-        return self.onboarding_answer is not None
-
-    def member(self, name: str) -> str:
-        """A string member of the onboarding answer (one of ONBOARDING_MEMBERS: client_id,
-        client_secret, token_endpoint, repository_url, git_token), or a failed check of the
-        requirement that hands it out, naming it."""
-        where = self.dialect.answer_member(name, self.exchange)
-        document = json_document(self._onboarded().body, requirement=where.requirement, what=where.what,
-                                 shape=where.shape)
-        return read_member(document, where.pointer, str, requirement=where.requirement, what=where.what,
-                           shape=where.shape)
-
-    def declared_credentials(self) -> list[tuple[str, str]]:
-        """(kind, value) of the credentials at the members the onboarding exchange declares,
-        read without judging (a member missing or of the wrong type is judged where it is used)."""
-        if self.onboarding_answer is None:
-            return []
-        document = self.onboarding_answer.json()
-        found = [(kind, pointer_value(document, self.exchange.answer.get(name, ""))) for name, kind in
-                 self.dialect.onboarding_credentials]
-        return [(kind, value) for kind, value in found if isinstance(value, str)]
-
-    def issued_credentials(self) -> list[tuple[str, str]]:
-        """(kind, value) of every credential the WOS under test gave this device."""
-        issued = [(redaction.ONBOARDING_KEY, self.onboarding_key), *self.declared_credentials()]
-        if self.onboarding_answer is not None:
-            issued += redaction.document_credentials(self.onboarding_answer.json())
-        return issued + ([(redaction.ACCESS_TOKEN, self.access_token)] if self.access_token else [])
-
-    def _onboarded(self) -> Answer:
-        if self.onboarding_answer is None:
-            raise StepOrderError("the device has not onboarded: add 'And the device has onboarded'")
-        return self.onboarding_answer
-
-
-def pointer_value(document: object, pointer: str) -> object:
-    """The value at a JSON pointer (RFC 6901), or None where there is none."""
-    if not pointer.startswith("/"):
-        return None
-    for token in pointer[1:].split("/"):
-        token = token.replace("~1", "/").replace("~0", "~")
-        if isinstance(document, dict):
-            document = document.get(token)
-        elif isinstance(document, list) and token.isdigit() and int(token) < len(document):
-            document = document[int(token)]
-        else:
-            return None
-    return document
-
-
-def access_token_of(answer: Answer) -> str:
-    """The bearer token of a 200 token answer (TOK-003), or a failed check naming the member."""
-    document = json_document(answer.body, requirement="TOK-003", what=TOKEN_ANSWER)
-    return read_member(document, "/access_token", str, requirement="TOK-003", what=TOKEN_ANSWER)
 
 
 @dataclass(frozen=True)
@@ -431,57 +327,3 @@ def control_member(verb: str, answer: dict[str, Any], pointer: str, kind: type |
     if fault is not None:
         raise ControlError(f"control verb {verb}: the answer {fault} (docs/control-adapter.md)")
     return value_at(answer, pointer)
-
-
-# -- documents the device sends ------------------------------------------------------------
-
-
-def valid_capabilities(device_id: str, variant: int = 0) -> dict[str, Any]:
-    """A valid V24 capabilities document (the scenarios that send one speak V24; so does the fleet)."""
-    return V24.capabilities(device_id, variant)
-
-
-def defective_capabilities(device_id: str, defect: str) -> dict[str, Any]:
-    if defect not in CAPABILITY_DEFECTS:
-        raise StepOrderError(f"unknown capabilities defect {defect!r}; known: {sorted(CAPABILITY_DEFECTS)}")
-    document = json.loads((PAYLOADS / "device-capabilities" / "invalid" / CAPABILITY_DEFECTS[defect]).read_text())
-    if isinstance(document.get("properties"), dict):
-        document["properties"]["id"] = device_id
-    return document
-
-
-def status_report(deployment_id: str, components: list[str], state: str) -> dict[str, Any]:
-    """A V24 DeploymentStatus with the deployment and every component in `state` (the scenarios
-    that send one speak V24; so does the fleet)."""
-    return V24.status_report(deployment_id, "", components, state)
-
-
-def status_report_with_undefined_state(
-    deployment_id: str, components: list[str], which: str
-) -> dict[str, Any]:
-    """A DeploymentStatus breaking only STS-004 the way `which` (a key of UNDEFINED_STATES) says."""
-    if which not in UNDEFINED_STATES:
-        raise StepOrderError(f"unknown undefined state {which!r}; known: {list(UNDEFINED_STATES)}")
-    overall, last_component = UNDEFINED_STATES[which]
-    report = status_report(deployment_id, components, "Installing")
-    report["status"]["state"] = overall
-    report["components"][-1]["state"] = last_component
-    return report
-
-
-def application_request(name: str) -> dict[str, Any]:
-    """The `application` of the deploy verb: a deployment fixture minus what the WOS assigns."""
-    text = (APPLICATIONS / f"{name}.yaml").read_text()
-    document = yaml.safe_load(text.replace("${DEPLOYMENT_ID}", "unassigned").replace(
-        "${ARTIFACTS}", "http://artifacts.invalid"))
-    return {
-        "applicationId": document["metadata"]["annotations"]["applicationId"],
-        "name": document["metadata"]["name"],
-        "namespace": document["metadata"]["namespace"],
-        "deploymentProfile": copy.deepcopy(document["spec"]["deploymentProfile"]),
-        "parameters": copy.deepcopy(document["spec"]["parameters"]),
-    }
-
-
-def application_components(name: str) -> list[str]:
-    return [c["name"] for c in application_request(name)["deploymentProfile"]["components"]]

@@ -20,12 +20,8 @@ from typing import Any
 from margo_conformance.base.errors import StepOrderError
 from margo_conformance.emulated_device.client import Answer, DeviceClient
 from margo_conformance.emulated_device.git_reader import GitRead, read_repository
-from margo_conformance.scenario.wos import (
-    WosUnderTest,
-    application_components,
-    status_report,
-    valid_capabilities,
-)
+from margo_conformance.scenario.wos import WosUnderTest
+from margo_conformance.scenario.wos_documents import application_components, status_report, valid_capabilities
 
 CAPABILITIES = "capabilities report"
 STATUS = "status report"

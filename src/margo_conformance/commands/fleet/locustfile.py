@@ -41,12 +41,9 @@ from margo_conformance.commands.fleet.gitwire import (
     parse_ls_refs,
 )
 from margo_conformance.config.interop import DEFAULT_ONBOARDING_ANSWER
-from margo_conformance.scenario.wos import (
-    ONBOARDING_API_VERSION,
-    ONBOARDING_REQUIREMENTS,
-    status_report,
-    valid_capabilities,
-)
+from margo_conformance.dialects.v24 import ONBOARDING_REQUIREMENTS
+from margo_conformance.scenario.wos_device import ONBOARDING_API_VERSION
+from margo_conformance.scenario.wos_documents import status_report, valid_capabilities
 
 LEASE_MESSAGE = "margo-lease"
 DEVICE_MESSAGE = "margo-device"

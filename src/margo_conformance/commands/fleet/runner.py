@@ -48,7 +48,8 @@ from margo_conformance.commands.fleet.stats import (
 from margo_conformance.commands.runner import prepare_images
 from margo_conformance.config.run_config import RunConfig, load_sut_file
 from margo_conformance.engine.sut import remove_run_resources
-from margo_conformance.scenario.wos import WosUnderTest, application_components, application_request
+from margo_conformance.scenario.wos import WosUnderTest
+from margo_conformance.scenario.wos_documents import application_components, application_request
 
 Log = Callable[[str], None]
 PERFORMANCE_FILE = "performance.json"
