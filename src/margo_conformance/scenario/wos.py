@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from margo_conformance.base import redaction
+from margo_conformance.base import credentials, redaction
 from margo_conformance.base.errors import StepOrderError, SutError
 from margo_conformance.base.evidence import NOTE, EvidenceLog
 from margo_conformance.base.schemas import validation_errors
@@ -116,10 +116,10 @@ class SimulatedDevice:
 
     def issued_credentials(self) -> list[tuple[str, str]]:
         """(kind, value) of every credential the WOS under test gave this device."""
-        issued = [(redaction.ONBOARDING_KEY, self.onboarding_key), *self.declared_credentials()]
+        issued = [(credentials.ONBOARDING_KEY, self.onboarding_key), *self.declared_credentials()]
         if self.onboarding_answer is not None:
-            issued += redaction.document_credentials(self.onboarding_answer.json())
-        return issued + ([(redaction.ACCESS_TOKEN, self.access_token)] if self.access_token else [])
+            issued += credentials.document_credentials(self.onboarding_answer.json())
+        return issued + ([(credentials.ACCESS_TOKEN, self.access_token)] if self.access_token else [])
 
     def _onboarded(self) -> Answer:
         if self.onboarding_answer is None:
@@ -289,7 +289,7 @@ class WosUnderTest:
         key = ""
         if exchange.keys:  # a WOS without onboarding keys (declared) gives none
             key = control_member("register-device", answer, "/onboardingKey", str)
-            redaction.learn(redaction.ONBOARDING_KEY, key)
+            redaction.learn(credentials.ONBOARDING_KEY, key)
             if not key:
                 raise ControlError("control verb register-device gave an empty onboardingKey")
         self.devices[role] = SimulatedDevice(device_id, key, dialect=dialect, exchange=exchange)
