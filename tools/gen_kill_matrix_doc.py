@@ -27,7 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from margo_conformance.base.requirements import load_catalogue
-from margo_conformance.commands.selftest import Mutant, killed_cell, load_mutants, mutation_coverage
+from margo_conformance.commands.kill_matrix import killed_cell
+from margo_conformance.commands.mutants import Mutant, load_mutants, mutation_coverage
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUTPUT = REPO_ROOT / "docs" / "kill-matrix.md"

@@ -9,7 +9,8 @@ from pathlib import Path
 import docker
 import pytest
 
-from margo_conformance.engine.images import LOCAL_BASE_IMAGE, build_if_stale, image_exists
+from margo_conformance.engine.base_image import LOCAL_BASE_IMAGE
+from margo_conformance.engine.images import build_if_stale, image_exists
 
 DOCKERFILE = """\
 ARG BASE_IMAGE

@@ -20,7 +20,7 @@ from urllib.parse import quote
 import pytest
 import yaml
 
-from margo_conformance.base import redaction
+from margo_conformance.base import credentials, redaction
 from margo_conformance.base.paths import DEFAULT_SUT_FILE
 from margo_conformance.report.bundle import read_members, verify_bundle
 from tests.integration.conftest import REFERENCE_WOS_FILE, CliRun, reference_agent_variant, run_cli
@@ -28,7 +28,7 @@ from tests.integration.conftest import REFERENCE_WOS_FILE, CliRun, reference_age
 pytestmark = [pytest.mark.selftest, pytest.mark.docker, pytest.mark.usefixtures("no_leftover_containers")]
 
 SUT_FILE_SECRET = "literal-sut-file-secret-7f3a9c"
-ISSUED_KINDS = {redaction.ONBOARDING_KEY, redaction.CLIENT_SECRET, redaction.GIT_TOKEN, redaction.ACCESS_TOKEN}
+ISSUED_KINDS = {credentials.ONBOARDING_KEY, credentials.CLIENT_SECRET, credentials.GIT_TOKEN, credentials.ACCESS_TOKEN}
 
 
 def read_jsonl(path: Path) -> dict[str, str]:
@@ -42,7 +42,7 @@ def run_with_ledger(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sut: Path) 
     outside = tmp_path / "outside-the-report"
     outside.mkdir()
     monkeypatch.setenv(redaction.LEDGER_ENV, str(outside / "ledger.jsonl"))
-    monkeypatch.setenv(redaction.AUDIT_ENV, str(outside / "issued.jsonl"))
+    monkeypatch.setenv(credentials.AUDIT_ENV, str(outside / "issued.jsonl"))
     run = run_cli("--sut", str(sut), "--workers", "2", "--bundle", report_dir=tmp_path / "report")
     return run, read_jsonl(outside / "ledger.jsonl"), read_jsonl(outside / "issued.jsonl")
 
@@ -87,7 +87,7 @@ def test_no_credential_of_an_agent_run_is_written(tmp_path: Path, monkeypatch: p
     }, secrets=[*document.get("secrets", []), "MARGO_EXTRA_API_TOKEN"])
     run, learned, issued = run_with_ledger(tmp_path, monkeypatch, sut)
     assert run.code == 1, run.stderr[-3000:]
-    assert learned.get(SUT_FILE_SECRET) == redaction.SUT_SECRET
+    assert learned.get(SUT_FILE_SECRET) == credentials.SUT_SECRET
     check_no_credential_written(run, learned, issued, {SUT_FILE_SECRET})
     # Failures were written too (results.json, junit.xml, run.log, report.html): the token ones.
     failed = [s for s in run.results["scenarios"] if s["outcome"] == "fail" and "TOK-001" in s["message"]]

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from margo_conformance.commands.selftest import load_mutants
+from margo_conformance.commands.mutants import load_mutants
 from tests.integration.conftest import kept_report_dir
 
 pytestmark = [pytest.mark.selftest, pytest.mark.docker, pytest.mark.usefixtures("no_leftover_containers")]

@@ -12,7 +12,7 @@ import pytest
 from margo_conformance.commands import runner
 from margo_conformance.commands import setup as setup_cmd
 from margo_conformance.config.run_config import SutConfig, load_sut_file
-from margo_conformance.engine import images
+from margo_conformance.engine import base_image, images
 
 SUT_IMAGE = "vendor/agent:dev"
 
@@ -92,33 +92,33 @@ def _built_before(engine: FakeEngine, sut: SutConfig, base: str) -> None:
 
 
 def test_a_run_whose_images_are_current_pulls_nothing(tmp_path: Path, engine: FakeEngine) -> None:
-    engine.add(images.LOCAL_BASE_IMAGE)  # a machine without a registry: the public image is absent
+    engine.add(base_image.LOCAL_BASE_IMAGE)  # a machine without a registry: the public image is absent
     sut = _sut_file(tmp_path, with_build=True)
-    _built_before(engine, sut, images.LOCAL_BASE_IMAGE)
+    _built_before(engine, sut, base_image.LOCAL_BASE_IMAGE)
     prepared = runner.prepare_images(sut, None, lambda line: None)
-    assert prepared.base_image == images.LOCAL_BASE_IMAGE and prepared.sut_image.startswith(SUT_IMAGE + "-")
+    assert prepared.base_image == base_image.LOCAL_BASE_IMAGE and prepared.sut_image.startswith(SUT_IMAGE + "-")
     assert engine.calls == []
 
 
 def test_a_run_of_a_ready_made_image_pulls_nothing(tmp_path: Path, engine: FakeEngine) -> None:
-    engine.add(images.LOCAL_BASE_IMAGE)
+    engine.add(base_image.LOCAL_BASE_IMAGE)
     engine.add(SUT_IMAGE)
     prepared = runner.prepare_images(_sut_file(tmp_path, with_build=False), None, lambda line: None)
     assert prepared.sut_image == SUT_IMAGE and engine.calls == []
 
 
 def test_a_run_that_builds_may_try_the_public_image_first(tmp_path: Path, engine: FakeEngine) -> None:
-    engine.add(images.LOCAL_BASE_IMAGE)
+    engine.add(base_image.LOCAL_BASE_IMAGE)
     sut = _sut_file(tmp_path, with_build=True)  # never built: the SUT image has to be built
     runner.prepare_images(sut, None, lambda line: None)
     assert engine.calls == [
-        ("pull", images.PUBLIC_BASE_IMAGE),
-        ("build", f"{engine.calls[1][1].split()[0]} BASE_IMAGE={images.LOCAL_BASE_IMAGE}"),
+        ("pull", base_image.PUBLIC_BASE_IMAGE),
+        ("build", f"{engine.calls[1][1].split()[0]} BASE_IMAGE={base_image.LOCAL_BASE_IMAGE}"),
     ]
 
 
 def test_a_present_public_image_is_used_without_a_pull_even_to_build(tmp_path: Path, engine: FakeEngine) -> None:
-    engine.add(images.PUBLIC_BASE_IMAGE)
+    engine.add(base_image.PUBLIC_BASE_IMAGE)
     runner.prepare_images(_sut_file(tmp_path, with_build=True), None, lambda line: None)
     assert engine.kinds() == ["build"]
 
@@ -132,12 +132,12 @@ def test_a_given_base_image_on_the_engine_is_never_pulled(tmp_path: Path, engine
 def test_setup_with_current_reference_images_pulls_nothing(
     tmp_path: Path, engine: FakeEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    engine.add(images.LOCAL_BASE_IMAGE)
+    engine.add(base_image.LOCAL_BASE_IMAGE)
     sut = _sut_file(tmp_path, with_build=True)
     monkeypatch.setattr(setup_cmd, "REFERENCE_SUT_FILES", (sut.path,))
-    _built_before(engine, sut, images.LOCAL_BASE_IMAGE)
+    _built_before(engine, sut, base_image.LOCAL_BASE_IMAGE)
     summary = setup_cmd.run_setup(None, True, lambda line: None)
-    assert summary["base_image"] == images.LOCAL_BASE_IMAGE and summary["built"] == []
+    assert summary["base_image"] == base_image.LOCAL_BASE_IMAGE and summary["built"] == []
     assert engine.calls == []
 
     (sut.build.context / "app.py").write_text("print('changed')\n")  # type: ignore[union-attr]

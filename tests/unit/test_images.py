@@ -1,4 +1,4 @@
-"""images: apt mirror parsing, the context hash, the wheelhouse convention, base-image order."""
+"""images and base_image: apt mirror parsing, the context hash, the wheelhouse convention, base-image order."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import docker.errors
 import pytest
 
 from margo_conformance.base.errors import EnvironmentSetupError, ImageBuildError
-from margo_conformance.engine import images
+from margo_conformance.engine import base_image, images
 
 # --------------------------------------------------------------------------- apt mirror
 
@@ -44,13 +44,13 @@ Components: main
 
 
 def test_mirror_from_one_line_format() -> None:
-    assert list(images.mirrors_from_one_line_format(ONE_LINE, "bookworm")) == [
+    assert list(base_image.mirrors_from_one_line_format(ONE_LINE, "bookworm")) == [
         "http://mirror.example/debian"
     ]
 
 
 def test_mirror_from_deb822_skips_comments_and_disabled_stanzas() -> None:
-    assert list(images.mirrors_from_deb822(DEB822, "bookworm")) == ["http://deb.example/debian"]
+    assert list(base_image.mirrors_from_deb822(DEB822, "bookworm")) == ["http://deb.example/debian"]
 
 
 def test_find_mirror_reads_sources_list_d(tmp_path: Path) -> None:
@@ -58,7 +58,7 @@ def test_find_mirror_reads_sources_list_d(tmp_path: Path) -> None:
     sources_dir.mkdir()
     (sources_dir / "debian.sources").write_text(DEB822)
     (sources_dir / "other.list.disabled").write_text(ONE_LINE)  # apt ignores it; so do we
-    found = images.find_debian_mirror(tmp_path / "sources.list", sources_dir)
+    found = base_image.find_debian_mirror(tmp_path / "sources.list", sources_dir)
     assert found == "http://deb.example/debian"
 
 
@@ -67,13 +67,13 @@ def test_find_mirror_prefers_sources_list(tmp_path: Path) -> None:
     sources_dir = tmp_path / "sources.list.d"
     sources_dir.mkdir()
     (sources_dir / "debian.sources").write_text(DEB822)
-    found = images.find_debian_mirror(tmp_path / "sources.list", sources_dir)
+    found = base_image.find_debian_mirror(tmp_path / "sources.list", sources_dir)
     assert found == "http://mirror.example/debian"
 
 
 def test_no_bookworm_source_is_one_clear_line(tmp_path: Path) -> None:
     with pytest.raises(EnvironmentSetupError, match="No apt source for Debian bookworm") as err:
-        images.find_debian_mirror(tmp_path / "sources.list", tmp_path)
+        base_image.find_debian_mirror(tmp_path / "sources.list", tmp_path)
     assert "\n" not in str(err.value)
 
 
@@ -258,28 +258,28 @@ def _client_with(present: set[str], pull_error: str | None) -> mock.Mock:
 
 def test_public_image_is_used_when_pullable() -> None:
     client = _client_with(set(), pull_error=None)
-    assert images.ensure_base_image(client, None) == images.PUBLIC_BASE_IMAGE
+    assert base_image.ensure_base_image(client, None) == base_image.PUBLIC_BASE_IMAGE
     assert client.api.timeout == 60  # restored after the pull
 
 
 def test_local_image_is_used_when_the_pull_fails() -> None:
-    client = _client_with({images.LOCAL_BASE_IMAGE}, pull_error="no such host")
-    with mock.patch.object(images, "build_local_base_image") as build:
-        assert images.ensure_base_image(client, None) == images.LOCAL_BASE_IMAGE
+    client = _client_with({base_image.LOCAL_BASE_IMAGE}, pull_error="no such host")
+    with mock.patch.object(base_image, "build_local_base_image") as build:
+        assert base_image.ensure_base_image(client, None) == base_image.LOCAL_BASE_IMAGE
     build.assert_not_called()
 
 
 def test_local_image_is_built_when_nothing_else_exists() -> None:
     client = _client_with(set(), pull_error="no such host")
-    with mock.patch.object(images, "build_local_base_image", return_value="built") as build:
-        assert images.ensure_base_image(client, None) == "built"
+    with mock.patch.object(base_image, "build_local_base_image", return_value="built") as build:
+        assert base_image.ensure_base_image(client, None) == "built"
     build.assert_called_once()
 
 
 def test_preferred_image_that_cannot_be_had_is_an_error() -> None:
     client = _client_with(set(), pull_error="no such host")
     with pytest.raises(EnvironmentSetupError, match="vendor/base:1 .*no such host"):
-        images.ensure_base_image(client, "vendor/base:1")
+        base_image.ensure_base_image(client, "vendor/base:1")
 
 
 def test_base_build_runs_debootstrap_with_the_mirror_and_imports(tmp_path: Path) -> None:
@@ -291,13 +291,13 @@ def test_base_build_runs_debootstrap_with_the_mirror_and_imports(tmp_path: Path)
         return subprocess.CompletedProcess(argv, 0)
 
     with (
-        mock.patch.object(images.shutil, "which", return_value="/usr/bin/x"),
-        mock.patch.object(images.subprocess, "run", side_effect=run),
-        mock.patch.object(images.subprocess, "Popen") as popen,
+        mock.patch.object(base_image.shutil, "which", return_value="/usr/bin/x"),
+        mock.patch.object(base_image.subprocess, "run", side_effect=run),
+        mock.patch.object(base_image.subprocess, "Popen") as popen,
     ):
         popen.return_value.__enter__.return_value.returncode = 0
         popen.return_value.returncode = 0
-        images.build_local_base_image(mock.Mock(), "x/base:t", mirror="http://m.example/debian")
+        base_image.build_local_base_image(mock.Mock(), "x/base:t", mirror="http://m.example/debian")
     debootstrap, docker_import = calls
     assert debootstrap[:3] == [
         "debootstrap",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from margo_conformance.commands.selftest import load_mutants, mutation_coverage
+from margo_conformance.commands.mutants import load_mutants, mutation_coverage
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "kill-matrix.md"
 

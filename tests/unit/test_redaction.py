@@ -16,11 +16,11 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from margo_conformance.base import redaction
+from margo_conformance.base import credentials, redaction
 from margo_conformance.base.evidence import LOG, EvidenceLog
 from margo_conformance.base.redaction import Redactor
 from margo_conformance.commands.plugin import redact_report
-from margo_conformance.commands.runner import RunLog
+from margo_conformance.commands.run_outputs import RunLog
 from margo_conformance.emulated_device.client import DeviceClient
 from margo_conformance.emulated_wos.server import EmulatedWos
 from margo_conformance.results.collector import write_evidence
@@ -195,10 +195,10 @@ def test_a_given_ledger_is_kept_but_never_inside_the_report_dir(
 
 
 def test_audit_is_written_only_when_a_test_asks(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.delenv(redaction.AUDIT_ENV, raising=False)
-    redaction.audit_issued([("gitToken", TOKEN)])  # nowhere to go: nothing written
-    monkeypatch.setenv(redaction.AUDIT_ENV, str(tmp_path / "issued.jsonl"))
-    redaction.audit_issued([("gitToken", TOKEN), ("accessToken", None)])
+    monkeypatch.delenv(credentials.AUDIT_ENV, raising=False)
+    credentials.audit_issued([("gitToken", TOKEN)])  # nowhere to go: nothing written
+    monkeypatch.setenv(credentials.AUDIT_ENV, str(tmp_path / "issued.jsonl"))
+    credentials.audit_issued([("gitToken", TOKEN), ("accessToken", None)])
     assert [json.loads(line) for line in (tmp_path / "issued.jsonl").read_text().splitlines()] == [
         {"kind": "gitToken", "value": TOKEN}
     ]

@@ -11,15 +11,10 @@ import pytest
 from margo_conformance.base.errors import ConfigError
 from margo_conformance.base.paths import FIXTURES_DIR
 from margo_conformance.commands.cli import main
+from margo_conformance.commands.exit_codes import EXIT_USAGE
 from margo_conformance.commands.listing import selected_scenarios
-from margo_conformance.commands.runner import (
-    EXIT_USAGE,
-    PreparedImages,
-    RunnerPlugin,
-    RunRequest,
-    pytest_arguments,
-    run_config_for,
-)
+from margo_conformance.commands.pytest_session import PreparedImages, RunnerPlugin, pytest_arguments, run_config_for
+from margo_conformance.commands.run_request import RunRequest
 from margo_conformance.config.run_config import load_sut_file, save_run_config
 from margo_conformance.config.selection import EXPRESSION, PHRASE, ScenarioRef, Selection, keyword_kind
 
@@ -124,7 +119,7 @@ def _run_collects(role: str, select: str | None, keyword: str | None, report_dir
 
 
 def _run_context(request: RunRequest):  # noqa: ANN202 - the runner's own RunContext
-    from margo_conformance.commands.runner import run_context
+    from margo_conformance.commands.pytest_session import run_context
 
     return run_context(request)
 

@@ -12,16 +12,10 @@ import yaml
 
 from margo_conformance.base.errors import ConfigError
 from margo_conformance.base.requirements import load_catalogue
-from margo_conformance.commands import selftest
-from margo_conformance.commands.selftest import (
-    Judgement,
-    MatrixRow,
-    Mutant,
-    judge,
-    load_mutants,
-    mutant_sut_file,
-    mutation_coverage,
-)
+from margo_conformance.commands import kill_judgement, kill_matrix, selftest
+from margo_conformance.commands import mutants as mutants_file
+from margo_conformance.commands.kill_judgement import Judgement, MatrixRow, judge
+from margo_conformance.commands.mutants import Mutant, load_mutants, mutant_sut_file, mutation_coverage
 from margo_conformance.commands.subruns import ChildRun, run_bounded
 
 
@@ -75,7 +69,7 @@ def test_a_false_failure_keeps_the_first_line_of_its_message_for_the_matrix() ->
     assert found.reasons == {"b": "GIT-003: not fetched within 3s."}
     row = MatrixRow("agent", "skip-installing", ["STS-001"], "fail", found.killed_by, found.false_failures,
                     found.ok, 1.0, found.note, found.blocked, found.reasons)
-    table = selftest.matrix_markdown([row], mutation_coverage(load_mutants()))
+    table = kill_matrix.matrix_markdown([row], mutation_coverage(load_mutants()))
     assert "- agent skip-installing: b: GIT-003: not fetched within 3s." in table
 
 
@@ -91,7 +85,7 @@ def test_mutants_file_is_well_formed_and_starts_each_role_with_its_reference(tmp
 
 
 def test_a_mutant_runs_the_scenarios_of_its_requirements_and_references_run_all() -> None:
-    from margo_conformance.commands.selftest import mutant_selection
+    from margo_conformance.commands.mutants import mutant_selection
 
     assert mutant_selection(MUTANT) == "req_STS_001"
     two = Mutant("wos", "x", Path("x.yaml"), "F", violates=("CAP-002", "STS-002"))
@@ -164,8 +158,8 @@ def test_false_failures_are_confirmed_after_every_mutant_ran_one_mutant_at_a_tim
 
 
 def test_the_full_scope_runs_every_scenario_of_a_mutant() -> None:
-    assert selftest.mutant_selection(MUTANT) == "req_STS_001"
-    assert selftest.mutant_selection(MUTANT, selftest.FULL) is None
+    assert mutants_file.mutant_selection(MUTANT) == "req_STS_001"
+    assert mutants_file.mutant_selection(MUTANT, mutants_file.FULL) is None
 
 
 def test_an_unknown_mutant_name_is_a_config_error(tmp_path: Path) -> None:
@@ -218,7 +212,7 @@ def test_a_row_whose_false_failures_all_pass_again_is_ok_and_says_so(
     assert found.ok and found.false_failures == [] and unconfirmed == {"b": "late"}
     row = MatrixRow("agent", "skip-installing", ["STS-001"], "fail", found.killed_by, [], True, 1.0,
                     unconfirmed=unconfirmed)
-    table = selftest.matrix_markdown([row], mutation_coverage(load_mutants()))
+    table = kill_matrix.matrix_markdown([row], mutation_coverage(load_mutants()))
     assert "unconfirmed false failures (failed, then passed when run again): 1" in table.splitlines()[0]
     assert "- agent skip-installing: b: late" in table and "1 unconfirmed false failure(s)" in table
 
@@ -302,7 +296,7 @@ def test_an_advisory_mutant_is_killed_by_an_advisory_finding_naming_what_it_viol
     found = judge(ADVISORY_MUTANT, results)
     assert found.ok and found.killed_by == ["bad json"] and found.false_failures == []
     assert found.advisories == {"bad json": "bad json advised"} and found.how == "advisory"
-    assert selftest.matrix_verdict(ADVISORY_MUTANT, results, found) == "advisory"
+    assert kill_judgement.matrix_verdict(ADVISORY_MUTANT, results, found) == "advisory"
 
 
 def test_an_advisory_finding_may_name_the_row_as_the_ambiguity_it_rests_on() -> None:
@@ -321,14 +315,14 @@ def test_any_failed_requirement_is_false_for_an_advisory_mutant_even_the_row_it_
     found = judge(ADVISORY_MUTANT, results)
     assert not found.ok and found.false_failures == ["bad json", "blamed"] and found.blocked == ["blocked only"]
     assert found.reasons["bad json"] == "ERR-001 failed: bad json said so"
-    assert selftest.matrix_verdict(ADVISORY_MUTANT, results, found) == "fail"
+    assert kill_judgement.matrix_verdict(ADVISORY_MUTANT, results, found) == "fail"
 
 
 def test_an_advisory_mutant_without_its_finding_survives_and_says_so() -> None:
     results = {"verdict": "pass", "scenarios": [_advised("bad json", "pass", [(["ERR-001"], True)])]}
     found = judge(ADVISORY_MUTANT, results)
     assert not found.ok and found.killed_by == [] and "no advisory finding" in found.note
-    assert selftest.matrix_verdict(ADVISORY_MUTANT, results, found) == "pass"
+    assert kill_judgement.matrix_verdict(ADVISORY_MUTANT, results, found) == "pass"
 
 
 def test_other_mutants_ignore_advisory_findings() -> None:
@@ -340,7 +334,7 @@ def test_other_mutants_ignore_advisory_findings() -> None:
 def test_the_matrix_shows_an_advisory_kill_with_its_finding() -> None:
     row = MatrixRow("wos", "no-problem-body", ["ERR-001"], "advisory", ["problem body"], [], True, 3.0,
                     killed_how="advisory", advisories={"problem body": "V24 defines no error body; 4 had none"})
-    text = selftest.matrix_markdown([row], selftest.MutationCoverage((), ()))
+    text = kill_matrix.matrix_markdown([row], mutants_file.MutationCoverage((), ()))
     assert "| advisory | advisory check: problem body |" in text
     assert "- wos no-problem-body: problem body: V24 defines no error body; 4 had none" in text
 
@@ -348,7 +342,7 @@ def test_the_matrix_shows_an_advisory_kill_with_its_finding() -> None:
 def test_advisory_mutants_cover_no_must_requirement_and_the_three_v24_choices_are_advisory() -> None:
     advisory = {m.name for m in load_mutants() if m.outcome == "advisory"}
     assert advisory == {"crash-on-malformed-json", "no-problem-body", "oversized-500"}
-    assert selftest.mutation_coverage([ADVISORY_MUTANT]).mutated == ()
+    assert mutants_file.mutation_coverage([ADVISORY_MUTANT]).mutated == ()
 
 
 def test_an_unknown_mutant_outcome_is_a_config_error(tmp_path: Path) -> None:
@@ -385,7 +379,7 @@ def test_reached_scenarios_are_those_whose_sut_log_names_the_switch(tmp_path: Pa
 
 
 def test_a_mutant_whose_switch_no_scenario_reaches_is_not_killed_and_not_run(tmp_path: Path) -> None:
-    row = selftest.run_one(MUTANT, tmp_path, lambda _: None, selftest.REACHED, only=[])
+    row = selftest.run_one(MUTANT, tmp_path, lambda _: None, mutants_file.REACHED, only=[])
     assert not row.ok and row.verdict == "not run" and "reaches its fault switch" in row.note
 
 
@@ -402,14 +396,14 @@ def test_the_reached_scope_runs_references_then_each_mutant_on_its_scenarios(
         return MatrixRow(mutant.role, mutant.name, list(mutant.violates), "fail", [], [], True, 0.0)
 
     monkeypatch.setattr(selftest, "run_one", fake_run_one)
-    selftest.run_selftest(tmp_path, ["agent"], lambda _: None, scope=selftest.REACHED,
+    selftest.run_selftest(tmp_path, ["agent"], lambda _: None, scope=mutants_file.REACHED,
                           names=["never-fetch", "skip-installing"])
     assert calls == {"reference": None, "never-fetch": ["s1"], "skip-installing": []}
 
 
 def test_the_reference_reports_fault_points_only_in_the_reached_scope(tmp_path: Path) -> None:
     reference = next(m for m in load_mutants(roles=["wos"]) if m.is_reference)
-    shown = yaml.safe_load(selftest.mutant_sut_file(reference, tmp_path, report_fault_points=True).read_text())
-    plain = yaml.safe_load(selftest.mutant_sut_file(reference, tmp_path).read_text())
-    assert shown["env"][selftest.FAULT_POINTS_VARIABLE] == "1"
-    assert selftest.FAULT_POINTS_VARIABLE not in plain.get("env", {})
+    shown = yaml.safe_load(mutants_file.mutant_sut_file(reference, tmp_path, report_fault_points=True).read_text())
+    plain = yaml.safe_load(mutants_file.mutant_sut_file(reference, tmp_path).read_text())
+    assert shown["env"][mutants_file.FAULT_POINTS_VARIABLE] == "1"
+    assert mutants_file.FAULT_POINTS_VARIABLE not in plain.get("env", {})

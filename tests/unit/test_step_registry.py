@@ -17,7 +17,8 @@ from pytest_bdd.steps import StepFunctionContext, step_function_context_registry
 
 from margo_conformance.base.paths import FEATURES_DIR, FIXTURES_DIR, STEPS_DIR, SUITE_ROOT
 from margo_conformance.commands.plugin import step_modules
-from margo_conformance.commands.runner import PreparedImages, RunRequest, pytest_arguments, run_config_for
+from margo_conformance.commands.pytest_session import PreparedImages, pytest_arguments, run_config_for
+from margo_conformance.commands.run_request import RunRequest
 from margo_conformance.config.run_config import load_sut_file, save_run_config
 
 SUT_FILE = FIXTURES_DIR / "sut" / "reference-agent.yaml"
@@ -133,7 +134,8 @@ RUNNER_COLLECTS = """
 import sys
 from pathlib import Path
 from margo_conformance.config.run_config import load_sut_file, save_run_config
-from margo_conformance.commands.runner import PreparedImages, RunRequest, pytest_arguments, run_config_for
+from margo_conformance.commands.pytest_session import PreparedImages, pytest_arguments, run_config_for
+from margo_conformance.commands.run_request import RunRequest
 import pytest
 request = RunRequest(sut=load_sut_file(Path(sys.argv[1])), report_dir=Path(sys.argv[2]))
 handover = Path(sys.argv[2]) / "run-config.pickle"

@@ -19,16 +19,8 @@ from margo_conformance.base.errors import ConfigError
 from margo_conformance.base.paths import DEFAULT_SUT_FILE
 from margo_conformance.base.schemas import validation_errors
 from margo_conformance.commands.cli import main
-from margo_conformance.commands.runner import (
-    EXIT_ERROR,
-    EXIT_FAIL,
-    EXIT_PASS,
-    EXIT_USAGE,
-    RunRequest,
-    check_request,
-    exit_code_for,
-    failed_nodeids,
-)
+from margo_conformance.commands.exit_codes import EXIT_ERROR, EXIT_FAIL, EXIT_PASS, EXIT_USAGE, exit_code_for
+from margo_conformance.commands.run_request import RunRequest, check_request, failed_nodeids
 from margo_conformance.report.progress import LiveProgress
 from margo_conformance.results.coverage import is_mandatory
 from margo_conformance.results.model import RunContext, ScenarioResult

@@ -8,8 +8,8 @@ values are learned when the run starts. Whatever the run then writes (evidence, 
 results.json, report.html, junit.xml, allure-results, the bundle) passes through `redact`,
 which replaces each learned value, wherever it appears (a SUT log line, an error message, a
 failure message quoting an exchange), by `<redacted:KIND#N>`. Text being redacted is also
-scanned for credentials by their shape (Authorization headers, URL userinfo, PEM private
-keys), so those are caught even when nothing learned them first.
+scanned for credentials by their shape (margo_conformance.base.credentials), so those are
+caught even when nothing learned them first.
 
 A value keeps the kind it was first learned as, and its number counts the distinct values of
 that kind in the order the run learned them. One run is several processes under pytest-xdist
@@ -25,8 +25,6 @@ Values shorter than `MIN_LENGTH` are not learned: replacing them would garble un
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
 import html
 import json
@@ -40,6 +38,22 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
+from margo_conformance.base.credentials import (
+    BASIC_CREDENTIALS,
+    BEARER_TOKEN,
+    PASSWORD,
+    PRIVATE_KEY,
+    URL_CREDENTIALS,
+    authorization_headers,
+    base64_text,
+    form_fields,
+    is_form,
+    member_kind,
+    pem_body,
+    private_key_blocks,
+    url_passwords,
+)
+
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows: one process per run is still consistent
@@ -48,56 +62,10 @@ except ImportError:  # pragma: no cover - Windows: one process per run is still 
 #: Environment variable naming the run's ledger; set by whoever opens the run (runner or
 #: plugin) so pytest-xdist workers, which inherit the environment, join the same ledger.
 LEDGER_ENV = "MARGO_REDACTION_LEDGER"
-#: Tests only: a file (outside the report directory) to which each scenario appends the
-#: credentials it was issued, gathered from the emulated WOS's and the simulated device's own
-#: records, independently of what the redactor learned on the wire. Unset in normal runs.
-AUDIT_ENV = "MARGO_CREDENTIAL_AUDIT"
 MIN_LENGTH = 6
 
-ONBOARDING_KEY = "onboardingKey"
-CLIENT_SECRET = "clientSecret"
-ACCESS_TOKEN = "accessToken"
-GIT_TOKEN = "gitToken"
-BEARER_TOKEN = "bearerToken"
-BASIC_CREDENTIALS = "basicCredentials"
-PASSWORD = "password"
-URL_CREDENTIALS = "urlCredentials"
-PRIVATE_KEY = "privateKey"
-SUT_SECRET = "sutSecret"
-
-#: JSON or form member names whose string values are credentials, and the kind they are.
-#: (V24's onboarding answer names the Git token `desiredState.accessToken`.)
-MEMBER_KINDS: Mapping[str, str] = {
-    "onboardingkey": ONBOARDING_KEY,
-    "onboarding_key": ONBOARDING_KEY,
-    "clientsecret": CLIENT_SECRET,
-    "client_secret": CLIENT_SECRET,
-    "access_token": ACCESS_TOKEN,
-    "accesstoken": GIT_TOKEN,
-    "refresh_token": "refreshToken",
-    "id_token": "idToken",
-    "password": PASSWORD,
-    "privatekey": PRIVATE_KEY,
-    "private_key": PRIVATE_KEY,
-}
-#: Any other member whose name ends so holds a credential too (kind: the member's name).
-_CREDENTIAL_MEMBER = re.compile(r"(secret|password|passwd|token|private_?key|api_?key)$", re.IGNORECASE)
-
-#: An Authorization header as it shows in text: a header line, a Python or JSON mapping, a
-#: git `http.extraHeader`. Only after the header's name, so prose ("a bearer token") is not taken.
-_AUTHORIZATION = re.compile(
-    r"authorization[\"']?\s*[:=]\s*[\"']?(Bearer|Basic)\s+([A-Za-z0-9\-._~+/]{6,}=*)",
-    re.IGNORECASE,
-)
-#: Starts at the literal "://" (the scheme is not needed to find the credentials), so the
-#: regex engine can skip ahead to it instead of trying every word of a long evidence text.
-_URL_USERINFO = re.compile(r"://([^/\s:@\"'<>]+):([^/\s@\"'<>]+)@")
 #: A run of token characters that a shortened text ends with, just before its ellipsis.
 _BEFORE_ELLIPSIS = re.compile(r"([A-Za-z0-9\-_~+/=]{6,})(?=\.\.\.|\u2026)")
-_FORM = re.compile(r"[^\s&=]+=[^\s&]*(?:&[^\s&=]+=[^\s&]*)*")
-_PEM_PRIVATE_KEY = re.compile(
-    r"-----BEGIN ((?:[A-Z0-9]+ )*)PRIVATE KEY-----[\s\S]*?-----END \1PRIVATE KEY-----"
-)
 
 
 def placeholder(kind: str, number: int) -> str:
@@ -152,7 +120,7 @@ class Redactor:
             self.learn(BEARER_TOKEN, credentials)
         elif scheme.lower() == "basic":
             self.learn(BASIC_CREDENTIALS, credentials)
-            decoded = _base64_text(credentials)
+            decoded = base64_text(credentials)
             if decoded is not None and ":" in decoded:
                 self.learn(PASSWORD, decoded.partition(":")[2])
         elif credentials:
@@ -192,8 +160,8 @@ class Redactor:
         try:
             self.learn_document(json.loads(text))
         except ValueError:
-            if "form" in content_type or _FORM.fullmatch(text.strip()):
-                self.learn_document(_form_fields(text.strip()))
+            if "form" in content_type or is_form(text.strip()):
+                self.learn_document(form_fields(text.strip()))
         self.learn_shapes(text)
 
     def learn_headers(self, headers: Mapping[str, str] | Iterable[tuple[str, str]]) -> None:
@@ -205,20 +173,13 @@ class Redactor:
     def learn_shapes(self, text: str) -> None:
         """Credentials recognisable by their shape alone: Authorization headers (Bearer,
         Basic), URL userinfo and PEM private keys."""
-        if "PRIVATE KEY-----" in text:
-            for match in _PEM_PRIVATE_KEY.finditer(text):
-                block = match.group(0)
-                self.learn(PRIVATE_KEY, block)
-                body = "".join(line for line in block.splitlines()[1:-1] if ":" not in line)
-                self.learn(PRIVATE_KEY, body)
-        # Cheap containment tests first: a case-insensitive regex cannot skip ahead, and most
-        # texts (evidence, log lines) hold neither shape.
-        if "authorization" in text.lower():
-            for match in _AUTHORIZATION.finditer(text):
-                self.learn_authorization(f"{match.group(1)} {match.group(2)}")
-        if "@" in text:
-            for match in _URL_USERINFO.finditer(text):
-                self.learn(URL_CREDENTIALS, unquote(match.group(2)))
+        for block in private_key_blocks(text):
+            self.learn(PRIVATE_KEY, block)
+            self.learn(PRIVATE_KEY, pem_body(block))
+        for header in authorization_headers(text):
+            self.learn_authorization(header)
+        for password in url_passwords(text):
+            self.learn(URL_CREDENTIALS, password)
 
     def known(self) -> dict[str, str]:
         """value -> kind of every credential learned so far (for tests and audits)."""
@@ -359,29 +320,6 @@ class Redactor:
             return self._ordered
 
 
-def member_kind(name: str) -> str | None:
-    """The credential kind a JSON or form member of this name holds; None: not a credential."""
-    lowered = name.lower()
-    if lowered in MEMBER_KINDS:
-        return MEMBER_KINDS[lowered]
-    return name if _CREDENTIAL_MEMBER.search(name) else None
-
-
-def _base64_text(value: str) -> str | None:
-    try:
-        return base64.b64decode(value + "=" * (-len(value) % 4), validate=True).decode("utf-8")
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        return None
-
-
-def _form_fields(text: str) -> dict[str, str]:
-    fields: dict[str, str] = {}
-    for pair in text.split("&"):
-        name, _, value = pair.partition("=")
-        fields[unquote(name.replace("+", " "))] = unquote(value.replace("+", " "))
-    return fields
-
-
 # -- the run's redactor ------------------------------------------------------------------------
 
 _current = Redactor()
@@ -450,39 +388,6 @@ def run_ledger(report_dir: Path | None = None) -> Iterator[Redactor]:
         os.environ.pop(LEDGER_ENV, None)
         attach(None)  # keeps what was learned, in memory, for anything written after the run
         shutil.rmtree(directory, ignore_errors=True)
-
-
-def audit_issued(credentials: Iterable[tuple[str, object]]) -> None:
-    """Tests only (`MARGO_CREDENTIAL_AUDIT`): append the credentials a scenario was issued,
-    one JSON line each, so a test can search the run's files for them. A no-op otherwise."""
-    target = os.environ.get(AUDIT_ENV)
-    if not target:
-        return
-    lines = "".join(
-        json.dumps({"kind": kind, "value": value}) + "\n"
-        for kind, value in credentials
-        if isinstance(value, str) and value
-    )
-    with open(target, "ab") as handle:
-        if fcntl is not None:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-        handle.write(lines.encode("utf-8"))
-
-
-def document_credentials(document: object) -> list[tuple[str, str]]:
-    """(kind, value) of every credential member of a JSON-like document, nested."""
-    found: list[tuple[str, str]] = []
-    if isinstance(document, Mapping):
-        for name, value in document.items():
-            kind = member_kind(str(name))
-            if kind is not None and isinstance(value, str):
-                found.append((kind, value))
-            else:
-                found += document_credentials(value)
-    elif isinstance(document, list | tuple):
-        for item in document:
-            found += document_credentials(item)
-    return found
 
 
 def join_run_ledger() -> Redactor:

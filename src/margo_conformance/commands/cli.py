@@ -15,15 +15,9 @@ from pathlib import Path
 from margo_conformance import __version__
 from margo_conformance.base.errors import ConfigError, SuiteError
 from margo_conformance.base.paths import DEFAULT_SUT_FILE
-from margo_conformance.commands.runner import (
-    EXIT_ERROR,
-    EXIT_FAIL,
-    EXIT_USAGE,
-    RunRequest,
-    execute,
-    only_scenarios,
-    print_line,
-)
+from margo_conformance.commands.exit_codes import EXIT_ERROR, EXIT_FAIL, EXIT_USAGE
+from margo_conformance.commands.run_request import RunRequest, only_scenarios
+from margo_conformance.commands.runner import execute, print_line
 from margo_conformance.config.run_config import load_sut_file
 from margo_conformance.config.workers import AUTO_WORKERS, parse_workers, resolve_workers
 
@@ -363,7 +357,8 @@ def _stability(args: argparse.Namespace) -> int:
 
 
 def _selftest(args: argparse.Namespace) -> int:
-    from margo_conformance.commands.selftest import load_mutants, mutation_coverage, run_selftest
+    from margo_conformance.commands.mutants import load_mutants, mutation_coverage
+    from margo_conformance.commands.selftest import run_selftest
 
     report_dir = args.report_dir.resolve()
     rows = run_selftest(report_dir, args.role, print_line, jobs=args.jobs, scope=args.scope, names=args.mutant)

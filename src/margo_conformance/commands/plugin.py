@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 
-from margo_conformance.base import redaction
+from margo_conformance.base import credentials, redaction
 from margo_conformance.base.errors import ConfigError
 from margo_conformance.base.evidence import EvidenceLog
 from margo_conformance.base.paths import CONFORMANCE_INI, DEFAULT_SUT_FILE, FIXTURES_DIR, STEPS_DIR
@@ -180,7 +180,7 @@ def open_redaction(config: pytest.Config, run: RunConfig) -> None:
         raise pytest.UsageError(str(exc)) from exc
     config.stash[LEDGER_KEY] = stack
     for value in run.sut.secret_values():
-        redactor.learn(redaction.SUT_SECRET, value)
+        redactor.learn(credentials.SUT_SECRET, value)
 
 
 class ReportRedaction:
@@ -364,7 +364,7 @@ def agent(
     yield under_test
     under_test.stop()
     if under_test._device is not None:
-        redaction.audit_issued(under_test._device.issued_credentials())
+        credentials.audit_issued(under_test._device.issued_credentials())
         emulated_wos.state.forget_device(under_test._device.device_id)
     _attach_to_allure(evidence)
 
@@ -378,7 +378,7 @@ def wos(
     yield under_test
     under_test.stop()
     for device in under_test.devices.values():
-        redaction.audit_issued(device.issued_credentials())
+        credentials.audit_issued(device.issued_credentials())
     _attach_to_allure(evidence)
 
 

@@ -15,8 +15,9 @@ import docker
 
 from margo_conformance.base.paths import FIXTURES_DIR
 from margo_conformance.config.run_config import SutConfig, build_arguments, load_sut_file
+from margo_conformance.engine.base_image import choose_base_image
 from margo_conformance.engine.daemon import engine_answers, ensure_engine
-from margo_conformance.engine.images import BuildOutcome, build_if_stale, choose_base_image, needs_build
+from margo_conformance.engine.images import BuildOutcome, build_if_stale, needs_build
 
 Log = Callable[[str], None]
 

@@ -23,7 +23,7 @@ from typing import Any, Literal
 import jsonschema
 import yaml
 
-from margo_conformance.base import redaction
+from margo_conformance.base import credentials, redaction
 from margo_conformance.base.errors import ConfigError
 from margo_conformance.base.paths import SCHEMA_DIR
 from margo_conformance.config.interop import Interop, parse_interop
@@ -165,7 +165,7 @@ class SutConfig:
         shown = json.loads(json.dumps(dict(self.raw)))
         for name, value in shown.get("env", {}).items():
             if self.is_secret(name) and not _is_pure_placeholder(value):
-                shown["env"][name] = redaction.learn(redaction.SUT_SECRET, value) or "***"
+                shown["env"][name] = redaction.learn(credentials.SUT_SECRET, value) or "***"
         shown["file"] = str(self.path)
         return shown
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from margo_conformance.base import redaction
+from margo_conformance.base import credentials
 from margo_conformance.base.evidence import COMMIT, GIT
 from margo_conformance.base.paths import FIXTURES_DIR
 from margo_conformance.checks import capability_rules
@@ -95,6 +95,6 @@ V24 = V24Dialect(
     status_kind="DeploymentStatus",
     status_accepted=201,
     issues_onboarding_key=True,
-    onboarding_credentials=(("client_secret", redaction.CLIENT_SECRET), ("git_token", redaction.GIT_TOKEN)),
+    onboarding_credentials=(("client_secret", credentials.CLIENT_SECRET), ("git_token", credentials.GIT_TOKEN)),
     onboarding_urls=("repository_url",),
 )

@@ -15,7 +15,7 @@ from typing import Any
 import git
 import yaml
 
-from margo_conformance.base import redaction
+from margo_conformance.base import credentials, redaction
 from margo_conformance.base.evidence import GIT, EvidenceLog
 
 
@@ -28,7 +28,7 @@ class GitRead:
 
 
 def _env(token: str | None) -> dict[str, str]:
-    redaction.learn(redaction.GIT_TOKEN, token)  # git may echo it (GIT_TRACE, error text)
+    redaction.learn(credentials.GIT_TOKEN, token)  # git may echo it (GIT_TRACE, error text)
     env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true"}
     if token is not None:
         # Passed as environment config, so the token is neither on a command line nor on disk.

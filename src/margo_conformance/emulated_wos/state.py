@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from margo_conformance.base import redaction
+from margo_conformance.base import credentials, redaction
 from margo_conformance.base.evidence import NOTE, EvidenceLog
 from margo_conformance.emulated_wos.manifest import ClientDesiredState
 
@@ -82,9 +82,9 @@ class DeviceRecord:
 
     def __post_init__(self) -> None:
         # Learned as issued, before any of them can reach an evidence log or a SUT's output.
-        redaction.learn(redaction.ONBOARDING_KEY, self.onboarding_key)
-        redaction.learn(redaction.CLIENT_SECRET, self.client_secret)
-        redaction.learn(redaction.GIT_TOKEN, self.git_token)
+        redaction.learn(credentials.ONBOARDING_KEY, self.onboarding_key)
+        redaction.learn(credentials.CLIENT_SECRET, self.client_secret)
+        redaction.learn(credentials.GIT_TOKEN, self.git_token)
 
     def desired_state(self) -> ClientDesiredState:
         """PR1: the deployments the WOS serves this client through its state manifest."""
@@ -103,13 +103,13 @@ class DeviceRecord:
 
     def issued_credentials(self) -> list[tuple[str, str]]:
         """(kind, value) of every credential the WOS issued this device."""
-        issued = [(redaction.ONBOARDING_KEY, self.onboarding_key), (redaction.CLIENT_SECRET, self.client_secret),
-                  (redaction.GIT_TOKEN, self.git_token)]
-        return issued + [(redaction.ACCESS_TOKEN, token) for token in self.issued_access_tokens]
+        issued = [(credentials.ONBOARDING_KEY, self.onboarding_key), (credentials.CLIENT_SECRET, self.client_secret),
+                  (credentials.GIT_TOKEN, self.git_token)]
+        return issued + [(credentials.ACCESS_TOKEN, token) for token in self.issued_access_tokens]
 
     def issue_access_token(self) -> str:
         token = secrets.token_urlsafe(32)
-        redaction.learn(redaction.ACCESS_TOKEN, token)
+        redaction.learn(credentials.ACCESS_TOKEN, token)
         self.issued_access_tokens.append(token)
         self.access_tokens[token] = time.time() + TOKEN_LIFETIME_S
         return token

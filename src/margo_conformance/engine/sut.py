@@ -22,7 +22,7 @@ from testcontainers.core.container import DockerContainer
 from testcontainers.core.docker_client import DockerClient as TcDockerClient
 from testcontainers.core.wait_strategies import HttpWaitStrategy, LogMessageWaitStrategy
 
-from margo_conformance.base import redaction
+from margo_conformance.base import credentials, redaction
 from margo_conformance.base.errors import SutError
 from margo_conformance.base.evidence import CONTAINER, LOG, EvidenceLog
 from margo_conformance.config.run_config import SutConfig, render
@@ -83,7 +83,7 @@ class SutContainer:
             # Listed under `secrets:`: the filled value too (a name that merely looks secret may
             # hold a URL template; its literal values are learned from the SUT file).
             if name in config.secrets:
-                redaction.learn(redaction.SUT_SECRET, value)
+                redaction.learn(credentials.SUT_SECRET, value)
             container.with_env(name, value)
         if config.command:
             container.with_command([render(part, values) for part in config.command])

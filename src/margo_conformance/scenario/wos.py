@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from margo_conformance.base import redaction
+from margo_conformance.base import credentials, redaction
 from margo_conformance.base.errors import StepOrderError, SutError
 from margo_conformance.base.evidence import NOTE, EvidenceLog
 from margo_conformance.base.schemas import validation_errors
@@ -185,7 +185,7 @@ class WosUnderTest:
         key = ""
         if exchange.keys:  # a WOS without onboarding keys (declared) gives none
             key = control_member("register-device", answer, "/onboardingKey", str)
-            redaction.learn(redaction.ONBOARDING_KEY, key)
+            redaction.learn(credentials.ONBOARDING_KEY, key)
             if not key:
                 raise ControlError("control verb register-device gave an empty onboardingKey")
         self.devices[role] = SimulatedDevice(device_id, key, dialect=dialect, exchange=exchange)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from margo_conformance.base import redaction
+from margo_conformance.base import credentials
 from margo_conformance.base.errors import StepOrderError
 from margo_conformance.checks.shapes import json_document, read_member
 from margo_conformance.config.interop import V24Onboarding
@@ -70,10 +70,10 @@ class SimulatedDevice:
 
     def issued_credentials(self) -> list[tuple[str, str]]:
         """(kind, value) of every credential the WOS under test gave this device."""
-        issued = [(redaction.ONBOARDING_KEY, self.onboarding_key), *self.declared_credentials()]
+        issued = [(credentials.ONBOARDING_KEY, self.onboarding_key), *self.declared_credentials()]
         if self.onboarding_answer is not None:
-            issued += redaction.document_credentials(self.onboarding_answer.json())
-        return issued + ([(redaction.ACCESS_TOKEN, self.access_token)] if self.access_token else [])
+            issued += credentials.document_credentials(self.onboarding_answer.json())
+        return issued + ([(credentials.ACCESS_TOKEN, self.access_token)] if self.access_token else [])
 
     def _onboarded(self) -> Answer:
         if self.onboarding_answer is None:

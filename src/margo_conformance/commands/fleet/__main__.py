@@ -26,9 +26,10 @@ def _interrupt_on_signals() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     from margo_conformance.base.errors import ConfigError, SuiteError, SutError
+    from margo_conformance.commands.exit_codes import EXIT_USAGE
     from margo_conformance.commands.fleet.options import parse
     from margo_conformance.commands.fleet.runner import EXIT_ERROR, run_fleet
-    from margo_conformance.commands.runner import EXIT_USAGE, print_line
+    from margo_conformance.commands.runner import print_line
 
     _interrupt_on_signals()
     try:
