@@ -12,7 +12,8 @@ import yaml
 
 from margo_conformance.base.errors import ConfigError
 from margo_conformance.base.paths import DEFAULT_SUT_FILE, FIXTURES_DIR
-from margo_conformance.config.run_config import PLACEHOLDERS, load_sut_file, render
+from margo_conformance.config.placeholders import PLACEHOLDERS, render
+from margo_conformance.config.run_config import load_sut_file
 
 INVALID = sorted((FIXTURES_DIR / "sut" / "invalid").glob("*.yaml"))
 

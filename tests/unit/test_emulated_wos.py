@@ -59,7 +59,7 @@ def test_onboarding_hands_out_credentials_and_repository(
 ) -> None:
     onboarding = _onboard(client, device)
     assert onboarding["clientId"] == device.client_id
-    assert onboarding["desiredState"]["url"] == f"{wos.url_for_containers}/git/{device.device_id}.git"
+    assert onboarding["desiredState"]["url"] == f"{wos.url_for_sut}/git/{device.device_id}.git"
     assert onboarding["tokenEndpoint"].endswith("/oauth/token")
 
 

@@ -8,7 +8,8 @@ from types import SimpleNamespace
 
 from margo_conformance.base.evidence import EvidenceLog
 from margo_conformance.base.paths import FIXTURES_DIR, SUITE_ROOT
-from margo_conformance.config.run_config import PLACEHOLDER_SCOPES, PLACEHOLDERS, RunConfig, load_sut_file
+from margo_conformance.config.placeholders import PLACEHOLDER_SCOPES, PLACEHOLDERS
+from margo_conformance.config.run_config import RunConfig, load_sut_file
 from margo_conformance.scenario.agent import AgentUnderTest
 from margo_conformance.scenario.wos import WosUnderTest
 
@@ -43,7 +44,7 @@ def _run(sut_file: str, tmp_path: Path) -> RunConfig:
 def test_the_agent_role_fills_exactly_the_agent_placeholders(tmp_path: Path) -> None:
     device = SimpleNamespace(device_id="device-1", onboarding_key="key", public_url=None)
     agent = AgentUnderTest(
-        _run("reference-agent.yaml", tmp_path), SimpleNamespace(url_for_containers="http://wos:1"),  # type: ignore[arg-type]
+        _run("reference-agent.yaml", tmp_path), SimpleNamespace(url_for_sut="http://wos:1"),  # type: ignore[arg-type]
         EvidenceLog(), tmp_path, _device=device,  # type: ignore[arg-type]
     )
     assert set(agent.placeholder_values()) == PLACEHOLDER_SCOPES["agent"]

@@ -30,9 +30,9 @@ from margo_agent.faults import BAD_ROLE, UNASSIGNED_REPO
 from margo_agent.gitops import GitCheckout, GitError, read_desired_state
 from margo_agent.reconciler import Reconciler
 from margo_agent.retry import Backoff, until_done
+from margo_agent.runtime import workload_runtime
 from margo_agent.status import StatusReporter
 from margo_agent.transport import TransportError
-from margo_agent.workloads import DockerRuntime
 from margo_agent.wos_client import (
     DesiredStateRepo,
     Onboarding,
@@ -88,9 +88,7 @@ class Agent:
         pinned = self._config.wos_url.startswith("https://") and not self._config.faults.skip_root_ca
         ca_file = self._ca_file if pinned else None
         checkout = GitCheckout(self._state_dir / "desired-state", ca_file)
-        runtime = DockerRuntime(
-            self._config.device_id, self._config.workload_labels, self._wos.ssl_context
-        )
+        runtime = workload_runtime(self._config, self._wos.ssl_context)
         reconciler = Reconciler(
             runtime,
             self._report_status,

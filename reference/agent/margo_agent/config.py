@@ -32,6 +32,11 @@ class AgentConfig:
     faults: Faults = Faults()
     #: V24 (Git desired state) or PR1 (state manifest, margo_agent/pr1).
     profile: str = "V24"
+    #: Where workloads run: `docker` (containers on the engine) or `ledger` (recorded in the state
+    #: directory, for running the agent as a plain process without Docker; margo_agent/ledger.py).
+    runtime: str = "docker"
+    #: ledger only: the images the device holds (a service whose image is not listed fails).
+    device_images: frozenset[str] = frozenset()
 
     @property
     def poll_s(self) -> float:
@@ -67,7 +72,19 @@ def load_config(env: Mapping[str, str]) -> AgentConfig:
         downtime_window=_window(env.get("MARGO_DOWNTIME_WINDOW", ""), env.get("MARGO_DOWNTIME_FORMAT", "")),
         faults=faults,
         profile=_profile(env.get("MARGO_PROFILE", "")),
+        runtime=_runtime(env.get("MARGO_AGENT_RUNTIME", "")),
+        device_images=frozenset(i.strip() for i in env.get("MARGO_AGENT_DEVICE_IMAGES", "").split(",") if i.strip()),
     )
+
+
+RUNTIMES = ("docker", "ledger")
+
+
+def _runtime(text: str) -> str:
+    runtime = text.strip() or "docker"
+    if runtime not in RUNTIMES:
+        raise ConfigError(f"MARGO_AGENT_RUNTIME must be one of {', '.join(RUNTIMES)}, got {text!r}")
+    return runtime
 
 
 def _profile(text: str) -> str:

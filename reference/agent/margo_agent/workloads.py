@@ -117,6 +117,23 @@ def fetch_package(url: str, ssl_context: ssl.SSLContext | None) -> str:
     return response.body.decode("utf-8", "replace")
 
 
+def component_services(
+    deployment: Deployment, component: Component, ssl_context: ssl.SSLContext | None
+) -> list[ServiceSpec]:
+    """The services a component runs: its Compose package, fetched and parsed (any runtime)."""
+    if deployment.profile_type != COMPOSE_PROFILE:
+        raise WorkloadError(
+            "UNSUPPORTED_PROFILE",
+            f"deployment profile {deployment.profile_type!r} is not supported",
+        )
+    location = component.properties.get("packageLocation")
+    if not location:
+        raise WorkloadError(
+            "PACKAGE_LOCATION_MISSING", f"component {component.name!r} has no packageLocation"
+        )
+    return parse_compose(fetch_package(str(location), ssl_context))
+
+
 class DockerRuntime:
     def __init__(
         self,
@@ -132,17 +149,7 @@ class DockerRuntime:
 
     def install(self, deployment: Deployment, component: Component) -> None:
         """Start every service of the component; return only once all containers run."""
-        if deployment.profile_type != COMPOSE_PROFILE:
-            raise WorkloadError(
-                "UNSUPPORTED_PROFILE",
-                f"deployment profile {deployment.profile_type!r} is not supported",
-            )
-        location = component.properties.get("packageLocation")
-        if not location:
-            raise WorkloadError(
-                "PACKAGE_LOCATION_MISSING", f"component {component.name!r} has no packageLocation"
-            )
-        services = parse_compose(fetch_package(str(location), self._ssl_context))
+        services = component_services(deployment, component, self._ssl_context)
         parameters = parameter_environment(deployment, component.name)
         client = self._docker()
         self._remove(client, {LABEL_DEPLOYMENT: deployment.id, LABEL_COMPONENT: component.name})

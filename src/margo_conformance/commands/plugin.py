@@ -35,7 +35,7 @@ from margo_conformance.base.requirements import id_to_tag, load_catalogue
 from margo_conformance.config.interop import not_applicable
 from margo_conformance.config.run_config import RunConfig, load_run_config, load_sut_file
 from margo_conformance.config.selection import Selection, scenario_ref
-from margo_conformance.emulated_wos.server import EmulatedWos
+from margo_conformance.emulated_wos.server import CONTAINER_HOSTNAME, EmulatedWos
 from margo_conformance.engine.sut import remove_run_resources
 from margo_conformance.results.collector import EVIDENCE_KEY, ResultsCollector
 from margo_conformance.results.model import NOT_CLAIMED
@@ -307,7 +307,10 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     # A pytest-xdist worker that finishes first must not remove its siblings' containers:
     # the controller, which ends last, removes everything labelled with the run. A
     # collection-only session started nothing (and may run where no engine answers).
-    if run is not None and not hasattr(config, "workerinput") and not config.option.collectonly:
+    # A run whose SUT is a local process started nothing on the engine (its processes end with
+    # their scenario, or with the worker that started them).
+    if run is not None and not hasattr(config, "workerinput") and not config.option.collectonly \
+            and run.sut.in_containers:
         remove_run_resources(run.run_id, LATE_CREATES_S if config.stash.get(INTERRUPTED_KEY, False) else 0.0)
         redact_outputs(config, run)
     ledger = config.stash.get(LEDGER_KEY, None)
@@ -340,7 +343,9 @@ def run_workdir() -> Iterator[Path]:
 @pytest.fixture(scope="session")
 def emulated_wos(run_config: RunConfig, run_workdir: Path) -> Iterator[EmulatedWos]:
     values = {"WORKLOAD_IMAGE": run_config.workload_image or ""}
-    with EmulatedWos(run_workdir / "wos", FIXTURES_DIR / "artifacts", values) as wos:
+    # A SUT in a container reaches this machine as host.docker.internal; a local process, on the loopback.
+    sut_host = CONTAINER_HOSTNAME if run_config.sut.in_containers else "127.0.0.1"
+    with EmulatedWos(run_workdir / "wos", FIXTURES_DIR / "artifacts", values, sut_host) as wos:
         yield wos
 
 

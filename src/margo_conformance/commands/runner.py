@@ -38,7 +38,7 @@ from margo_conformance.commands.run_outputs import (
 )
 from margo_conformance.commands.run_request import RunRequest, check_request, failed_nodeids
 from margo_conformance.config.run_config import SutConfig, build_arguments, save_run_config
-from margo_conformance.engine.base_image import choose_base_image
+from margo_conformance.engine.base_image import LOCAL_BASE_IMAGE, choose_base_image
 from margo_conformance.engine.daemon import engine_answers
 from margo_conformance.engine.images import ensure_built_image, image_exists, needs_build
 from margo_conformance.report.progress import LiveProgress
@@ -49,7 +49,10 @@ Log = Callable[[str], None]
 
 
 def prepare_images(sut: SutConfig, base_image: str | None, log: Log) -> PreparedImages:
-    """Make sure the SUT image exists (building it when the SUT file says how)."""
+    """Make sure the SUT image exists (building it when the SUT file says how). A SUT started as
+    a local process needs no engine: the base image is then only a name workloads may use."""
+    if not sut.in_containers:
+        return PreparedImages(base_image=base_image or LOCAL_BASE_IMAGE, sut_image="")
     if not engine_answers():
         raise SuiteError("no Docker engine answers; run `margo-conformance setup` first")
     client = docker.from_env()

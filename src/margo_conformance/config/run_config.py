@@ -12,7 +12,6 @@ import dataclasses
 import json
 import pickle
 import re
-import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -27,38 +26,17 @@ from margo_conformance.base import credentials, redaction
 from margo_conformance.base.errors import ConfigError
 from margo_conformance.base.paths import SCHEMA_DIR
 from margo_conformance.config.interop import Interop, parse_interop
+from margo_conformance.config.placeholders import (
+    CONTAINER,
+    PLACEHOLDER_SCOPES,
+    PLACEHOLDERS,
+    PROCESS,
+    PROCESS_PLACEHOLDERS,
+    render,
+    template_fields,
+)
 
 Role = Literal["agent", "wos"]
-
-#: Placeholders a SUT file may use in `env`, `command` and build args (where: PLACEHOLDER_SCOPES).
-PLACEHOLDERS: Mapping[str, str] = MappingProxyType(
-    {
-        "wos_url": "root URL of the emulated WOS, as the container reaches it",
-        "public_url": "root URL of the WOS under test, as the suite (the device) reaches it",
-        "device_id": "the device identity the WOS registered for this scenario",
-        "onboarding_key": "the one-time key the end user enters on the device",
-        "serial_number": "the serial number the device should report",
-        "poll_interval_s": "desired-state polling interval in seconds",
-        "poll_interval_ms": "desired-state polling interval in milliseconds",
-        "workload_labels": "comma-separated k=v labels to put on workload containers",
-        "downtime_window": "a downtime window as an ISO 8601 interval <start>/<end> in UTC; empty: none",
-        "run_id": "identifier of this conformance run",
-        "profile": "the spec profile this scenario speaks (V24 or PR1)",
-        "base_image": "the base image the suite's own images are built from",
-        "workload_image": "an image present on the engine that workloads may use",
-    }
-)
-
-#: Which placeholders are filled where: in `env` and `command` per scenario, by role (a WOS
-#: SUT knows no device of its own), and in `build.args` once per build, before any scenario.
-#: Any other use is refused when the SUT file is loaded.
-PLACEHOLDER_SCOPES: Mapping[str, frozenset[str]] = MappingProxyType(
-    {
-        "agent": frozenset(PLACEHOLDERS) - {"public_url"},
-        "wos": frozenset({"public_url", "run_id", "profile", "base_image", "workload_image"}),
-        "build": frozenset({"base_image"}),
-    }
-)
 
 _SECRET_NAME = re.compile(r"(KEY|SECRET|TOKEN|PASSWORD|CREDENTIAL)", re.IGNORECASE)
 
@@ -75,6 +53,14 @@ class Mount:
     source: str
     target: str
     read_only: bool = False
+
+
+@dataclass(frozen=True)
+class ProcessSpec:
+    """`launcher: process`: the command that starts the SUT and the folder it runs in."""
+
+    command: tuple[str, ...]
+    cwd: Path
 
 
 @dataclass(frozen=True)
@@ -116,7 +102,7 @@ class SutConfig:
     path: Path
     name: str
     role: Role
-    image: str
+    image: str = ""  # the container launcher's image; empty for a process
     profiles: tuple[str, ...] = ("V24",)
     vendor: str = ""
     version: str = ""
@@ -131,7 +117,14 @@ class SutConfig:
     polling: Polling = field(default_factory=Polling)
     secrets: frozenset[str] = frozenset()
     interop: Interop = field(default_factory=Interop)
+    launcher: str = CONTAINER
+    process: ProcessSpec | None = None
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def in_containers(self) -> bool:
+        """The SUT runs in containers on the Docker engine (else as a local process)."""
+        return self.launcher == CONTAINER
 
     def is_secret(self, env_name: str) -> bool:
         return env_name in self.secrets or bool(_SECRET_NAME.search(env_name))
@@ -198,6 +191,8 @@ class RunConfig:
                 "name": sut.name,
                 "role": sut.role,
                 "image": sut.image,
+                "launcher": sut.launcher,
+                "process": _plain(sut.process) if sut.process is not None else None,
                 "profiles": list(sut.profiles),
                 "port": sut.port,
                 "command": list(sut.command) if sut.command is not None else None,
@@ -282,6 +277,9 @@ def _check_placeholders(path: Path, data: dict[str, Any]) -> None:
     role = data["role"]
     templated: dict[str, tuple[str, str]] = {f"env.{k}": (v, role) for k, v in data.get("env", {}).items()}
     templated |= {f"command[{i}]": (v, role) for i, v in enumerate(data.get("command", []))}
+    templated |= {f"process.command[{i}]": (v, role)
+                  for i, v in enumerate(data.get("process", {}).get("command", []))}
+    in_process = data.get("launcher", CONTAINER) == PROCESS
     build_args = data.get("build", {}).get("args", {})
     templated |= {f"build.args.{k}": (v, "build") for k, v in build_args.items()}
     for where, (template, scope) in templated.items():
@@ -289,23 +287,12 @@ def _check_placeholders(path: Path, data: dict[str, Any]) -> None:
             if name not in PLACEHOLDERS:
                 known = ", ".join(sorted(PLACEHOLDERS))
                 raise ConfigError(f"{path}: {where}: unknown placeholder {{{name}}} (known: {known})")
+            if name in PROCESS_PLACEHOLDERS and not in_process:
+                raise ConfigError(f"{path}: {where}: placeholder {{{name}}} is filled only for `launcher: process`")
             if name not in PLACEHOLDER_SCOPES[scope]:
                 filled = ", ".join(sorted(PLACEHOLDER_SCOPES[scope]))
                 place = "in build args" if scope == "build" else f"for a {scope} SUT"
                 raise ConfigError(f"{path}: {where}: placeholder {{{name}}} is not filled {place} (filled: {filled})")
-
-
-def template_fields(template: str) -> list[str]:
-    """Placeholder names used in a template; `{{` and `}}` are literal braces."""
-    try:
-        return [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
-    except ValueError as exc:
-        raise ConfigError(f"bad placeholder syntax in {template!r}: {exc}") from exc
-
-
-def render(template: str, values: Mapping[str, str]) -> str:
-    """Fill a template's placeholders; unknown names were rejected at load time."""
-    return template.format_map(values)
 
 
 def build_arguments(build: BuildSpec, base_image: str) -> dict[str, str]:
@@ -336,7 +323,7 @@ def _freeze(path: Path, data: dict[str, Any]) -> SutConfig:
         path=path,
         name=data["name"],
         role=data["role"],
-        image=data["image"],
+        image=data.get("image", ""),
         profiles=tuple(data.get("profiles", ["V24"])),
         vendor=data.get("vendor", ""),
         version=data.get("version", ""),
@@ -364,5 +351,13 @@ def _freeze(path: Path, data: dict[str, Any]) -> SutConfig:
         polling=Polling(**data.get("polling", {})),
         secrets=frozenset(data.get("secrets", [])),
         interop=parse_interop(str(path), data.get("interop")),
+        launcher=data.get("launcher", CONTAINER),
+        process=_process(path, data.get("process")),
         raw=MappingProxyType(data),
     )
+
+
+def _process(path: Path, data: dict[str, Any] | None) -> ProcessSpec | None:
+    if not data:
+        return None
+    return ProcessSpec(command=tuple(data["command"]), cwd=(path.parent / data.get("cwd", ".")).resolve())

@@ -15,7 +15,7 @@ from margo_conformance.base import redaction, trust
 from margo_conformance.base.errors import SutError
 from margo_conformance.base.evidence import NOTE, EvidenceLog
 from margo_conformance.config.run_config import Control
-from margo_conformance.engine.sut import SutContainer
+from margo_conformance.engine.launch import RunningSut
 
 VERBS = ("register-device", "deploy", "remove", "deployment-status", "device-capabilities")
 
@@ -47,7 +47,7 @@ class HttpControl:
 
 
 class ExecControl:
-    def __init__(self, command: tuple[str, ...], sut: SutContainer, evidence: EvidenceLog, timeout_s: float) -> None:
+    def __init__(self, command: tuple[str, ...], sut: RunningSut, evidence: EvidenceLog, timeout_s: float) -> None:
         self.command = list(command)
         self.sut = sut
         self.evidence = evidence
@@ -62,7 +62,7 @@ class ExecControl:
 
 
 def adapter_for(
-    control: Control, sut: SutContainer, http_base: str | None, evidence: EvidenceLog, timeout_s: float
+    control: Control, sut: RunningSut, http_base: str | None, evidence: EvidenceLog, timeout_s: float
 ) -> ControlAdapter:
     if control.http_port is not None:
         assert http_base is not None

@@ -4,10 +4,11 @@ Usage::
 
     with EmulatedWos(workdir, artifacts_dir, {"WORKLOAD_IMAGE": "..."}) as wos:
         device = wos.state.register_device(evidence)
-        container_url = wos.url_for_containers   # http://host.docker.internal:PORT
-        host_url = wos.url_for_host              # http://127.0.0.1:PORT
+        sut_url = wos.url_for_sut     # http://host.docker.internal:PORT (a SUT in a container)
+        host_url = wos.url_for_host   # http://127.0.0.1:PORT
 
-It binds 0.0.0.0 so containers reach it through `host.docker.internal` (host-gateway).
+It binds 0.0.0.0 so containers reach it through `host.docker.internal` (host-gateway); a SUT
+started as a local process (`sut_host="127.0.0.1"`) reaches it on the loopback.
 """
 
 from __future__ import annotations
@@ -33,8 +34,10 @@ START_TIMEOUT_S = 10.0
 
 class EmulatedWos:
     def __init__(
-        self, workdir: Path, artifacts_dir: Path, artifact_values: Mapping[str, str]
+        self, workdir: Path, artifacts_dir: Path, artifact_values: Mapping[str, str],
+        sut_host: str = CONTAINER_HOSTNAME,
     ) -> None:
+        self.sut_host = sut_host  # the name the SUT reaches this machine by
         repos = workdir / "repos"
         repos.mkdir(parents=True, exist_ok=True)
         self.state = WosState(repos)
@@ -42,7 +45,7 @@ class EmulatedWos:
         self.api = WosApi(self.state, self.ca_pem, artifacts_dir, artifact_values)
         self._socket = _bind_ephemeral()
         self.port: int = self._socket.getsockname()[1]
-        self.api.public_url = self.url_for_containers
+        self.api.public_url = self.url_for_sut
         config = uvicorn.Config(
             build_app(self.api), log_level="warning", access_log=False, lifespan="off"
         )
@@ -50,8 +53,8 @@ class EmulatedWos:
         self._thread = threading.Thread(target=self._serve, name="emulated-wos", daemon=True)
 
     @property
-    def url_for_containers(self) -> str:
-        return f"http://{CONTAINER_HOSTNAME}:{self.port}"
+    def url_for_sut(self) -> str:
+        return f"http://{self.sut_host}:{self.port}"
 
     @property
     def url_for_host(self) -> str:

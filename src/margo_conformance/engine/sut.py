@@ -25,7 +25,8 @@ from testcontainers.core.wait_strategies import HttpWaitStrategy, LogMessageWait
 from margo_conformance.base import credentials, redaction
 from margo_conformance.base.errors import SutError
 from margo_conformance.base.evidence import CONTAINER, LOG, EvidenceLog
-from margo_conformance.config.run_config import SutConfig, render
+from margo_conformance.config.placeholders import render
+from margo_conformance.config.run_config import SutConfig
 
 RUN_LABEL = "org.margo.conformance.run"
 ROLE_LABEL = "org.margo.conformance.role"

@@ -17,7 +17,7 @@ from margo_conformance.base.errors import SutError
 from margo_conformance.base.evidence import CONTAINER, Event
 from margo_conformance.checks.expect import blocked
 from margo_conformance.config.interop import ANY
-from margo_conformance.engine.sut import SutContainer
+from margo_conformance.engine.launch import sut_instance
 from margo_conformance.scenario.agent_evidence import ONBOARDING_PATHS, path_of
 from margo_conformance.scenario.agent_observations import Observations
 from margo_conformance.scenario.agent_orchestrator import OrchestratorActions
@@ -34,14 +34,14 @@ class AgentUnderTest(AgentScenario):
         self.orchestrator = OrchestratorActions(self)
         self.observations = Observations(self)
 
-    # -- the agent container -----------------------------------------------------------------
+    # -- the agent (a container, or a local process) -----------------------------------------------------------------
 
     def start_agent(self) -> None:
         values = self.placeholder_values()
         finder = self.workload_finder
         if finder is not None and self._watcher is None:
             self._watcher = WorkloadWatcher(finder, self.evidence).start()
-        self._sut = SutContainer(self.run.sut, values, self.evidence, self.run.run_id)
+        self._sut = sut_instance(self.run.sut, values, self.evidence, self.run.run_id)
         self._sut.start()
 
     def stop(self) -> None:

@@ -25,7 +25,6 @@ from margo_conformance.base.paths import FIXTURES_DIR
 from margo_conformance.checks import cadence
 from margo_conformance.emulated_wos.desired_state import Commit, Deployment, render_deployment
 from margo_conformance.emulated_wos.link import DeviceLink
-from margo_conformance.emulated_wos.server import CONTAINER_HOSTNAME
 from margo_conformance.emulated_wos.state import DeviceRecord
 from margo_conformance.scenario.agent_state import AgentScenario, Published
 
@@ -47,7 +46,7 @@ class OrchestratorActions:
         device = scenario.wos.state.register_device(scenario.evidence)
         # The device reaches the WOS through a link of its own, which the suite can cut.
         link = DeviceLink(("127.0.0.1", scenario.wos.port), scenario.evidence, device.device_id).start()
-        device.public_url = f"http://{CONTAINER_HOSTNAME}:{link.port}"
+        device.public_url = f"http://{scenario.wos.sut_host}:{link.port}"
         publisher = scenario.dialect.publisher(device, scenario.workdir / "wos-clone", scenario.evidence)
         scenario.attach_device(device, link, publisher)
         return device
@@ -55,7 +54,7 @@ class OrchestratorActions:
     # -- publishing desired state ----------------------------------------------------------
 
     def _template_values(self) -> dict[str, str]:
-        return {"ARTIFACTS": f"{self.scenario.wos.url_for_containers}/artifacts"}
+        return {"ARTIFACTS": f"{self.scenario.wos.url_for_sut}/artifacts"}
 
     def publish(self, name: str) -> Published:
         """Publish a deployment fixture: a valid one (validated first), or, when the name is one

@@ -9,6 +9,7 @@ observations (agent_orchestrator.py, agent_observations.py) work on this state.
 
 from __future__ import annotations
 
+import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,14 +17,16 @@ from pathlib import Path
 from margo_conformance.base.errors import StepOrderError
 from margo_conformance.base.evidence import Event, EvidenceLog
 from margo_conformance.config.interop import NONE, WorkloadFinder, format_window
-from margo_conformance.config.run_config import RunConfig, template_fields
+from margo_conformance.config.placeholders import template_fields
+from margo_conformance.config.run_config import RunConfig
 from margo_conformance.dialects import Dialect, dialect_for
 from margo_conformance.emulated_wos.desired_state import Commit, Deployment, DeviceRepository, Publisher
 from margo_conformance.emulated_wos.link import DeviceLink
 from margo_conformance.emulated_wos.manifest import ClientDesiredState
 from margo_conformance.emulated_wos.server import EmulatedWos
 from margo_conformance.emulated_wos.state import DeviceRecord, ReceivedDocument
-from margo_conformance.engine.sut import SutContainer, workload_label_string
+from margo_conformance.engine.launch import RunningSut
+from margo_conformance.engine.sut import workload_label_string
 from margo_conformance.scenario.agent_evidence import overall_state
 from margo_conformance.scenario.deadlines import Deadlines
 from margo_conformance.scenario.workloads import DEVICE_LABEL, WorkloadWatcher, suite_labels_finder
@@ -69,7 +72,7 @@ class AgentScenario:
     profile: str = "V24"
     _repo: DeviceRepository | None = None
     _publisher: Publisher | None = None
-    _sut: SutContainer | None = None
+    _sut: RunningSut | None = None
     published: dict[str, Published] = field(default_factory=dict)
     removed: dict[str, Commit] = field(default_factory=dict)
     refused_since: float | None = None
@@ -105,7 +108,7 @@ class AgentScenario:
         return self._repo is not None
 
     @property
-    def sut(self) -> SutContainer:
+    def sut(self) -> RunningSut:
         if self._sut is None:
             raise StepOrderError("the agent has not been started: add 'When the agent starts'")
         return self._sut
@@ -206,7 +209,7 @@ class AgentScenario:
             format_window(self.run.sut.interop.downtime_format, *self.downtime_window) if self.downtime_window else ""
         )
         return {
-            "wos_url": self.device.public_url or self.wos.url_for_containers,
+            "wos_url": self.device.public_url or self.wos.url_for_sut,
             "device_id": self.device.device_id,
             "onboarding_key": self.device.onboarding_key,
             "serial_number": f"SN-{self.device.device_id}",
@@ -218,4 +221,13 @@ class AgentScenario:
             "profile": self.profile,
             "base_image": self.run.base_image or "",
             "workload_image": self.run.workload_image or "",
+            # launcher: process only (refused in a container's SUT file): the interpreter, and
+            # a directory kept for the whole scenario, so a restarted agent finds its state.
+            "python": sys.executable,
+            "state_dir": str(self.sut_state_dir()),
         }
+
+    def sut_state_dir(self) -> Path:
+        directory = self.workdir / "sut-state"
+        directory.mkdir(parents=True, exist_ok=True)
+        return directory

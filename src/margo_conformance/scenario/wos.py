@@ -10,6 +10,8 @@ work on a `WosUnderTest`.
 
 from __future__ import annotations
 
+import sys
+import tempfile
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +28,8 @@ from margo_conformance.dialects import Dialect, dialect_for
 from margo_conformance.emulated_device.client import Answer, DeviceClient
 from margo_conformance.emulated_device.control import ControlAdapter, ControlError, adapter_for
 from margo_conformance.emulated_device.git_reader import GitRead, read_repository
-from margo_conformance.engine.sut import SutContainer, docker_host_address, free_host_port
+from margo_conformance.engine.launch import RunningSut, sut_instance
+from margo_conformance.engine.sut import docker_host_address, free_host_port
 from margo_conformance.scenario.wos_device import SimulatedDevice, access_token_of, pointer_value
 from margo_conformance.scenario.wos_documents import (
     DEFINED_STATE_SPELLINGS,
@@ -39,8 +42,9 @@ if TYPE_CHECKING:
     from margo_conformance.scenario.wos_bad_request_walk import Walk
     from margo_conformance.scenario.wos_isolation import ReportsAtOnce
 
-#: Docker's refusal when a host port the suite picked was taken before the container bound it.
-PORT_TAKEN = "port is already allocated"
+#: Docker's refusal when a host port the suite picked was taken before the container bound it,
+#: and a process's own words when it could not bind the port it was given.
+PORT_TAKEN = ("port is already allocated", "address already in use")
 PORT_ATTEMPTS = 3
 
 
@@ -57,7 +61,7 @@ class WosUnderTest:
     evidence: EvidenceLog
     workdir: Path
     profile: str = "V24"
-    _sut: SutContainer | None = None
+    _sut: RunningSut | None = None
     _client: DeviceClient | None = None
     _control: ControlAdapter | None = None
     devices: dict[str, SimulatedDevice] = field(default_factory=dict)
@@ -84,11 +88,12 @@ class WosUnderTest:
 
     def start(self, host: str | None = None) -> None:
         """Start the WOS; `host` is where its published ports are reached (default: where
-        testcontainers says; the fleet profile keeps its load on 127.0.0.1)."""
+        testcontainers says, or this machine for a local process; the fleet profile keeps its
+        load on 127.0.0.1)."""
         sut = self.run.sut
         if sut.port is None or sut.control is None:
             raise SutError("a WOS SUT file needs `port` and `control`")
-        host = host or docker_host_address()
+        host = host or (docker_host_address() if sut.in_containers else "127.0.0.1")
         published, public_url = self._start_on_free_ports(host)
         timeout = sut.timeouts.request
         self._client = DeviceClient(public_url, self.evidence, timeout)
@@ -96,10 +101,19 @@ class WosUnderTest:
                         if sut.control.http_port is not None else None)
         self._control = adapter_for(sut.control, self._sut, control_base, self.evidence, timeout)
 
-    def placeholder_values(self, public_url: str) -> dict[str, str]:
-        """What the SUT file's placeholders are filled with (config.PLACEHOLDER_SCOPES["wos"])."""
+    def placeholder_values(self, public_url: str, published: dict[int, int] | None = None) -> dict[str, str]:
+        """What the SUT file's placeholders are filled with (config.PLACEHOLDER_SCOPES["wos"]).
+        `{port}`/`{control_port}`: where the WOS listens: the container's own ports, or for a
+        local process the host ports the suite picked (`published`)."""
+        sut = self.run.sut
+        listens = (lambda port: port) if sut.in_containers else (lambda port: (published or {}).get(port, port))
+        control_port = sut.control.http_port if sut.control is not None else None
         return {
             "public_url": public_url,
+            "port": str(listens(sut.port)) if sut.port is not None else "",
+            "control_port": str(listens(control_port)) if control_port is not None else "",
+            "python": sys.executable,
+            "state_dir": str(self.sut_state_dir()),
             "run_id": self.run.run_id,
             "profile": self.profile,
             "base_image": self.run.base_image or "",
@@ -120,16 +134,21 @@ class WosUnderTest:
             if sut.control.http_port is not None:
                 published[sut.control.http_port] = free_host_port()
             public_url = f"http://{host}:{published[sut.port]}"
-            values = self.placeholder_values(public_url)
-            self._sut = SutContainer(sut, values, self.evidence, self.run.run_id, published)
+            values = self.placeholder_values(public_url, published)
+            self._sut = sut_instance(sut, values, self.evidence, self.run.run_id, published)
             try:
                 self._sut.start()
                 return published, public_url
             except SutError as exc:
-                if PORT_TAKEN not in str(exc) or attempt == PORT_ATTEMPTS:
+                if not any(words in str(exc).lower() for words in PORT_TAKEN) or attempt == PORT_ATTEMPTS:
                     raise
                 self.evidence.record(NOTE, f"a host port was taken between pick and bind ({exc}); new ports")
         raise AssertionError("unreachable")
+
+    def sut_state_dir(self) -> Path:
+        """A directory for a local process's data, fresh for each start (a fresh WOS per scenario)."""
+        directory = Path(tempfile.mkdtemp(prefix="sut-state-", dir=self.workdir))
+        return directory
 
     def stop(self) -> None:
         if self._client is not None:

@@ -23,9 +23,9 @@ from margo_agent.pr1.identity import IdentityError
 from margo_agent.pr1.reconcile import Pr1Reconciler
 from margo_agent.pr1.sync import ManifestSync, Outcome
 from margo_agent.retry import Backoff, until_done
+from margo_agent.runtime import workload_runtime
 from margo_agent.status import StatusReporter
 from margo_agent.transport import TransportError
-from margo_agent.workloads import DockerRuntime
 from margo_agent.wos_client import WosError
 
 log = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ class Pr1Agent:
         if not self._start():
             return
         self._reporter.start()
-        runtime = DockerRuntime(self._config.device_id, self._config.workload_labels, self._wos.ssl_context)
+        runtime = workload_runtime(self._config, self._wos.ssl_context)
         reconciler = Pr1Reconciler(runtime, self._report_status, self._state_dir / APPLIED_FILE, self._config.faults)
         sync = ManifestSync(self._wos, reconciler, self._state_dir / CURSOR_FILE, self._config.faults)
         backoff = Backoff(self._stop, self._retry_cap_s)

@@ -1,0 +1,45 @@
+"""Every feature against both reference implementations started as local processes: no Docker
+engine is asked anything (the README's quick tier runs it on a machine without one too).
+
+The agent records its workloads instead of running them, so its workload checks are not tested
+(each with the reason its SUT file gives); every other check runs as in a container run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from margo_conformance.base.paths import FIXTURES_DIR
+from tests.integration.conftest import run_cli
+
+AGENT = FIXTURES_DIR / "sut" / "reference-agent-process.yaml"
+WOS = FIXTURES_DIR / "sut" / "reference-wos-process.yaml"
+
+
+@pytest.fixture
+def no_docker(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Docker client pointed nowhere: a run that asked the engine anything would fail."""
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+
+
+@pytest.mark.parametrize("sut_file", [AGENT, WOS], ids=["agent", "wos"])
+def test_every_feature_passes_against_the_reference_run_as_a_process(
+    tmp_path: Path, sut_file: Path, no_docker: None
+) -> None:
+    run = run_cli("--sut", str(sut_file), "--workers", "auto", report_dir=tmp_path)
+    assert run.code == 0, run.stderr[-3000:]
+    results = run.results
+    assert results["verdict"] == "pass"
+    ran = [s for s in results["scenarios"] if s["outcome"] != "skip"]
+    assert len(ran) >= 30 and results["counts"]["pass"] == len(ran)
+    assert results["config"]["sut"]["launcher"] == "process"
+
+
+def test_the_process_agent_says_which_workload_checks_it_could_not_have(tmp_path: Path, no_docker: None) -> None:
+    run = run_cli("--sut", str(AGENT), "-k", "keeps its workloads", report_dir=tmp_path)
+    scenario = run.scenario("keeps its workloads")  # one scenario of many: the run is partial
+    assert scenario["outcome"] == "pass", scenario["message"]
+    not_tested = [c for c in scenario["checks"] if c["kind"] == "not_tested"]
+    assert not_tested and all("records its workloads instead of running them" in c["message"] for c in not_tested)
