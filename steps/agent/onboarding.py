@@ -4,23 +4,19 @@ from __future__ import annotations
 
 from pytest_bdd import then
 
+from margo_conformance.base.exchanges import Operation
 from margo_conformance.checks import capability_rules
 from margo_conformance.checks.expect import expect
 from margo_conformance.scenario.agent import AgentUnderTest
-
-CERTIFICATE = "/onboarding/certificate"
-ONBOARDING = ("/onboarding/", "/onboarding")
-TOKEN = "/oauth/token"
 
 
 @then("the agent downloads the orchestrator's root certificate")
 def the_agent_downloads_the_orchestrators_root_certificate(agent: AgentUnderTest) -> None:
     timeout = agent.deadlines.onboarding
-    download = agent.observations.wait_for_request("GET", CERTIFICATE, timeout)
+    download = agent.observations.wait_for_request(Operation.ROOT_CERTIFICATE, timeout, "GET")
     if download is not None:
         return
-    onboarded = [r for r in agent.observations.requests("POST")
-                 if r.data["path"] in ONBOARDING and r.data["status"] == 201]
+    onboarded = [r for r in agent.observations.requests(Operation.ONBOARDING, "POST") if r.data["status"] == 201]
     seen = f"{agent.exit_note()}\n{agent.evidence.excerpt()}"
     if onboarded:
         since = onboarded[0].at
@@ -28,7 +24,8 @@ def the_agent_downloads_the_orchestrators_root_certificate(agent: AgentUnderTest
         seen = (f" It onboarded without it (+{since - agent.evidence.origin:.2f}s) and made "
                 f"{len(later)} request(s) to the orchestrator and its Git server since.{agent.exit_note()}")
     expect("CRT-002", False,
-           f"the agent never requested the root certificate (GET {CERTIFICATE}) within {timeout:g}s.{seen}")
+           f"the agent never requested the root certificate (GET {agent.dialect.routes.root_certificate}) "
+           f"within {timeout:g}s.{seen}")
 
 
 @then("the agent onboards with its device identity after downloading the root certificate")
@@ -37,11 +34,11 @@ def the_agent_onboards_with_its_device_identity_after_downloading_the_root_certi
 ) -> None:
     timeout = agent.deadlines.onboarding
     onboarded = agent.observations.wait(
-        lambda _: next((r for r in agent.observations.requests("POST") if r.data["path"] in ONBOARDING
-                        and r.data["status"] == 201), None),
+        lambda _: next((r for r in agent.observations.requests(Operation.ONBOARDING, "POST")
+                        if r.data["status"] == 201), None),
         timeout,
     )
-    attempts = [r for r in agent.observations.requests("POST") if r.data["path"] in ONBOARDING]
+    attempts = agent.observations.requests(Operation.ONBOARDING, "POST")
     expect(
         "ONB-002",
         onboarded is not None,
@@ -50,7 +47,7 @@ def the_agent_onboards_with_its_device_identity_after_downloading_the_root_certi
         + "; ".join(f"{a.data['status']} {a.data['response_body'][:160]}" for a in attempts)
         + agent.exit_note(),
     )
-    downloads = [r for r in agent.observations.requests("GET", CERTIFICATE) if r.at <= onboarded.at]
+    downloads = [r for r in agent.observations.requests(Operation.ROOT_CERTIFICATE, "GET") if r.at <= onboarded.at]
     expect(
         ("ONB-002", "CRT-002"),
         bool(downloads),
@@ -64,10 +61,11 @@ def the_agent_obtains_an_access_token_with_the_client_credentials_it_was_issued(
 ) -> None:
     timeout = agent.deadlines.onboarding
     issued = agent.observations.wait(
-        lambda _: next((r for r in agent.observations.requests("POST", TOKEN) if r.data["status"] == 200), None),
+        lambda _: next((r for r in agent.observations.requests(Operation.TOKEN, "POST") if r.data["status"] == 200),
+                       None),
         timeout,
     )
-    attempts = agent.observations.requests("POST", TOKEN)
+    attempts = agent.observations.requests(Operation.TOKEN, "POST")
     if issued is None and not attempts and not agent.observations.device_api_requests():
         # Nothing that needs a token was sent, so TOK-002 cannot be judged: blocked on what the
         # agent owed first (its capabilities, or its onboarding).

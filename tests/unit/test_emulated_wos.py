@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from margo_conformance.base.evidence import HTTP, EvidenceLog
+from margo_conformance.base.exchanges import Exchange, Operation, is_operation
 from margo_conformance.emulated_wos.pki import parse_certificate_field
 from margo_conformance.emulated_wos.server import EmulatedWos
 from margo_conformance.emulated_wos.state import DeviceRecord
@@ -165,3 +166,22 @@ def test_unknown_routes_get_a_problem_body(client: httpx.Client) -> None:
     response = client.get("/nowhere")
     assert response.status_code == 404
     assert response.json()["status"] == 404
+
+
+def test_each_exchange_is_recorded_as_the_operation_its_route_performs(
+    client: httpx.Client, device: DeviceRecord, evidence: EvidenceLog
+) -> None:
+    token = _token(client, _onboard(client, device))
+    client.get("/onboarding/certificate")
+    client.post(f"/device/{device.device_id}/deployment/d-1/status", json={},
+                headers={"Authorization": f"Bearer {token}"})
+    client.get("/no/such/route")
+    recorded = [Exchange.of(e) for e in evidence.events(HTTP)] + [
+        Exchange.of(e) for e in device.evidence.events(HTTP) if e not in evidence.events(HTTP)]
+    by_operation = {x.operation: x for x in recorded}
+    expected = {Operation.ONBOARDING, Operation.TOKEN, Operation.ROOT_CERTIFICATE, Operation.STATUS_REPORT}
+    assert expected <= set(by_operation) and None in by_operation  # the unknown route: no operation
+    status = by_operation[Operation.STATUS_REPORT]
+    assert status.params == {"device_id": device.device_id, "deployment_id": "d-1"} and status.method == "POST"
+    assert is_operation(status.event, Operation.STATUS_REPORT, "POST", deployment_id="d-1")
+    assert not is_operation(status.event, Operation.STATUS_REPORT, deployment_id="d-2")

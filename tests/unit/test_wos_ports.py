@@ -20,6 +20,7 @@ class FlakyContainer:
 
     refusals = 0
     started: list[dict[int, int]] = []
+    refusal = "Docker refused to start the SUT: Bind for 0.0.0.0:40973 failed: port is already allocated"
 
     def __init__(self, config: Any, values: Any, evidence: Any, run_id: str, published: dict[int, int]) -> None:
         self.published = published
@@ -27,7 +28,7 @@ class FlakyContainer:
     def start(self) -> None:
         if FlakyContainer.refusals > 0:
             FlakyContainer.refusals -= 1
-            raise SutError("Docker refused to start the SUT: Bind for 0.0.0.0:40973 failed: port is already allocated")
+            raise SutError(FlakyContainer.refusal)
         FlakyContainer.started.append(self.published)
 
 
@@ -37,7 +38,7 @@ def _wos(tmp_path: Path) -> WosUnderTest:
 
 
 def test_a_taken_port_is_picked_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(wos_module, "SutContainer", FlakyContainer)
+    monkeypatch.setattr(wos_module, "sut_instance", FlakyContainer)
     FlakyContainer.refusals, FlakyContainer.started = 1, []
     under_test = _wos(tmp_path)
     published, public_url = under_test._start_on_free_ports("127.0.0.1")
@@ -47,8 +48,17 @@ def test_a_taken_port_is_picked_again(tmp_path: Path, monkeypatch: pytest.Monkey
 
 
 def test_ports_taken_every_time_end_in_the_refusal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(wos_module, "SutContainer", FlakyContainer)
+    monkeypatch.setattr(wos_module, "sut_instance", FlakyContainer)
     FlakyContainer.refusals, FlakyContainer.started = PORT_ATTEMPTS, []
     with pytest.raises(SutError, match="port is already allocated"):
         _wos(tmp_path)._start_on_free_ports("127.0.0.1")
     assert FlakyContainer.started == []
+
+
+def test_a_process_that_could_not_bind_its_port_gets_new_ports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(wos_module, "sut_instance", FlakyContainer)
+    monkeypatch.setattr(FlakyContainer, "refusal", "SUT did not become ready: the process exited before it was ready; "
+                        "last log: OSError: [Errno 98] Address already in use")
+    FlakyContainer.refusals, FlakyContainer.started = 1, []
+    published, _ = _wos(tmp_path)._start_on_free_ports("127.0.0.1")
+    assert FlakyContainer.started == [published]

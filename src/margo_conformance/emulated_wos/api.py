@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from margo_conformance.base.exchanges import Operation
 from margo_conformance.base.schemas import validation_errors
 from margo_conformance.dialects import V24
 from margo_conformance.emulated_wos.answers import accept_capabilities, accept_status_report, json_body, problem
@@ -172,15 +173,16 @@ def _client_credentials(form: dict[str, str], authorization: str | None) -> tupl
 
 
 def v24_routes(api: WosApi) -> list[Route]:
-    """The V24 device API (routes from the dialect), the workload artifacts and Git."""
+    """The V24 device API (routes from the dialect), the workload artifacts and Git; each route
+    named by its operation, which the evidence records."""
     routes = V24.routes
     return [
-        Route(routes.root_certificate, api.root_certificate, methods=["GET"]),
-        Route(f"{routes.onboarding}/", api.onboard, methods=["POST"]),
-        Route(routes.onboarding, api.onboard, methods=["POST"]),
-        Route("/oauth/token", api.token, methods=["POST"]),
-        Route(routes.capabilities, api.capabilities, methods=["POST", "PUT"]),
-        Route(routes.deployment_status, api.deployment_status, methods=["POST"]),
-        Route("/artifacts/{name}", api.artifact, methods=["GET"]),
-        Route("/git/{repo}.git/{rest:path}", api.git, methods=["GET", "POST"]),
+        Route(routes.root_certificate, api.root_certificate, methods=["GET"], name=Operation.ROOT_CERTIFICATE),
+        Route(f"{routes.onboarding}/", api.onboard, methods=["POST"], name=Operation.ONBOARDING),
+        Route(routes.onboarding, api.onboard, methods=["POST"], name=Operation.ONBOARDING),
+        Route("/oauth/token", api.token, methods=["POST"], name=Operation.TOKEN),
+        Route(routes.capabilities, api.capabilities, methods=["POST", "PUT"], name=Operation.CAPABILITIES),
+        Route(routes.deployment_status, api.deployment_status, methods=["POST"], name=Operation.STATUS_REPORT),
+        Route("/artifacts/{name}", api.artifact, methods=["GET"], name=Operation.ARTIFACT),
+        Route("/git/{repo}.git/{rest:path}", api.git, methods=["GET", "POST"], name=Operation.GIT),
     ]

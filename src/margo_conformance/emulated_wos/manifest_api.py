@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from margo_conformance.base.exchanges import Operation
 from margo_conformance.base.schemas import validation_errors
 from margo_conformance.dialects import PR1
 from margo_conformance.emulated_wos.answers import accept_capabilities, accept_status_report, json_body, problem
@@ -131,12 +132,14 @@ def manifest_routes(api: WosApi) -> list[Route]:
     assert routes.state_manifest is not None
     client = "/api/v1/clients/{client_id}"
     return [
-        Route(routes.root_certificate, pr1.root_certificate, methods=["GET"]),
-        Route(routes.onboarding, pr1.onboard, methods=["POST"]),
-        Route(routes.capabilities, pr1.capabilities, methods=["POST", "PUT"]),
-        Route(f"{routes.capabilities}/{{device_id}}", pr1.capabilities, methods=["POST", "PUT"]),
-        Route(routes.state_manifest, pr1.state_manifest, methods=["GET"]),
-        Route(routes.deployment_status, pr1.deployment_status, methods=["POST"]),
-        Route(f"{client}/deployments/{{deployment_id}}/{{digest}}", pr1.deployment_yaml, methods=["GET"]),
-        Route(f"{client}/bundles/{{digest}}", pr1.bundle, methods=["GET"]),
+        Route(routes.root_certificate, pr1.root_certificate, methods=["GET"], name=Operation.ROOT_CERTIFICATE),
+        Route(routes.onboarding, pr1.onboard, methods=["POST"], name=Operation.ONBOARDING),
+        Route(routes.capabilities, pr1.capabilities, methods=["POST", "PUT"], name=Operation.CAPABILITIES),
+        Route(f"{routes.capabilities}/{{device_id}}", pr1.capabilities, methods=["POST", "PUT"],
+              name=Operation.CAPABILITIES),
+        Route(routes.state_manifest, pr1.state_manifest, methods=["GET"], name=Operation.STATE_MANIFEST),
+        Route(routes.deployment_status, pr1.deployment_status, methods=["POST"], name=Operation.STATUS_REPORT),
+        Route(f"{client}/deployments/{{deployment_id}}/{{digest}}", pr1.deployment_yaml, methods=["GET"],
+              name=Operation.DEPLOYMENT_DOCUMENT),
+        Route(f"{client}/bundles/{{digest}}", pr1.bundle, methods=["GET"], name=Operation.BUNDLE),
     ]

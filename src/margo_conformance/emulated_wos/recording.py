@@ -98,7 +98,10 @@ class RecordingMiddleware:
         request_headers = _headers(scope.get("headers", []))
         git_op = scope.get("margo.git")
         learn_credentials(request_headers, body, bytes(response["body"]), git=git_op is not None)
+        route = scope.get("route")  # the route that served it, named by its operation (base/exchanges.py)
         common = {
+            "operation": str(route.name) if getattr(route, "name", None) else None,
+            "params": {str(k): str(v) for k, v in scope.get("path_params", {}).items()},
             "method": scope["method"],
             "path": path,
             "status": status,

@@ -15,10 +15,11 @@ from typing import NoReturn
 
 from margo_conformance.base.errors import SutError
 from margo_conformance.base.evidence import CONTAINER, Event
+from margo_conformance.base.exchanges import Operation
 from margo_conformance.checks.expect import blocked
 from margo_conformance.config.interop import ANY
 from margo_conformance.engine.launch import sut_instance
-from margo_conformance.scenario.agent_evidence import ONBOARDING_PATHS, path_of
+from margo_conformance.scenario.agent_evidence import path_of
 from margo_conformance.scenario.agent_observations import Observations
 from margo_conformance.scenario.agent_orchestrator import OrchestratorActions
 from margo_conformance.scenario.agent_state import AgentScenario
@@ -104,8 +105,7 @@ class AgentUnderTest(AgentScenario):
         if self.device.onboarded_at is not None:
             blocked("capabilities", f"the agent onboarded but sent no capabilities report within {timeout:g}s.{seen}",
                     requirement="CAP-001")
-        refused = [r for r in self.observations.requests("POST")
-                   if path_of(r) in ONBOARDING_PATHS and r.data.get("status") != 201]
+        refused = [r for r in self.observations.requests(Operation.ONBOARDING, "POST") if r.data.get("status") != 201]
         if refused:
             last = refused[-1].data
             blocked("onboarding", f"the orchestrator refused the agent's {len(refused)} onboarding request(s), the "

@@ -7,17 +7,14 @@ orchestrator's outages and the onboarding scene; none of them waits or judges.
 from __future__ import annotations
 
 import json
-import re
 
 from margo_conformance.base.evidence import CONTAINER, Event
+from margo_conformance.base.exchanges import Operation
 
-TOKEN_PATH = "/oauth/token"
-ONBOARDING_PATHS = ("/onboarding/", "/onboarding", "/api/v1/onboarding")
 #: The credentials a repository read may present (a revoked one is refused).
 READ_AUTH = ("bearer", "basic")
-DEVICE_API = re.compile(r"^/device/[^/]+/(capabilities|deployment/[^/]+/status)$")
-CAPABILITIES = re.compile(r"/device/[^/]+/capabilities|/api/v1/clients/[^/]+/capabilities(/[^/]+)?")
-MANIFEST = re.compile(r"/api/v1/clients/[^/]+/deployments")
+#: The device API calls that need the device's access token (V24).
+DEVICE_API = (Operation.CAPABILITIES, Operation.STATUS_REPORT)
 
 
 def manifest_version(body: object) -> int:
@@ -34,17 +31,6 @@ def path_of(event: Event) -> str:
 
 def container_exited(events: list[Event]) -> bool:
     return any(e.kind == CONTAINER and "exit_code" in e.data for e in events)
-
-
-def matches(event: Event, method: str | None, path: str | re.Pattern[str] | None) -> bool:
-    if method is not None and event.data.get("method") != method:
-        return False
-    actual = str(event.data.get("path", "")).split("?")[0]
-    if path is None:
-        return True
-    if isinstance(path, re.Pattern):
-        return bool(path.fullmatch(actual))
-    return actual == path
 
 
 def overall_state(document: object) -> str:

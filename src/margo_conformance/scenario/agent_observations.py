@@ -8,27 +8,22 @@ deadlines.py); a container that exits ends them early, after one last look.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
 from margo_conformance.base.errors import StepOrderError
 from margo_conformance.base.evidence import GIT, HTTP, LINK, NOTE, Event
+from margo_conformance.base.exchanges import Operation, is_operation
 from margo_conformance.emulated_wos.desired_state import Commit
 from margo_conformance.emulated_wos.state import ReceivedDocument
 from margo_conformance.scenario.agent_evidence import (
-    CAPABILITIES,
     DEVICE_API,
-    MANIFEST,
     READ_AUTH,
-    TOKEN_PATH,
     container_exited,
     is_final,
     manifest_version,
-    matches,
     overall_state,
-    path_of,
 )
 from margo_conformance.scenario.agent_state import AgentScenario, Outcome
 from margo_conformance.scenario.workloads import Container, containers_of
@@ -60,22 +55,23 @@ class Observations:
 
     # -- requests to the orchestrator ------------------------------------------------------
 
-    def requests(self, method: str | None = None, path: str | re.Pattern[str] | None = None) -> list[Event]:
-        return [e for e in self.scenario.evidence.events(HTTP) if matches(e, method, path)]
+    def requests(self, operation: Operation | None = None, method: str | None = None) -> list[Event]:
+        """The agent's requests to the orchestrator: all, or those of one operation (and method)."""
+        return [e for e in self.scenario.evidence.events(HTTP)
+                if operation is None and (method is None or e.data.get("method") == method)
+                or operation is not None and is_operation(e, operation, method)]
 
-    def wait_for_request(self, method: str, path: str | re.Pattern[str], timeout: float) -> Event | None:
-        return self.wait(
-            lambda events: next((e for e in events if e.kind == HTTP and matches(e, method, path)), None), timeout
-        )
+    def wait_for_request(self, operation: Operation, timeout: float, method: str | None = None) -> Event | None:
+        return self.wait(lambda events: next((e for e in events if is_operation(e, operation, method)), None), timeout)
 
     def device_api_requests(self) -> list[Event]:
-        return [e for e in self.requests() if DEVICE_API.match(str(e.data.get("path", "")))]
+        """Capabilities and status reports: the calls that need the device's access token."""
+        return [e for e in self.scenario.evidence.events(HTTP) if is_operation(e, DEVICE_API)]
 
     def capabilities_reports(self) -> list[Event]:
         """Every capabilities report the agent sent, as the WOS answered it (refused ones too:
         the WOS checks the token before it looks at the document)."""
-        return [e for e in self.requests() if e.data.get("method") in ("POST", "PUT")
-                and CAPABILITIES.fullmatch(path_of(e))]
+        return [e for e in self.requests(Operation.CAPABILITIES) if e.data.get("method") in ("POST", "PUT")]
 
     def wait_for_capabilities_report(self) -> Event | None:
         """The agent's first capabilities report, whatever the answer, within the onboarding timeout."""
@@ -87,8 +83,7 @@ class Observations:
         return self.scenario.evidence.events(GIT)
 
     def manifest_polls(self) -> list[Event]:
-        return [e for e in self.scenario.evidence.events(HTTP)
-                if e.data.get("method") == "GET" and MANIFEST.fullmatch(str(e.data.get("path", "")).split("?")[0])]
+        return self.requests(Operation.STATE_MANIFEST, "GET")
 
     def desired_state_reads(self) -> list[Event]:
         """Every attempt to read desired state: Git requests (V24) and manifest polls (PR1)."""
@@ -125,9 +120,8 @@ class Observations:
 
         def fetched(events: list[Event]) -> Event | None:
             return next(
-                (e for e in events if e.kind == HTTP and e.at >= commit.at and e.data.get("status") == 200
-                 and MANIFEST.fullmatch(str(e.data.get("path", "")).split("?")[0])
-                 and manifest_version(e.data.get("response_body")) >= wanted),
+                (e for e in events if is_operation(e, Operation.STATE_MANIFEST) and e.at >= commit.at
+                 and e.data.get("status") == 200 and manifest_version(e.data.get("response_body")) >= wanted),
                 None,
             )
 
@@ -147,8 +141,8 @@ class Observations:
 
         def polled(events: list[Event]) -> Event | None:
             return next(
-                (e for e in events if e.kind == HTTP and e.at >= since and e.data.get("status") == 200
-                 and MANIFEST.fullmatch(str(e.data.get("path", "")).split("?")[0])
+                (e for e in events if is_operation(e, Operation.STATE_MANIFEST) and e.at >= since
+                 and e.data.get("status") == 200
                  and (version is None or manifest_version(e.data.get("response_body")) == version)),
                 None,
             )
@@ -160,9 +154,9 @@ class Observations:
         deployment_id = self.scenario.deployment(name).deployment.deployment_id
 
         def content_fetch(event: Event) -> bool:
-            path = str(event.data.get("path"))
-            return (event.kind == HTTP and event.at >= since and event.data.get("method") == "GET"
-                    and (f"/deployments/{deployment_id}/" in path or "/bundles/" in path))
+            return event.at >= since and (
+                is_operation(event, Operation.DEPLOYMENT_DOCUMENT, "GET", deployment_id=deployment_id)
+                or is_operation(event, Operation.BUNDLE, "GET"))
 
         def fetched(events: list[Event]) -> Event | None:
             return next((e for e in events if content_fetch(e)), None)
@@ -233,13 +227,13 @@ class Observations:
     def wait_for_turned_away(self, since: float, timeout: float) -> Event | None:
         """A device API request after `since` refused with 401 (its token is no longer valid)."""
         return self.wait(lambda events: next(
-            (e for e in events if e.kind == HTTP and e.at >= since and e.data.get("status") == 401
-             and DEVICE_API.match(str(e.data.get("path", "")).split("?")[0])), None), timeout)
+            (e for e in events if is_operation(e, DEVICE_API) and e.at >= since and e.data.get("status") == 401),
+            None), timeout)
 
     def wait_for_token_issued(self, since: float, timeout: float) -> Event | None:
         return self.wait(lambda events: next(
-            (e for e in events if e.kind == HTTP and e.at >= since and e.data.get("method") == "POST"
-             and str(e.data.get("path", "")).split("?")[0] == TOKEN_PATH and e.data.get("status") == 200), None),
+            (e for e in events if is_operation(e, Operation.TOKEN, "POST") and e.at >= since
+             and e.data.get("status") == 200), None),
             timeout)
 
     # -- polls and outages (GIT-003, CFG-001, CFG-003, CFG-004) ----------------------------------

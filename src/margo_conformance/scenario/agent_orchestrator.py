@@ -20,7 +20,8 @@ from dataclasses import dataclass
 import yaml
 
 from margo_conformance.base.errors import StepOrderError
-from margo_conformance.base.evidence import HTTP, LINK, NOTE, Event
+from margo_conformance.base.evidence import LINK, NOTE, Event
+from margo_conformance.base.exchanges import Operation, is_operation
 from margo_conformance.base.paths import FIXTURES_DIR
 from margo_conformance.checks import cadence
 from margo_conformance.emulated_wos.desired_state import Commit, Deployment, render_deployment
@@ -190,11 +191,11 @@ class OrchestratorActions:
         after the device first tried to read its repository during it (so a device that takes
         an unreachable repository for empty desired state shows it while the outage lasts); no
         longer than the shortest outage plus the deployment timeout."""
-        route = f"/deployment/{published.deployment.deployment_id}/status"
+        deployment_id = published.deployment.deployment_id
 
         def reporting(events: list[Event]) -> bool:
-            return any(e.kind == HTTP and e.data.get("method") == "POST" and e.data.get("status") == 201
-                       and str(e.data.get("path", "")).split("?")[0].endswith(route) for e in events)
+            return any(is_operation(e, Operation.STATUS_REPORT, "POST", deployment_id=deployment_id)
+                       and e.data.get("status") == 201 for e in events)
 
         def tried_repository(events: list[Event]) -> bool:
             return any(e.kind == LINK and e.data.get("channel") == "git" for e in events)
