@@ -15,9 +15,15 @@ from margo_conformance.commands.kill_judgement import MatrixRow
 from margo_conformance.commands.mutants import ADVISORY_OUTCOME, FAIL_OUTCOME, TRACED, MutationCoverage
 
 
-def write_matrix(report_root: Path, rows: list[MatrixRow], coverage: MutationCoverage, scope: str = TRACED) -> None:
+def write_matrix(
+    report_root: Path, rows: list[MatrixRow], coverage: MutationCoverage, scope: str = TRACED,
+    wall_s: float | None = None, jobs: int | None = None,
+) -> None:
+    """kill-matrix.json and .md; the JSON also says how long the whole matrix took, at how many
+    runs at a time (benchmarks/bench_certification.py prints it)."""
     report_root.mkdir(parents=True, exist_ok=True)
-    document = {"scope": scope, "coverage": coverage.to_json(), "rows": [asdict(r) for r in rows]}
+    document = {"scope": scope, "wall_s": wall_s, "jobs": jobs, "coverage": coverage.to_json(),
+                "rows": [asdict(r) for r in rows]}
     (report_root / "kill-matrix.json").write_text(json.dumps(document, indent=2) + "\n")
     (report_root / "kill-matrix.md").write_text(matrix_markdown(rows, coverage))
 

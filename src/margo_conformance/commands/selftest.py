@@ -174,6 +174,7 @@ def run_selftest(
     scope: str = TRACED,
     names: Iterable[str] | None = None,
 ) -> list[MatrixRow]:
+    started = time.monotonic()
     mutants = load_mutants(roles=roles)
     if names is not None:
         # The reached scope needs each role's reference run: it says where each switch is asked.
@@ -202,7 +203,8 @@ def run_selftest(
             rows[i] = confirm_row(mutant, rows[i], report_root, log)
     ordered = [rows[i] for i in range(len(mutants))]
     # Coverage is a property of the whole mutants file, whichever roles this run chose.
-    write_matrix(report_root, ordered, mutation_coverage(load_mutants()), scope)
+    write_matrix(report_root, ordered, mutation_coverage(load_mutants()), scope,
+                 wall_s=round(time.monotonic() - started, 1), jobs=jobs)
     return ordered
 
 
