@@ -55,10 +55,13 @@ fail nothing; it is killed by an *advisory finding* (an advisory check that did 
 naming a row it violates) in a run without any failed requirement, and its verdict reads
 `advisory`.
 
-With `--scope full` a mutant runs its role's whole suite, which is what shows false
-failures; with `--scope traced` (the command's default, a quick local check) it runs only the
-scenarios of the requirements it violates. The recorded run below says which scope it used.
-CI runs the whole matrix in the full scope (`tests/integration/test_selftest.py`) and fails
+With `--scope full` a mutant runs its role's whole suite; with `--scope reached` it runs the
+scenarios whose code asks about its fault switch in the reference's run (the references say so
+on their log): any other scenario runs the same code with the switch on, so its outcome cannot
+differ, and false failures still show wherever they can happen, in about a third of the runs.
+With `--scope traced` (the command's default, a quick local check) it runs only the scenarios
+of the requirements it violates. The recorded run below says which scope it used. CI runs
+the whole matrix in the reached scope (`tests/integration/test_selftest.py`) and fails
 unless every mutant is killed with no false failure and both references pass; each run
 writes its own matrix to `kill-matrix.md` and `kill-matrix.json` in its report directory.
 
