@@ -18,6 +18,7 @@ import pytest
 
 from margo_conformance.base.paths import FIXTURES_DIR
 from margo_conformance.base.schemas import validation_errors
+from margo_conformance.report.allure import NODEID_LABEL
 from margo_conformance.report.bundle import verify_bundle
 from tests.integration.conftest import reference_agent_variant, run_cli
 
@@ -42,9 +43,18 @@ def test_a_reference_sut_run_writes_every_output(tmp_path: Path, role: str) -> N
     assert len(results["scenarios"]) >= results["coverage"]["mandatory"]
     assert results["sut"]["image_id"].startswith("sha256:")
 
-    cases = ET.parse(tmp_path / "junit.xml").getroot().iter("testcase")
-    assert len(list(cases)) == len(results["scenarios"])
-    assert any((tmp_path / "allure-results").glob("*-result.json"))
+    junit = ET.parse(tmp_path / "junit.xml").getroot()
+    nodeids = {p.get("value") for p in junit.iterfind(".//testcase/properties/property[@name='margo.nodeid']")}
+    assert nodeids == {s["nodeid"] for s in results["scenarios"]}
+    assert junit.get("failures") == junit.get("errors") == "0"
+    # Every scenario has its Allure result, labelled with its node id (skips before the start too).
+    labelled = {
+        label["value"]
+        for path in (tmp_path / "allure-results").glob("*-result.json")
+        for label in json.loads(path.read_text())["labels"]
+        if label["name"] == NODEID_LABEL
+    }
+    assert labelled == nodeids
     page = (tmp_path / "report.html").read_text()
     assert 'class="banner verdict-pass"' in page and results["run"]["id"] in page
 
@@ -88,6 +98,12 @@ def test_a_stale_waiver_fails_a_passing_run(tmp_path: Path) -> None:
     assert run.results["verdict"] == "fail"
     assert run.results["waivers"][0]["status"] == "stale"
     assert re.search(r"\] STALE\s+The agent onboards", run.stderr)
+    # junit.xml reads it as the verdict does: the passing scenario's test case fails.
+    stale = [
+        case for case in ET.parse(tmp_path / "report" / "junit.xml").getroot().iter("testcase")
+        if (case.find("failure") is not None and case.find("failure").get("message", "").startswith("stale waiver"))
+    ]
+    assert stale
 
 
 def test_rerun_failed_runs_exactly_the_scenarios_that_failed(tmp_path: Path) -> None:

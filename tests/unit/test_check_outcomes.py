@@ -28,7 +28,11 @@ from margo_conformance.checks.expect import (
 )
 from margo_conformance.commands.listing import requirement_lines
 from margo_conformance.report.html.page import render_report
-from margo_conformance.results.collector import JUNIT_BLOCKED, JUNIT_FAILED, ResultsCollector
+from margo_conformance.report.junit import ADVISORY as JUNIT_ADVISORY
+from margo_conformance.report.junit import BLOCKED as JUNIT_BLOCKED
+from margo_conformance.report.junit import FAILED_REQUIREMENTS as JUNIT_FAILED
+from margo_conformance.report.junit import write_junit
+from margo_conformance.results.collector import ResultsCollector
 from margo_conformance.results.coverage import (
     NOT_COVERED,
     NOT_TESTABLE,
@@ -225,13 +229,12 @@ PYTEST_FILE = textwrap.dedent(
 )
 
 
-def test_the_collector_gives_each_scenario_its_own_ledger_and_writes_junit_properties(tmp_path: Path) -> None:
+def test_the_collector_gives_each_scenario_its_own_ledger_and_junit_shows_its_checks(tmp_path: Path) -> None:
     (tmp_path / "test_sample.py").write_text(PYTEST_FILE)
     collector = ResultsCollector(tmp_path / "out", sut_description("wos"), "run-1")
-    junit = tmp_path / "junit.xml"
     code = pytest.main(
         [str(tmp_path / "test_sample.py"), "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
-         f"--junitxml={junit}", "--rootdir", str(tmp_path)],
+         "--rootdir", str(tmp_path)],
         plugins=[collector],
     )
     assert code == 1
@@ -245,6 +248,7 @@ def test_the_collector_gives_each_scenario_its_own_ledger_and_writes_junit_prope
     assert token.failed_requirements == ["TOK-005"]
     legacy = by_name["test_plain_assertion"]
     assert legacy.failed_requirements == ["GIT-003"] and legacy.traced_by == "tags"
+    junit = write_junit(tmp_path, collector.results_tree())
     properties = {
         (case.get("name"), p.get("name")): p.get("value")
         for case in ET.parse(junit).getroot().iter("testcase")
@@ -252,7 +256,7 @@ def test_the_collector_gives_each_scenario_its_own_ledger_and_writes_junit_prope
     }
     assert properties[("test_example_fails_on_one_check", JUNIT_FAILED)] == "STS-002"
     assert properties[("test_blocked_at_the_token", JUNIT_BLOCKED)] == "a token was issued"
-    assert "CAP-003 (does not hold)" in properties[("test_example_fails_on_one_check", "margo.advisory")]
+    assert "CAP-003 (does not hold)" in properties[("test_example_fails_on_one_check", JUNIT_ADVISORY)]
 
 
 # -- the coverage statement ---------------------------------------------------------------------

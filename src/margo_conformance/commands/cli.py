@@ -180,7 +180,7 @@ def _add_list(commands: argparse._SubParsersAction) -> None:
 
 def _add_report(commands: argparse._SubParsersAction) -> None:
     report = commands.add_parser(
-        "report", help="(re)render report.html, Allure HTML or the bundle of a run"
+        "report", help="(re)render report.html, junit.xml, Allure HTML or the bundle of a run"
     )
     report.add_argument("report_dir", type=Path, metavar="REPORT_DIR")
     report.add_argument(
@@ -296,7 +296,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from margo_conformance.report.html.page import write_report
+    from margo_conformance.commands.run_outputs import write_tree_outputs
 
     report_dir = args.report_dir.resolve()
     results = report_dir / "results.json"
@@ -304,7 +304,7 @@ def _report(args: argparse.Namespace) -> int:
         tree = json.loads(results.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ConfigError(f"{results}: not a readable results.json ({exc})") from exc
-    print_line(f"report: {write_report(report_dir, tree)}")
+    write_tree_outputs(report_dir, tree, print_line)
     if args.allure:
         from margo_conformance.report.allure import generate_allure_html
 

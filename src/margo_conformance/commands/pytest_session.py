@@ -2,7 +2,8 @@
 
 The run's configuration travels to pytest (and to every pytest-xdist worker) in a private
 hand-over file (`save_run_config`); the command line names the suite's ini file, the features'
-binding module, the report's junit.xml and allure-results, and the selection.
+binding module, the report's allure-results and the selection (junit.xml is the runner's,
+written from the results tree: report/junit.py).
 """
 
 from __future__ import annotations
@@ -106,8 +107,6 @@ def pytest_arguments(request: RunRequest, handover: Path) -> list[str]:
         str(STEPS_DIR / "scenarios.py"),
         "--run-config",
         str(handover),
-        "--junitxml",
-        str(report_dir / "junit.xml"),
         "--alluredir",
         str(report_dir / "allure-results"),
         "--clean-alluredir",

@@ -1,7 +1,8 @@
 """What a run writes into its report directory beside what pytest writes, and when.
 
 Before the run: the previous run's outputs are removed, run.log is opened (`RunLog`) and
-config.json written. After it: report.html, the Allure page and the bundle (`finish`), with
+config.json written. After it: report.html, junit.xml, the Allure results' statuses (all from
+the one results tree), the Allure page and the bundle (`finish`), with
 every file of the run redacted once more by every credential learned.
 """
 
@@ -82,17 +83,16 @@ def clear_previous_outputs(report_dir: Path) -> None:
 
 
 def finish(request: RunRequest, code: int, log: Log) -> int:
-    """Write report.html (and the Allure page and bundle when asked); the final exit code."""
-    if not (request.report_dir / "results.json").is_file():
+    """Write report.html, junit.xml and the Allure results' statuses from the one results tree
+    (and the Allure page and bundle when asked); the final exit code."""
+    results = request.report_dir / "results.json"
+    if not results.is_file():
         return code  # a usage error stopped pytest before the collector could write anything
-    from margo_conformance.report.html.page import write_report
-
     try:
-        report = write_report(request.report_dir)
+        write_tree_outputs(request.report_dir, json.loads(results.read_text(encoding="utf-8")), log)
     except Exception as exc:  # a broken writer is the suite's error (exit 3), not a crash
-        log(f"error: could not write report.html: {type(exc).__name__}: {exc}")
+        log(f"error: could not write the reports: {type(exc).__name__}: {exc}")
         return EXIT_ERROR
-    log(f"report: {report}")
     if request.allure:
         from margo_conformance.report.allure import generate_allure_html
 
@@ -112,6 +112,18 @@ def finish(request: RunRequest, code: int, log: Log) -> int:
             f"(signed by Ed25519 key {bundle.fingerprint}, {bundle.key_source})"
         )
     return code
+
+
+def write_tree_outputs(report_dir: Path, tree: dict[str, Any], log: Log) -> None:
+    """Every writer fed from the results tree as results.json holds it (redacted when written):
+    report.html, junit.xml, and the statuses of allure-results/ (report/allure.py)."""
+    from margo_conformance.report.allure import align_allure_results
+    from margo_conformance.report.html.page import write_report
+    from margo_conformance.report.junit import write_junit
+
+    log(f"report: {write_report(report_dir, tree)}")
+    write_junit(report_dir, tree)
+    align_allure_results(report_dir, tree)
 
 
 def preflight_failure(sut: SutConfig, run_id: str, message: str) -> dict[str, Any]:

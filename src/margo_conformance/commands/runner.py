@@ -1,9 +1,9 @@
 """One conformance run: preflight the SUT's image, run the features under pytest, read the verdict.
 
 Exit codes: margo_conformance.commands.exit_codes. Whatever happens once the command
-line has been accepted, the report directory gets `results.json`, `report.html` and `run.log`
-(the progress lines); a run that reached pytest also has `junit.xml`, `allure-results/` and
-`evidence/` (margo_conformance.commands.run_outputs).
+line has been accepted, the report directory gets `results.json`, `report.html`, `junit.xml`
+(both from the results tree) and `run.log` (the progress lines); a run that reached pytest also
+has `allure-results/` and `evidence/` (margo_conformance.commands.run_outputs).
 """
 
 from __future__ import annotations

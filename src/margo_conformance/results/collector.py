@@ -59,26 +59,6 @@ def _note_ending(result: ScenarioResult, ledger: CheckLedger | None, call: pytes
         result.blocked = excinfo.value.prerequisite
 
 
-#: junit.xml <property> names: what a CI reader sees of the per-check outcome of a test case.
-JUNIT_FAILED, JUNIT_TRACED, JUNIT_BLOCKED, JUNIT_ADVISORY = (
-    "margo.failed_requirements", "margo.traced_by", "margo.blocked", "margo.advisory")
-
-
-def junit_properties(result: ScenarioResult) -> list[tuple[str, str]]:
-    """The failed requirements, the prerequisite a blocked scenario stopped at and each advisory
-    check (its outcome and message), as junit.xml properties of the scenario's test case."""
-    properties = []
-    if result.failed_requirements:
-        properties.append((JUNIT_FAILED, ", ".join(result.failed_requirements)))
-        properties.append((JUNIT_TRACED, str(result.traced_by)))
-    if result.blocked:
-        properties.append((JUNIT_BLOCKED, result.blocked))
-    for check in result.advisory:
-        word = "holds" if check.passed else "does not hold"
-        properties.append((JUNIT_ADVISORY, f"{', '.join(check.requirements)} ({word}): {check.message}"))
-    return properties
-
-
 def _outcome_of(report: pytest.TestReport, call: pytest.CallInfo[Any] | None) -> tuple[str, str]:
     if report.skipped:
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
@@ -237,7 +217,6 @@ class ResultsCollector:
         if report.when == "teardown":
             result.checks = list(ledger.checks) if ledger is not None else []
             self._finish(item, result)
-            report.user_properties.extend(junit_properties(result))
             if self.mode == WORKER:
                 report.user_properties.append((SCENARIO_PROPERTY, result.to_json()))
         return report
