@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import importlib
-import json
 import pkgutil
 import re
 import signal
@@ -37,6 +36,7 @@ from margo_conformance.config.run_config import RunConfig, load_run_config, load
 from margo_conformance.config.selection import Selection, scenario_ref
 from margo_conformance.emulated_wos.server import CONTAINER_HOSTNAME, EmulatedWos
 from margo_conformance.engine.sut import remove_run_resources
+from margo_conformance.report.allure import attach_evidence_to_allure, label_allure_result
 from margo_conformance.results.collector import EVIDENCE_KEY, ResultsCollector
 from margo_conformance.results.model import NOT_CLAIMED
 from margo_conformance.scenario.agent import AgentUnderTest
@@ -371,7 +371,7 @@ def agent(
     if under_test._device is not None:
         credentials.audit_issued(under_test._device.issued_credentials())
         emulated_wos.state.forget_device(under_test._device.device_id)
-    _attach_to_allure(evidence)
+    attach_evidence_to_allure(evidence)
 
 
 @pytest.fixture
@@ -384,29 +384,9 @@ def wos(
     under_test.stop()
     for device in under_test.devices.values():
         credentials.audit_issued(device.issued_credentials())
-    _attach_to_allure(evidence)
+    attach_evidence_to_allure(evidence)
 
 
-@pytest.hookimpl(trylast=True)  # after allure-pytest-bdd has opened the scenario's result
+@pytest.hookimpl(trylast=True, optionalhook=True)  # after allure-pytest-bdd opened the result
 def pytest_bdd_before_scenario(request: pytest.FixtureRequest, feature: Any, scenario: Any) -> None:
-    """Label the Allure result with the scenario's node id, so that after the run its status
-    can be set from the verdict's reading (report/allure.py, `align_allure_results`)."""
-    try:
-        import allure
-    except ImportError:
-        return
-    from margo_conformance.report.allure import NODEID_LABEL
-
-    allure.dynamic.label(NODEID_LABEL, request.node.nodeid)
-
-
-def _attach_to_allure(evidence: EvidenceLog) -> None:
-    try:
-        import allure
-    except ImportError:  # allure is a dependency; a bare pytest environment still works
-        return
-    allure.attach(
-        redaction.redact_text(json.dumps(evidence.to_json(), indent=1)),
-        name="evidence",
-        attachment_type=allure.attachment_type.JSON,
-    )
+    label_allure_result(request.node.nodeid)

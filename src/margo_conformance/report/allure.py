@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from margo_conformance.base import redaction
+from margo_conformance.base.evidence import EvidenceLog
 from margo_conformance.report.junit import ERROR, FAILURE, PASSED, SKIPPED, CaseOutcome, case_outcome
 
 ALLURE_PACKAGE = "allure@3"
@@ -104,6 +105,34 @@ def generate_allure_html(report_dir: Path, log: Callable[[str], None]) -> Path |
         shutil.copyfile(page, target)
     log(f"Allure report: {target}")
     return target
+
+
+# -- during the run (the plugin calls these; both are no-ops when allure is not recording) --------
+
+
+def label_allure_result(nodeid: str) -> None:
+    """Label the scenario's Allure result with its node id, so that `align_allure_results` can
+    find it after the run."""
+    try:
+        import allure
+    except ImportError:  # allure is a dependency; a bare pytest environment still works
+        return
+    allure.dynamic.label(NODEID_LABEL, nodeid)
+
+
+def attach_evidence_to_allure(evidence: EvidenceLog) -> None:
+    try:
+        import allure
+    except ImportError:
+        return
+    allure.attach(
+        redaction.redact_text(json.dumps(evidence.to_json(), indent=1)),
+        name="evidence",
+        attachment_type=allure.attachment_type.JSON,
+    )
+
+
+# -- after the run: statuses from the results tree ----------------------------------------------
 
 
 def _nodeid_of(result: Mapping[str, Any]) -> str | None:
