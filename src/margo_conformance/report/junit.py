@@ -94,12 +94,17 @@ def case_outcome(scenario: Mapping[str, Any]) -> CaseOutcome:
 
 
 def check_property(check: Mapping[str, Any]) -> str:
-    """`requirement CAP-002 failed: <first line>`: one check as a property value (a check that
-    could not be made says `not_tested CAP-002: ...`)."""
+    """`requirement CAP-002 failed: <first line>`: one check as a property value. A check that
+    held is `requirement CAP-002 passed` alone (steps word a message for when it does not hold);
+    one that could not be made says why: `not_tested CAP-002: ...`."""
     kind = str(check.get("kind", "requirement"))
-    held = "" if kind == "not_tested" else " passed" if check.get("passed") else " failed"
     requirements = ",".join(check.get("requirements", [])) or "-"
-    return f"{kind} {requirements}{held}: {first_line(str(check.get('message', '')))}"
+    message = first_line(str(check.get("message", "")))
+    if kind == "not_tested":
+        return f"{kind} {requirements}: {message}"
+    if check.get("passed"):
+        return f"{kind} {requirements} passed"
+    return f"{kind} {requirements} failed: {message}"
 
 
 def advisory_property(check: Mapping[str, Any]) -> str:
