@@ -107,7 +107,11 @@ def the_workloads_of_the_deployment_kept_running_throughout(agent: AgentUnderTes
     if not agent.workloads_observable:
         not_tested("CFG-004", f"whether the workloads kept running: {agent.workloads_unobservable_reason}")
         return
-    went_down, _ = agent.observations.last_outage()
+    went_down, came_up = agent.observations.last_outage()
+    # Judged once the agent has read its repository again: what it does about the outage (an
+    # agent that took the unreachable repository for empty desired state removes its workloads)
+    # has happened by then, even when the outage ended while it was still removing them.
+    agent.observations.wait_for_poll_after(came_up, max(0.0, came_up + agent.deadlines.poll - time.time()))
     containers = agent.observations.workloads(name)
     before = running(containers, went_down)
     expect(
@@ -122,7 +126,8 @@ def the_workloads_of_the_deployment_kept_running_throughout(agent: AgentUnderTes
         not stopped,
         "the device must keep its workloads while the orchestrator is unreachable; "
         + (f"{', '.join(c.name for c in stopped)} of {name} stopped "
-           f"{min(c.stopped_at - went_down for c in stopped if c.stopped_at):.1f}s into the outage.\n"
+           f"{min(c.stopped_at - went_down for c in stopped if c.stopped_at):.1f}s after the outage began "
+           f"(it lasted {came_up - went_down:.1f}s).\n"
            f"{agent.evidence.excerpt(('workload', 'note', 'log'))}" if stopped else "none stopped"),
     )
 
