@@ -17,15 +17,16 @@ from margo_conformance.config.run_config import ProcessSpec, ReadySpec, SutConfi
 from margo_conformance.engine.launch import sut_instance
 from margo_conformance.engine.process import SutProcess
 
+# A SUT that runs until it is signalled (signal.pause), with a child of its own.
 CHILD = """
-import os, subprocess, sys, time
+import os, signal, subprocess, sys
 print("hello from", os.environ["GREETING"], flush=True)
 if sys.argv[1] == "exit":
     sys.exit(3)
-grandchild = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+grandchild = subprocess.Popen([sys.executable, "-c", "import signal; signal.pause()"])
 print("grandchild", grandchild.pid, flush=True)
 print("ready", flush=True)
-time.sleep(60)
+signal.pause()
 """
 
 

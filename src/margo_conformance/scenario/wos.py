@@ -147,8 +147,7 @@ class WosUnderTest:
 
     def sut_state_dir(self) -> Path:
         """A directory for a local process's data, fresh for each start (a fresh WOS per scenario)."""
-        directory = Path(tempfile.mkdtemp(prefix="sut-state-", dir=self.workdir))
-        return directory
+        return Path(tempfile.mkdtemp(prefix="sut-state-", dir=self.workdir))
 
     def stop(self) -> None:
         if self._client is not None:
