@@ -21,7 +21,9 @@ Feature: The agent rides out extended downtime
   within its polling interval plus the lateness the SUT file allows.
 
   The downtime window opens a few seconds after the agent starts, once it has had time to
-  onboard, and lasts at least three polling intervals; the orchestrator is unreachable for
+  onboard (longer when agents of the run were slower to onboard), and lasts at least three
+  polling intervals. An agent not yet onboarded when it opens cannot be judged on it: the
+  scenario ends in ERROR saying so; the orchestrator is unreachable for
   exactly that window. An attempt in the window's first moments counts as begun before it.
   When the window closes the agent must fetch what was published meanwhile within its polling
   interval plus the lateness the SUT file allows. The SUT file passes the window to the agent;

@@ -7,9 +7,10 @@ import time
 import pytest
 from pytest_bdd import given, parsers, then, when
 
-from margo_conformance.base.errors import StepOrderError, SuiteError
+from margo_conformance.base.errors import PreconditionNotMet, StepOrderError, SuiteError
 from margo_conformance.checks import cadence
 from margo_conformance.checks.expect import blocked, expect, not_tested
+from margo_conformance.scenario import startup
 from margo_conformance.scenario.agent import AgentUnderTest
 from margo_conformance.scenario.deadlines import Deadlines
 from margo_conformance.scenario.workloads import running
@@ -164,6 +165,23 @@ def the_downtime_window_opens_taking_the_orchestrator_and_its_repository_out_of_
     down = agent.observations.wait_for_link("down", Deadlines.until(opens))
     if down is None:
         raise SuiteError("the suite could not open the downtime window on time")
+    _require_onboarded_before(agent, opens)
+
+
+def _require_onboarded_before(agent: AgentUnderTest, opens: int) -> None:
+    """An agent still onboarding when its window opened cannot be judged on the window: its
+    onboarding waited the window out, and a quiet window says nothing about its polling."""
+    reports = agent.observations.capabilities_reports()
+    accepted = next((r.at for r in reports if r.data.get("status") == 201), None)
+    if accepted is None or accepted >= opens:
+        started = agent.started_at or agent.evidence.origin
+        when = f"{accepted - started:.1f}s" if accepted is not None else "not yet"
+        raise PreconditionNotMet(
+            f"the agent was still onboarding when its downtime window opened {opens - started:.1f}s after its "
+            f"start (it onboarded: {when}; the window opens after the slowest onboarding this run has seen, "
+            f"x{startup.SLOWEST_FACTOR:g} + {startup.SLOWEST_MARGIN_S:g}s), so its silence in the window says "
+            "nothing about CFG-001; a loaded machine starts the agent late: run the scenario again"
+        )
 
 
 @then("the agent does not try to reach the orchestrator or its repository during the downtime window")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,9 +16,11 @@ import yaml
 from margo_conformance.base.errors import StepOrderError, SutError
 from margo_conformance.base.evidence import NOTE, EvidenceLog
 from margo_conformance.base.paths import DEFAULT_SUT_FILE, FIXTURES_DIR
+from margo_conformance.checks import cadence
 from margo_conformance.checks.expect import Blocked, scenario_ledger
 from margo_conformance.config.run_config import RunConfig, load_sut_file
 from margo_conformance.emulated_wos.server import EmulatedWos
+from margo_conformance.scenario import startup
 from margo_conformance.scenario.agent import AgentUnderTest
 from margo_conformance.scenario.workloads import DEVICE_LABEL
 
@@ -68,6 +71,21 @@ def test_a_downtime_window_is_configured_ahead_and_cuts_the_link_for_exactly_its
     assert start.endswith("Z") and end.endswith("Z")
     assert not agent.link.is_down  # not before it opens
     assert not evidence.events(NOTE)
+
+
+def test_the_window_opens_after_the_slowest_onboarding_this_process_has_seen(agent: AgentUnderTest) -> None:
+    startup.forget()
+    try:
+        before = time.time()
+        opens, _ = agent.orchestrator.configure_downtime_window()
+        assert opens - before <= cadence.WINDOW_LEAD_S + 1  # nothing seen yet: the usual lead
+        startup.record_onboarding(10.0)
+        startup.record_onboarding(4.0)  # the slowest counts
+        agent.downtime_window = None
+        opens, _ = agent.orchestrator.configure_downtime_window()
+        assert opens - time.time() >= 1.5 * 10.0 + 1.0 - 0.1
+    finally:
+        startup.forget()
 
 
 def test_several_documents_go_out_in_one_commit_broken_ones_as_written(agent: AgentUnderTest) -> None:

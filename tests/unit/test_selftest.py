@@ -167,13 +167,15 @@ def test_an_unknown_mutant_name_is_a_config_error(tmp_path: Path) -> None:
         selftest.run_selftest(tmp_path, None, lambda _: None, names=["no-such-fault"])
 
 
-def _fake_rerun(monkeypatch: pytest.MonkeyPatch, outcomes: dict[str, str], seen: list[list[str]]) -> None:
+def _fake_rerun(
+    monkeypatch: pytest.MonkeyPatch, outcomes: dict[str, str], seen: list[list[str]], *requirements: str
+) -> None:
     """run_suite stand-in for the confirmation run: writes the results it is told to."""
 
     def fake_run_suite(arguments: list[str], timeout_s: float) -> ChildRun:
         seen.append(list(arguments))
         report_dir = Path(arguments[arguments.index("--report-dir") + 1])
-        scenarios = [_scenario(name, outcome) for name, outcome in outcomes.items()]
+        scenarios = [_scenario(name, outcome, *requirements) for name, outcome in outcomes.items()]
         (report_dir / "results.json").write_text(json.dumps({"scenarios": scenarios}))
         return ChildRun(0, "", False)
 
@@ -195,9 +197,9 @@ def test_a_false_failure_that_passes_when_run_again_is_unconfirmed_not_false(
     )
     assert unconfirmed == {"b": "late"}
     assert found.false_failures == ["c"] and found.reasons == {"c": "wrong"} and not found.ok
-    rerun_of = json.loads((tmp_path / "confirm" / "false-failures.json").read_text())
+    rerun_of = json.loads((tmp_path / "confirm" / "rerun.json").read_text())
     assert [s["name"] for s in rerun_of["scenarios"]] == ["b", "c"]
-    assert seen[0][seen[0].index("--rerun-failed") + 1] == str(tmp_path / "confirm" / "false-failures.json")
+    assert seen[0][seen[0].index("--rerun-failed") + 1] == str(tmp_path / "confirm" / "rerun.json")
 
 
 def test_a_row_whose_false_failures_all_pass_again_is_ok_and_says_so(
@@ -407,3 +409,36 @@ def test_the_reference_reports_fault_points_only_in_the_reached_scope(tmp_path: 
     plain = yaml.safe_load(mutants_file.mutant_sut_file(reference, tmp_path).read_text())
     assert shown["env"][mutants_file.FAULT_POINTS_VARIABLE] == "1"
     assert mutants_file.FAULT_POINTS_VARIABLE not in plain.get("env", {})
+
+
+def _survivor(tmp_path: Path) -> MatrixRow:
+    """A mutant run that killed nothing while one scenario ended in ERROR (could not be judged)."""
+    directory = tmp_path / "mutants" / "agent-skip-installing"
+    directory.mkdir(parents=True)
+    results = {"verdict": "error", "scenarios": [
+        _scenario("a", "pass", "GIT-003"), dict(_scenario("w", "error", "STS-001"), message="onboarded late")]}
+    (directory / "results.json").write_text(json.dumps(results))
+    found = judge(MUTANT, results)
+    assert found.killed_by == [] and found.blocked == ["w"] and not found.ok
+    return kill_judgement.matrix_row(MUTANT, results, found, 10.0)
+
+
+def test_a_survivor_whose_blocked_scenario_kills_it_alone_is_killed_and_says_how(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[list[str]] = []
+    _fake_rerun(monkeypatch, {"w": "fail"}, seen, "STS-001")
+    row = selftest.retry_blocked_row(MUTANT, _survivor(tmp_path), tmp_path, lambda line: None)
+    assert row.ok and row.killed_by == ["w"]
+    assert "killed when its 1 scenario(s) in ERROR ran again alone" in row.note and "onboarded late" in row.note
+    rerun_of = json.loads((tmp_path / "mutants" / "agent-skip-installing" / "retry-blocked" / "rerun.json").read_text())
+    assert [s["name"] for s in rerun_of["scenarios"]] == ["w"]
+
+
+def test_a_survivor_whose_blocked_scenario_still_does_not_kill_it_stays_a_survivor(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _fake_rerun(monkeypatch, {"w": "pass"}, [])
+    row = selftest.retry_blocked_row(MUTANT, _survivor(tmp_path), tmp_path, lambda line: None)
+    assert not row.ok and row.killed_by == []
+    assert row.note.startswith("survived: no scenario failed") and "did not kill it either" in row.note

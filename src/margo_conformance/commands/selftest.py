@@ -10,6 +10,9 @@ requirements run once more against the same mutant, after every mutant has run a
 at a time, so the second run does not share the machine with the parallel ones. Those that
 fail again are false failures; those that pass are *unconfirmed* (a wobble under load, not a
 misplaced check): shown with their first failure message in the matrix, without failing the row.
+Likewise a mutant that survived while scenarios ended in ERROR (a scenario that could not be
+judged, such as an agent still onboarding when its downtime window opened on a busy machine)
+runs those scenarios once more alone; the matrix says when that second run killed it.
 
 The references run first, one at a time, so their verdicts never depend on load and their
 runs build the images the mutants reuse; the mutants then run `jobs` at a time, each in its
@@ -18,6 +21,7 @@ own run (run id, emulator ports, containers), so they do not see each other.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -26,7 +30,14 @@ from pathlib import Path
 from typing import Any
 
 from margo_conformance.base.errors import ConfigError
-from margo_conformance.commands.kill_judgement import Judgement, MatrixRow, judge, matrix_row, mutant_note
+from margo_conformance.commands.kill_judgement import (
+    Judgement,
+    MatrixRow,
+    first_line,
+    judge,
+    matrix_row,
+    mutant_note,
+)
 from margo_conformance.commands.kill_matrix import write_matrix
 from margo_conformance.commands.mutants import (
     ADVISORY_OUTCOME,
@@ -105,6 +116,30 @@ def confirm_row(mutant: Mutant, row: MatrixRow, report_root: Path, log: Log) -> 
     return confirmed
 
 
+def retry_blocked_row(mutant: Mutant, row: MatrixRow, report_root: Path, log: Log) -> MatrixRow:
+    """A surviving mutant whose run had scenarios in ERROR, after those ran once more alone: the
+    second run's judgement when it killed the mutant (the note says so), else the first row."""
+    directory = report_root / "mutants" / f"{mutant.role}-{mutant.name}"
+    results = json.loads((directory / "results.json").read_text())
+    started = time.monotonic()
+    again = rerun_scenarios(row.blocked, results, directory / f"{mutant.role}-{mutant.name}.sut.yaml",
+                            directory / "retry-blocked")
+    found = judge(mutant, again) if again else None
+    seconds = round(row.seconds + time.monotonic() - started, 1)
+    if found is None or not found.killed_by:
+        retried = dataclasses.replace(row, seconds=seconds, note=f"{row.note}; its {len(row.blocked)} scenario(s) "
+                                      "in ERROR ran again alone and did not kill it either")
+        log_row(retried, log, " (blocked scenarios retried)")
+        return retried
+    note = (found.note + "; " if found.note else "") + (
+        f"killed when its {len(row.blocked)} scenario(s) in ERROR ran again alone (first run: "
+        + "; ".join(f"{s['name']}: {first_line(s.get('message', ''), 160)}"
+                    for s in results["scenarios"] if s["name"] in row.blocked[:2]) + ")")
+    retried = dataclasses.replace(matrix_row(mutant, again, found, seconds), note=note)
+    log_row(retried, log, " (blocked scenarios retried)")
+    return retried
+
+
 def unreached_row(mutant: Mutant) -> MatrixRow:
     """No scenario of the reference reached the mutant's switch: nothing can tell it apart."""
     note = "not killed: no scenario reaches its fault switch (reference/*/faults.py), so no run can tell it apart"
@@ -138,14 +173,8 @@ def confirm_false_failures(
 ) -> tuple[Judgement, dict[str, str]]:
     """Run the falsely failed scenarios once more (the same SUT file, through --rerun-failed);
     those that pass are returned as unconfirmed, those that fail or cannot be judged stay."""
-    directory.mkdir(parents=True, exist_ok=True)
-    suspects = [s for s in results["scenarios"] if s["name"] in found.false_failures]
-    subset = directory / "false-failures.json"
-    subset.write_text(json.dumps({"scenarios": suspects}, indent=2) + "\n")
-    arguments = ["--sut", str(sut_file), "--report-dir", str(directory), "--rerun-failed", str(subset), *CHILD_WORKERS]
-    child = run_suite(arguments, RUN_TIMEOUT_S)
-    (directory / "run.log").write_text(child.output)
-    passed = passed_scenarios(directory / "results.json")
+    again = rerun_scenarios(found.false_failures, results, sut_file, directory)
+    passed = {s["name"] for s in (again or {}).get("scenarios", []) if s.get("outcome") == "pass"}
     unconfirmed = {name: found.reasons.get(name, "") for name in found.false_failures if name in passed}
     if unconfirmed:
         log(f"    {len(unconfirmed)} false failure(s) passed when run again: {', '.join(sorted(unconfirmed))}")
@@ -158,12 +187,22 @@ def confirm_false_failures(
     )
 
 
-def passed_scenarios(results_path: Path) -> set[str]:
+def rerun_scenarios(
+    names: Sequence[str], results: dict[str, Any], sut_file: Path, directory: Path
+) -> dict[str, Any] | None:
+    """The named scenarios of a run once more (the same SUT file, through --rerun-failed, which
+    takes the scenarios that failed or errored): the new run's results, None if it wrote none."""
+    directory.mkdir(parents=True, exist_ok=True)
+    subset = directory / "rerun.json"
+    chosen = [s for s in results["scenarios"] if s["name"] in names and s.get("outcome") in ("fail", "error")]
+    subset.write_text(json.dumps({"scenarios": chosen}, indent=2) + "\n")
+    arguments = ["--sut", str(sut_file), "--report-dir", str(directory), "--rerun-failed", str(subset), *CHILD_WORKERS]
+    child = run_suite(arguments, RUN_TIMEOUT_S)
+    (directory / "run.log").write_text(child.output)
     try:
-        results = json.loads(results_path.read_text())
+        return json.loads((directory / "results.json").read_text())
     except (OSError, json.JSONDecodeError):
-        return set()
-    return {s["name"] for s in results.get("scenarios", []) if s.get("outcome") == "pass"}
+        return None
 
 
 def run_selftest(
@@ -201,6 +240,8 @@ def run_selftest(
     for i, mutant in enumerate(mutants):
         if not mutant.is_reference and rows[i].false_failures:
             rows[i] = confirm_row(mutant, rows[i], report_root, log)
+        if not mutant.is_reference and not rows[i].killed_by and rows[i].blocked:
+            rows[i] = retry_blocked_row(mutant, rows[i], report_root, log)
     ordered = [rows[i] for i in range(len(mutants))]
     # Coverage is a property of the whole mutants file, whichever roles this run chose.
     write_matrix(report_root, ordered, mutation_coverage(load_mutants()), scope,

@@ -10,6 +10,7 @@ capabilities were accepted, or the scenario is blocked naming what the agent bro
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import NoReturn
 
@@ -19,6 +20,7 @@ from margo_conformance.base.exchanges import Operation
 from margo_conformance.checks.expect import blocked
 from margo_conformance.config.interop import ANY
 from margo_conformance.engine.launch import sut_instance
+from margo_conformance.scenario import startup
 from margo_conformance.scenario.agent_evidence import path_of
 from margo_conformance.scenario.agent_observations import Observations
 from margo_conformance.scenario.agent_orchestrator import OrchestratorActions
@@ -43,6 +45,7 @@ class AgentUnderTest(AgentScenario):
         if finder is not None and self._watcher is None:
             self._watcher = WorkloadWatcher(finder, self.evidence).start()
         self._sut = sut_instance(self.run.sut, values, self.evidence, self.run.run_id)
+        self.started_at = time.time()
         self._sut.start()
 
     def stop(self) -> None:
@@ -75,6 +78,8 @@ class AgentUnderTest(AgentScenario):
             self.not_onboarded()
         if first.data.get("status") != 201:
             self.capabilities_refused(first)
+        if self.started_at is not None:
+            startup.record_onboarding(first.at - self.started_at)
         return first
 
     def capabilities_refused(self, report: Event) -> NoReturn:

@@ -27,6 +27,7 @@ from margo_conformance.checks import cadence
 from margo_conformance.emulated_wos.desired_state import Commit, Deployment, render_deployment
 from margo_conformance.emulated_wos.link import DeviceLink
 from margo_conformance.emulated_wos.state import DeviceRecord
+from margo_conformance.scenario import startup
 from margo_conformance.scenario.agent_state import AgentScenario, Published
 
 DEPLOYMENT_FIXTURES = FIXTURES_DIR / "deployments"
@@ -207,11 +208,12 @@ class OrchestratorActions:
         scenario.link.cut_when(reporting, None, f"as soon as the agent began reporting {published.deployment.name}")
 
     def configure_downtime_window(self) -> tuple[int, int]:
-        """A downtime window (CFG-001) that opens a little after the agent starts; the link to
-        the orchestrator is cut for exactly that window."""
+        """A downtime window (CFG-001) that opens once the agent has had time to onboard (as long
+        as the slowest start seen so far, see startup.py); the link to the orchestrator is cut
+        for exactly that window."""
         scenario = self.scenario
         scenario.before_start("the downtime window")
-        opens = math.ceil(time.time() + cadence.WINDOW_LEAD_S)
+        opens = math.ceil(time.time() + startup.window_lead())
         closes = opens + math.ceil(cadence.window_duration(scenario.poll_interval))
         scenario.downtime_window = (opens, closes)
         timer = threading.Timer(opens - time.time(), scenario.link.cut,

@@ -79,6 +79,7 @@ class AgentScenario:
     polling_interval_override: float | None = None
     tokens_invalidated_at: float | None = None
     downtime_window: tuple[int, int] | None = None
+    started_at: float | None = None
     _link: DeviceLink | None = None
     _watcher: WorkloadWatcher | None = None
     _timers: list[threading.Timer] = field(default_factory=list)
