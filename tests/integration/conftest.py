@@ -158,3 +158,19 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     rest = [i for i in items if i is not matrix and i is not stability]
     half = len(items) // 2  # worksteal: the first process gets len // 2, the second the rest
     items[:] = [matrix, *rest[: half - 1], stability, *rest[half - 1:]]
+
+
+#: A V24 onboarding exchange of the vendor's own (the reference WOS's MARGO_WOS_ONBOARDING_STYLE=vendor),
+#: as a SUT file declares it.
+VENDOR_ONBOARDING = {
+    "path": "/api/devices/onboard",
+    "request": {"device": "{device_id}"},
+    "keys": False,
+    "answer": {
+        "client_id": "/credentials/id",
+        "client_secret": "/credentials/secret",
+        "token_endpoint": "/oauthTokenUrl",
+        "repository_url": "/gitops/repository",
+        "git_token": "/gitops/token",
+    },
+}

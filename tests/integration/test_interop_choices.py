@@ -16,7 +16,7 @@ import docker
 import pytest
 import yaml
 
-from tests.integration.conftest import REFERENCE_WOS_FILE, reference_agent_variant, run_cli
+from tests.integration.conftest import REFERENCE_WOS_FILE, VENDOR_ONBOARDING, reference_agent_variant, run_cli
 
 pytestmark = [pytest.mark.selftest, pytest.mark.docker, pytest.mark.usefixtures("no_leftover_containers")]
 
@@ -62,18 +62,6 @@ def test_an_agent_with_its_own_labels_and_window_format_certifies_after_declarin
     assert _containers_labelled(results["run"]["id"]) == []
 
 
-VENDOR_ONBOARDING = {
-    "path": "/api/devices/onboard",
-    "request": {"device": "{device_id}"},
-    "keys": False,
-    "answer": {
-        "client_id": "/credentials/id",
-        "client_secret": "/credentials/secret",
-        "token_endpoint": "/oauthTokenUrl",
-        "repository_url": "/gitops/repository",
-        "git_token": "/gitops/token",
-    },
-}
 
 
 def test_a_wos_with_its_own_onboarding_layout_and_no_keys_certifies_after_declaring_it(tmp_path: Path) -> None:

@@ -7,12 +7,16 @@ The agent records its workloads instead of running them, so its workload checks 
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from margo_conformance.base.paths import FIXTURES_DIR
-from tests.integration.conftest import run_cli
+from tests.integration.conftest import CLI_TIMEOUT_S, VENDOR_ONBOARDING, run_cli
 
 AGENT = FIXTURES_DIR / "sut" / "reference-agent-process.yaml"
 WOS = FIXTURES_DIR / "sut" / "reference-wos-process.yaml"
@@ -43,3 +47,24 @@ def test_the_process_agent_says_which_workload_checks_it_could_not_have(tmp_path
     assert scenario["outcome"] == "pass", scenario["message"]
     not_tested = [c for c in scenario["checks"] if c["kind"] == "not_tested"]
     assert not_tested and all("records its workloads instead of running them" in c["message"] for c in not_tested)
+
+
+def test_a_fleet_onboards_the_way_the_wos_declares(tmp_path: Path, no_docker: None) -> None:
+    """The fleet's devices onboard with the exchange the SUT file declares (interop.onboarding:
+    the vendor's path, body and answer layout, no keys), as the scenarios' devices do."""
+    document = yaml.safe_load(WOS.read_text())
+    document["process"]["cwd"] = str((WOS.parent / document["process"]["cwd"]).resolve())
+    document["env"]["MARGO_WOS_ONBOARDING_STYLE"] = "vendor"
+    document["interop"] = {"onboarding": VENDOR_ONBOARDING}
+    sut = tmp_path / "vendor-wos.yaml"
+    sut.write_text(yaml.safe_dump(document, sort_keys=False))
+    completed = subprocess.run(
+        [sys.executable, "-m", "margo_conformance", "fleet", "--sut", str(sut), "--devices", "3",
+         "--duration", "3", "--report-dir", str(tmp_path / "fleet")],
+        capture_output=True, text=True, timeout=CLI_TIMEOUT_S,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    performance = json.loads((tmp_path / "fleet" / "performance.json").read_text())
+    assert performance["devices"]["onboarded"] == 3, performance["devices"]
+    onboarding = next(e for e in performance["endpoints"] if e["name"] == "POST /onboarding/")
+    assert onboarding["requests"] == 3 and onboarding["failures"] == 0

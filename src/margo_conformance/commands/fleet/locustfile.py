@@ -63,17 +63,23 @@ ENDPOINTS = (ONBOARD, TOKEN, CAPABILITIES, ADVERTISE, LS_REFS, STATUS)
 
 @dataclass(frozen=True)
 class FleetDevice:
-    """A device registered for the fleet, with the deployment the WOS made for it."""
+    """A device registered for the fleet, with the deployment the WOS made for it and its
+    onboarding exchange as the SUT file declares it (interop.onboarding; the suite's own by
+    default): where to send which body, and where the answer carries each member."""
 
     device_id: str
     onboarding_key: str
     deployment_id: str
     components: tuple[str, ...]
+    onboarding_path: str = "/onboarding/"
+    onboarding_body: Any = None
+    answer_pointers: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_ONBOARDING_ANSWER))
 
     @classmethod
     def from_json(cls, entry: dict[str, Any]) -> FleetDevice:
         return cls(entry["device_id"], entry["onboarding_key"], entry["deployment_id"],
-                   tuple(entry["components"]))
+                   tuple(entry["components"]), entry["onboarding_path"], entry["onboarding_body"],
+                   dict(entry["answer_pointers"]))
 
 
 @dataclass
@@ -193,19 +199,22 @@ class MargoDevice(FastHttpUser):
         tally.onboarded = True
 
     def onboard(self) -> bool:
-        body = {"apiVersion": ONBOARDING_API_VERSION, "kind": "OnboardingRequest",
-                "deviceId": self.device.device_id, "onboardingKey": self.device.onboarding_key}
-        with self.client.post("/onboarding/", json=body, name=ONBOARD, catch_response=True) as reply:
+        device = self.device
+        body = device.onboarding_body if device.onboarding_body is not None else {
+            "apiVersion": ONBOARDING_API_VERSION, "kind": "OnboardingRequest",
+            "deviceId": device.device_id, "onboardingKey": device.onboarding_key}
+        with self.client.post(device.onboarding_path, json=body, name=ONBOARD, catch_response=True) as reply:
             answer = _json(reply)
             if reply.status_code != 201 or not isinstance(answer, dict):
                 reply.failure(f"onboarding answered {reply.status_code}")
                 return False
-            faults = [f"{ONBOARDING_REQUIREMENTS[name]}: {fault}" for name, pointer in DEFAULT_ONBOARDING_ANSWER.items()
+            pointers = device.answer_pointers
+            faults = [f"{ONBOARDING_REQUIREMENTS[name]}: {fault}" for name, pointer in pointers.items()
                       if (fault := member_fault(answer, pointer, str)) is not None]
             if faults:
                 reply.failure("the onboarding answer " + "; ".join(faults))
                 return False
-            member = {name: value_at(answer, pointer) for name, pointer in DEFAULT_ONBOARDING_ANSWER.items()}
+            member = {name: value_at(answer, pointer) for name, pointer in pointers.items()}
             self.client_id, self.client_secret = member["client_id"], member["client_secret"]
             self.token_path = urlsplit(member["token_endpoint"]).path
             self.git_token = member["git_token"]

@@ -47,6 +47,7 @@ from margo_conformance.commands.fleet.stats import (
 )
 from margo_conformance.commands.runner import prepare_images
 from margo_conformance.config.run_config import RunConfig, load_sut_file
+from margo_conformance.dialects.v24 import V24
 from margo_conformance.engine.sut import remove_run_resources
 from margo_conformance.scenario.wos import WosUnderTest
 from margo_conformance.scenario.wos_documents import application_components, application_request
@@ -88,7 +89,8 @@ def run_fleet(request: FleetRequest, log: Log) -> int:
             measured = drive(request, wos.client.base_url, devices, log)
         finally:
             wos.stop()
-            remove_run_resources(run.run_id)
+            if sut.in_containers:  # a WOS run as a local process leaves nothing on an engine
+                remove_run_resources(run.run_id)
     document = performance_document(request, measured, thresholds,
                                     sut_identity(run, images.sut_identity), started, run.run_id)
     path = write_performance(request.report_dir, document)
@@ -116,21 +118,25 @@ def load_thresholds(path: Path | None) -> list[Any]:
 
 
 def register_fleet(wos: WosUnderTest, count: int, application: str) -> list[FleetDevice]:
-    """Register `count` devices through the control adapter and deploy `application` to each."""
+    """Register `count` devices through the control adapter and deploy `application` to each;
+    each onboards the way the SUT file declares (interop.onboarding: path, body, answer, keys)."""
     application_document = application_request(application)
     components = tuple(application_components(application))
+    exchange = wos.run.sut.interop.onboarding
 
     def one(_: int) -> FleetDevice:
         device_id = f"fleet-{uuid.uuid4().hex[:10]}"
         key = wos.control.call("register-device", {"deviceId": device_id}).get("onboardingKey")
-        if not isinstance(key, str) or not key:
+        if exchange.keys and (not isinstance(key, str) or not key):
             raise SutError(f"control verb register-device gave no onboardingKey for {device_id}")
         deployed = wos.control.call("deploy", {"deviceId": device_id,
                                                "application": application_document})
         deployment_id = deployed.get("deploymentId")
         if not isinstance(deployment_id, str) or not deployment_id:
             raise SutError(f"control verb deploy gave no deploymentId for {device_id}")
-        return FleetDevice(device_id, key, deployment_id, components)
+        key = key if exchange.keys and isinstance(key, str) else ""
+        call = V24.onboarding_call(device_id, key, exchange)
+        return FleetDevice(device_id, key, deployment_id, components, call.path, call.body, dict(exchange.answer))
 
     return list(Pool(SETUP_CONCURRENCY).imap_unordered(one, range(count)))
 
