@@ -14,9 +14,11 @@ import socket
 import threading
 import time
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 
 import docker
 from docker.errors import APIError, ImageNotFound, NotFound
+from docker.models.containers import Container
 from testcontainers.core.config import testcontainers_config
 from testcontainers.core.container import DockerContainer
 from testcontainers.core.docker_client import DockerClient as TcDockerClient
@@ -243,14 +245,21 @@ def _remove_late_creates(client: docker.DockerClient, run_id: str, since: int, s
 REMOVAL_PASSES = 4
 
 
+#: Containers removed at once: the engine removes them in parallel, one by one took 0.15 s each.
+REMOVAL_THREADS = 8
+
+
 def _remove_labelled(client: docker.DockerClient, selector: dict[str, str]) -> int:
-    removed = 0
-    for container in client.containers.list(all=True, filters=selector):
+    def remove(container: Container) -> bool:
         try:
             container.remove(force=True, v=True)
-            removed += 1
+            return True
         except (NotFound, APIError):
-            pass
+            return False
+
+    containers = client.containers.list(all=True, filters=selector)
+    with ThreadPoolExecutor(max_workers=REMOVAL_THREADS) as pool:
+        removed = sum(pool.map(remove, containers))
     for network in client.networks.list(filters=selector):
         try:
             network.remove()
