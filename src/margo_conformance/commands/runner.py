@@ -20,6 +20,7 @@ import pytest
 
 from margo_conformance.base import credentials, redaction
 from margo_conformance.base.errors import ConfigError, SuiteError, SutError
+from margo_conformance.base.evidence import EvidenceLog
 from margo_conformance.commands.exit_codes import EXIT_ERROR, EXIT_USAGE, exit_code_for
 from margo_conformance.commands.pytest_session import (
     PreparedImages,
@@ -41,6 +42,7 @@ from margo_conformance.config.run_config import SutConfig, build_arguments, save
 from margo_conformance.engine.base_image import LOCAL_BASE_IMAGE, choose_base_image
 from margo_conformance.engine.daemon import engine_answers
 from margo_conformance.engine.images import ensure_built_image, image_exists, needs_build
+from margo_conformance.engine.url import SutAtUrl
 from margo_conformance.report.progress import LiveProgress
 from margo_conformance.results.identity import image_identity
 from margo_conformance.results.tree import preflight_tree, write_results_json
@@ -52,6 +54,8 @@ def prepare_images(sut: SutConfig, base_image: str | None, log: Log) -> Prepared
     """Make sure the SUT image exists (building it when the SUT file says how). A SUT started as
     a local process needs no engine: the base image is then only a name workloads may use."""
     if not sut.in_containers:
+        if sut.url is not None:  # a WOS that is down is one line before any scenario, not 44 errors
+            SutAtUrl(sut, EvidenceLog()).start()
         return PreparedImages(base_image=base_image or LOCAL_BASE_IMAGE, sut_image="")
     if not engine_answers():
         raise SuiteError("no Docker engine answers; run `margo-conformance setup` first")

@@ -34,8 +34,8 @@ PLACEHOLDERS: Mapping[str, str] = MappingProxyType(
 
 #: Placeholders that only mean something to a process on the suite's own machine.
 PROCESS_PLACEHOLDERS = frozenset({"python", "state_dir"})
-CONTAINER, PROCESS = "container", "process"
-LAUNCHERS = (CONTAINER, PROCESS)
+CONTAINER, PROCESS, URL = "container", "process", "url"
+LAUNCHERS = (CONTAINER, PROCESS, URL)
 
 #: Which placeholders are filled where: in `env` and `command` per scenario, by role (a WOS
 #: SUT knows no device of its own), and in `build.args` once per build, before any scenario.

@@ -32,6 +32,7 @@ from margo_conformance.config.placeholders import (
     PLACEHOLDERS,
     PROCESS,
     PROCESS_PLACEHOLDERS,
+    URL,
     render,
     template_fields,
 )
@@ -61,6 +62,14 @@ class ProcessSpec:
 
     command: tuple[str, ...]
     cwd: Path
+
+
+@dataclass(frozen=True)
+class UrlSpec:
+    """`launcher: url` (a WOS that already runs): where devices reach its API, and its control adapter."""
+
+    api: str
+    control: str
 
 
 @dataclass(frozen=True)
@@ -119,12 +128,19 @@ class SutConfig:
     interop: Interop = field(default_factory=Interop)
     launcher: str = CONTAINER
     process: ProcessSpec | None = None
+    url: UrlSpec | None = None
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def in_containers(self) -> bool:
-        """The SUT runs in containers on the Docker engine (else as a local process)."""
+        """The suite runs the SUT in containers on the Docker engine (else as a local process,
+        or not at all: a WOS at a URL)."""
         return self.launcher == CONTAINER
+
+    @property
+    def shared(self) -> bool:
+        """One instance serves every scenario (a WOS at a URL), rather than one per scenario."""
+        return self.launcher == URL
 
     def is_secret(self, env_name: str) -> bool:
         return env_name in self.secrets or bool(_SECRET_NAME.search(env_name))
@@ -193,6 +209,7 @@ class RunConfig:
                 "image": sut.image,
                 "launcher": sut.launcher,
                 "process": _plain(sut.process) if sut.process is not None else None,
+                "url": _plain(sut.url) if sut.url is not None else None,
                 "profiles": list(sut.profiles),
                 "port": sut.port,
                 "command": list(sut.command) if sut.command is not None else None,
@@ -353,6 +370,8 @@ def _freeze(path: Path, data: dict[str, Any]) -> SutConfig:
         interop=parse_interop(str(path), data.get("interop")),
         launcher=data.get("launcher", CONTAINER),
         process=_process(path, data.get("process")),
+        url=UrlSpec(api=data["url"]["api"].rstrip("/"), control=data["url"]["control"].rstrip("/"))
+        if "url" in data else None,
         raw=MappingProxyType(data),
     )
 

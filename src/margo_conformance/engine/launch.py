@@ -1,4 +1,5 @@
-"""One SUT instance per scenario, by the SUT file's launcher: a container or a local process."""
+"""One SUT instance per scenario, by the SUT file's launcher: a container or a local process (or a
+WOS that already runs, at a URL)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from margo_conformance.base.evidence import EvidenceLog
 from margo_conformance.config.run_config import SutConfig
 from margo_conformance.engine.process import SutProcess
 from margo_conformance.engine.sut import SutContainer
+from margo_conformance.engine.url import SutAtUrl
 
 
 class RunningSut(Protocol):
@@ -36,4 +38,6 @@ def sut_instance(
     process listens on the host ports themselves, handed to it as `{port}`/`{control_port}`)."""
     if config.in_containers:
         return SutContainer(config, values, evidence, run_id, published)
+    if config.url is not None:
+        return SutAtUrl(config, evidence)
     return SutProcess(config, values, evidence)

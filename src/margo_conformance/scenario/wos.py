@@ -23,13 +23,14 @@ from margo_conformance.base.evidence import NOTE, EvidenceLog
 from margo_conformance.base.schemas import validation_errors
 from margo_conformance.checks import capability_rules, status_rules
 from margo_conformance.checks.shapes import member_fault, value_at
-from margo_conformance.config.run_config import RunConfig
+from margo_conformance.config.run_config import RunConfig, UrlSpec
 from margo_conformance.dialects import Dialect, dialect_for
 from margo_conformance.emulated_device.client import Answer, DeviceClient
-from margo_conformance.emulated_device.control import ControlAdapter, ControlError, adapter_for
+from margo_conformance.emulated_device.control import ControlAdapter, ControlError, HttpControl, adapter_for
 from margo_conformance.emulated_device.git_reader import GitRead, read_repository
 from margo_conformance.engine.launch import RunningSut, sut_instance
 from margo_conformance.engine.sut import docker_host_address, free_host_port
+from margo_conformance.engine.url import SutAtUrl
 from margo_conformance.scenario.wos_device import SimulatedDevice, access_token_of, pointer_value
 from margo_conformance.scenario.wos_documents import (
     DEFINED_STATE_SPELLINGS,
@@ -91,6 +92,9 @@ class WosUnderTest:
         testcontainers says, or this machine for a local process; the fleet profile keeps its
         load on 127.0.0.1)."""
         sut = self.run.sut
+        if sut.url is not None:
+            self._use_running_wos(sut.url)
+            return
         if sut.port is None or sut.control is None:
             raise SutError("a WOS SUT file needs `port` and `control`")
         host = host or (docker_host_address() if sut.in_containers else "127.0.0.1")
@@ -100,6 +104,14 @@ class WosUnderTest:
         control_base = (f"http://{host}:{published[sut.control.http_port]}"
                         if sut.control.http_port is not None else None)
         self._control = adapter_for(sut.control, self._sut, control_base, self.evidence, timeout)
+
+    def _use_running_wos(self, url: UrlSpec) -> None:
+        """`launcher: url`: the WOS already runs; every scenario shares it with devices of its own."""
+        self._sut = SutAtUrl(self.run.sut, self.evidence)
+        self._sut.start()
+        timeout = self.run.sut.timeouts.request
+        self._client = DeviceClient(url.api, self.evidence, timeout)
+        self._control = HttpControl(url.control, self.evidence, timeout)
 
     def placeholder_values(self, public_url: str, published: dict[int, int] | None = None) -> dict[str, str]:
         """What the SUT file's placeholders are filled with (config.PLACEHOLDER_SCOPES["wos"]).
