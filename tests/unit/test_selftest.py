@@ -78,7 +78,8 @@ def test_mutants_file_is_well_formed_and_starts_each_role_with_its_reference(tmp
     assert {m.role for m in mutants if m.is_reference} == {"agent", "wos"}
     for mutant in mutants:
         sut = yaml.safe_load(mutant_sut_file(mutant, tmp_path).read_text())
-        assert Path(sut["build"]["context"]).is_dir()
+        where = sut["build"]["context"] if mutant.launcher == "container" else sut["process"]["cwd"]
+        assert Path(where).is_dir() and sut.get("launcher", "container") == mutant.launcher
         if not mutant.is_reference:
             assert sut["env"][mutant.fault_variable] == mutant.name
             assert mutant.violates
@@ -393,14 +394,15 @@ def test_the_reached_scope_runs_references_then_each_mutant_on_its_scenarios(
     def fake_run_one(mutant: Mutant, report_root: Path, log, scope: str, only=None) -> MatrixRow:
         calls[mutant.name] = only
         if mutant.is_reference:
-            _reference_report(report_root / "mutants" / f"{mutant.role}-reference",
+            _reference_report(report_root / "mutants" / f"{mutant.role}-{mutant.name}",
                               {"s1": ["fault point reached: never-fetch"], "s2": []})
         return MatrixRow(mutant.role, mutant.name, list(mutant.violates), "fail", [], [], True, 0.0)
 
     monkeypatch.setattr(selftest, "run_one", fake_run_one)
     selftest.run_selftest(tmp_path, ["agent"], lambda _: None, scope=mutants_file.REACHED,
                           names=["never-fetch", "skip-installing"])
-    assert calls == {"reference": None, "never-fetch": ["s1"], "skip-installing": []}
+    # Each mutant is judged against the reference of its launcher (both are processes here), which runs first.
+    assert calls == {"reference-process": None, "never-fetch": ["s1"], "skip-installing": []}
 
 
 def test_the_reference_reports_fault_points_only_in_the_reached_scope(tmp_path: Path) -> None:
@@ -442,3 +444,24 @@ def test_a_survivor_whose_blocked_scenario_still_does_not_kill_it_stays_a_surviv
     row = selftest.retry_blocked_row(MUTANT, _survivor(tmp_path), tmp_path, lambda line: None)
     assert not row.ok and row.killed_by == []
     assert row.note.startswith("survived: no scenario failed") and "did not kill it either" in row.note
+
+
+def test_a_role_with_a_process_sut_runs_its_mutants_as_processes_unless_one_says_container(tmp_path: Path) -> None:
+    path = tmp_path / "mutants.yaml"
+    path.write_text(yaml.safe_dump({"agent": {
+        "sut": "reference-agent.yaml", "process_sut": "reference-agent-process.yaml", "fault_variable": "F",
+        "mutants": [{"fault": "a", "violates": ["GIT-004"]},
+                    {"fault": "b", "violates": ["GIT-004"], "launcher": "container"}]}}))
+    loaded = {m.name: m for m in load_mutants(path)}
+    assert list(loaded) == ["reference", "reference-process", "a", "b"]
+    assert loaded["reference-process"].is_reference and loaded["reference-process"].launcher == "process"
+    assert loaded["a"].launcher == "process" and loaded["a"].sut.name == "reference-agent-process.yaml"
+    assert loaded["b"].launcher == "container" and loaded["b"].sut.name == "reference-agent.yaml"
+
+
+def test_a_process_mutant_without_a_process_sut_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "mutants.yaml"
+    path.write_text(yaml.safe_dump({"wos": {"sut": "reference-wos.yaml", "fault_variable": "F", "mutants": [
+        {"fault": "a", "violates": ["GIT-004"], "launcher": "process"}]}}))
+    with pytest.raises(ConfigError, match="needs the role's process_sut"):
+        load_mutants(path)

@@ -357,15 +357,16 @@ def _stability(args: argparse.Namespace) -> int:
 
 
 def _selftest(args: argparse.Namespace) -> int:
-    from margo_conformance.commands.mutants import load_mutants, mutation_coverage
+    from margo_conformance.commands.mutants import REFERENCES, load_mutants, mutation_coverage
     from margo_conformance.commands.selftest import run_selftest
 
     report_dir = args.report_dir.resolve()
     rows = run_selftest(report_dir, args.role, print_line, jobs=args.jobs, scope=args.scope, names=args.mutant)
-    mutants = [r for r in rows if r.mutant != "reference"]
+    mutants = [r for r in rows if r.mutant not in REFERENCES]
+    references = [r for r in rows if r.mutant in REFERENCES]
     print_line(
         f"kill matrix: {sum(r.ok for r in mutants)}/{len(mutants)} mutants killed, "
-        f"{sum(r.ok for r in rows if r.mutant == 'reference')} reference(s) passing; "
+        f"{sum(r.ok for r in references)}/{len(references)} references passing; "
         f"{report_dir / 'kill-matrix.md'}"
     )
     print_line(mutation_coverage(load_mutants()).summary())

@@ -12,7 +12,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from margo_conformance.commands.kill_judgement import MatrixRow
-from margo_conformance.commands.mutants import ADVISORY_OUTCOME, FAIL_OUTCOME, TRACED, MutationCoverage
+from margo_conformance.commands.mutants import ADVISORY_OUTCOME, FAIL_OUTCOME, REFERENCES, TRACED, MutationCoverage
 
 
 def write_matrix(
@@ -43,8 +43,8 @@ def killed_cell(killed_by: list[str], how: str = FAIL_OUTCOME) -> str:
 
 
 def matrix_markdown(rows: list[MatrixRow], coverage: MutationCoverage) -> str:
-    mutants = [r for r in rows if r.mutant != "reference"]
-    references = [r for r in rows if r.mutant == "reference"]
+    references = [r for r in rows if r.mutant in REFERENCES]
+    mutants = [r for r in rows if r.mutant not in REFERENCES]
     killed = sum(1 for r in mutants if r.ok)
     lines = [
         f"Mutants killed: {killed}/{len(mutants)}; references passing: "

@@ -18,6 +18,7 @@ import yaml
 from margo_conformance.base.errors import ConfigError
 from margo_conformance.base.paths import FIXTURES_DIR
 from margo_conformance.base.requirements import id_to_tag, load_catalogue
+from margo_conformance.config.placeholders import CONTAINER, PROCESS
 
 MUTANTS_FILE = FIXTURES_DIR / "mutants" / "mutants.yaml"
 #: Which scenarios a mutant runs (see `mutant_selection` and `reached_scenarios`).
@@ -33,20 +34,27 @@ FAIL_OUTCOME, ERROR_OUTCOME, ADVISORY_OUTCOME = "fail", "error", "advisory"
 MUTANT_OUTCOMES = (FAIL_OUTCOME, ERROR_OUTCOME, ADVISORY_OUTCOME)
 
 
+#: The unmutated implementations: run in a container, and as a local process where the role
+#: has a process SUT file (the mutants that run as processes are judged against that one).
+REFERENCE, PROCESS_REFERENCE = "reference", "reference-process"
+REFERENCES = (REFERENCE, PROCESS_REFERENCE)
+
+
 @dataclass(frozen=True)
 class Mutant:
     role: str
-    name: str  # the fault switch; "reference" for the unmutated implementation
+    name: str  # the fault switch; REFERENCE or PROCESS_REFERENCE for the unmutated implementation
     sut: Path
     fault_variable: str
     violates: tuple[str, ...] = ()
     outcome: str = FAIL_OUTCOME
     select: str | None = None
     timeouts: dict[str, float] = field(default_factory=dict)
+    launcher: str = CONTAINER
 
     @property
     def is_reference(self) -> bool:
-        return self.name == "reference"
+        return self.name in REFERENCES
 
 
 
@@ -87,29 +95,42 @@ def mutation_coverage(mutants: Iterable[Mutant]) -> MutationCoverage:
 
 
 def load_mutants(path: Path = MUTANTS_FILE, roles: Iterable[str] | None = None) -> list[Mutant]:
-    """References first, then their mutants, for the roles asked for."""
+    """References first, then their mutants, for the roles asked for.
+
+    A role with a `process_sut` runs its mutants as local processes (no container to start per
+    scenario: several times less CPU), except those marked `launcher: container`: a fault that
+    shows only in the workloads, which a process agent records instead of running."""
     document = yaml.safe_load(path.read_text())
     chosen: list[Mutant] = []
     for role, entry in document.items():
         if roles is not None and role not in roles:
             continue
-        sut = FIXTURES_DIR / "sut" / entry["sut"]
+        suts = {CONTAINER: FIXTURES_DIR / "sut" / entry["sut"]}
+        if entry.get("process_sut"):
+            suts[PROCESS] = FIXTURES_DIR / "sut" / entry["process_sut"]
         variable = entry["fault_variable"]
-        chosen.append(Mutant(role, "reference", sut, variable, outcome="pass"))
+        chosen.append(Mutant(role, REFERENCE, suts[CONTAINER], variable, outcome="pass"))
+        if PROCESS in suts:
+            chosen.append(Mutant(role, PROCESS_REFERENCE, suts[PROCESS], variable, outcome="pass", launcher=PROCESS))
         for item in entry["mutants"]:
             if item.get("outcome", FAIL_OUTCOME) not in MUTANT_OUTCOMES:
                 raise ConfigError(f"{path.name}: mutant {item['fault']}: outcome must be one of "
                                   f"{', '.join(MUTANT_OUTCOMES)}, not {item['outcome']!r}")
+            launcher = item.get("launcher", PROCESS if PROCESS in suts else CONTAINER)
+            if launcher not in suts:
+                raise ConfigError(f"{path.name}: mutant {item['fault']}: launcher {launcher!r} needs the role's "
+                                  f"{'process_sut' if launcher == PROCESS else 'sut'}")
             chosen.append(
                 Mutant(
                     role=role,
                     name=item["fault"],
-                    sut=sut,
+                    sut=suts[launcher],
                     fault_variable=variable,
                     violates=tuple(item["violates"]),
                     outcome=item.get("outcome", FAIL_OUTCOME),
                     select=item.get("select"),
                     timeouts=dict(item.get("timeouts", {})),
+                    launcher=launcher,
                 )
             )
     return chosen
@@ -121,6 +142,8 @@ def mutant_sut_file(mutant: Mutant, directory: Path, report_fault_points: bool =
     document = yaml.safe_load(mutant.sut.read_text())
     if "build" in document:
         document["build"]["context"] = str((mutant.sut.parent / document["build"]["context"]).resolve())
+    if "process" in document:
+        document["process"]["cwd"] = str((mutant.sut.parent / document["process"].get("cwd", ".")).resolve())
     if report_fault_points:
         document.setdefault("env", {})[FAULT_POINTS_VARIABLE] = "1"
     if not mutant.is_reference:

@@ -44,6 +44,7 @@ from margo_conformance.commands.mutants import (
     FAULT_POINT_LINE,
     MUTANTS_FILE,
     REACHED,
+    REFERENCE,
     TRACED,
     Mutant,
     load_mutants,
@@ -216,18 +217,21 @@ def run_selftest(
     started = time.monotonic()
     mutants = load_mutants(roles=roles)
     if names is not None:
-        # The reached scope needs each role's reference run: it says where each switch is asked.
-        wanted = set(names) | ({"reference"} if scope == REACHED else set())
+        wanted = set(names)
         unknown = wanted - {m.name for m in mutants}
         if unknown:
             raise ConfigError(f"no mutant named {', '.join(sorted(unknown))} in {MUTANTS_FILE.name}")
-        mutants = [m for m in mutants if m.name in wanted]
+        # The reached scope needs the references a mutant is judged against: they say where each
+        # switch is asked ('reference' asks for both of a role's references).
+        launchers = {m.launcher for m in mutants if m.name in wanted} if scope == REACHED else set()
+        mutants = [m for m in mutants if m.name in wanted or (m.is_reference and (
+            REFERENCE in wanted or m.launcher in launchers))]
     rows = {i: run_one(m, report_root, log, scope) for i, m in enumerate(mutants) if m.is_reference}
-    reached = {role: _reached_by_reference(report_root, role, log) for role in {m.role for m in mutants}} \
+    reached = {(m.role, m.launcher): _reached_by_reference(report_root, m, log) for m in mutants if m.is_reference} \
         if scope == REACHED else {}
 
     def scope_of(mutant: Mutant) -> list[str] | None:
-        return reached[mutant.role].get(mutant.name, []) if scope == REACHED else None
+        return reached[mutant.role, mutant.launcher].get(mutant.name, []) if scope == REACHED else None
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         pending = {
@@ -249,11 +253,13 @@ def run_selftest(
     return ordered
 
 
-def _reached_by_reference(report_root: Path, role: str, log: Log) -> dict[str, list[str]]:
-    reference = report_root / "mutants" / f"{role}-reference"
-    if not (reference / "results.json").is_file():
-        raise ConfigError(f"the reached scope needs the {role} reference's run first (add --mutant reference)")
-    reached = reached_scenarios(reference)
-    log(f"{role} reference: {len(reached)} fault switch(es) reached; scenarios per switch: "
+def _reached_by_reference(report_root: Path, reference: Mutant, log: Log) -> dict[str, list[str]]:
+    """Where the reference's run asked about each switch; its mutants (same launcher) run there."""
+    directory = report_root / "mutants" / f"{reference.role}-{reference.name}"
+    if not (directory / "results.json").is_file():
+        raise ConfigError(f"the reached scope needs the {reference.role} {reference.name} run first "
+                          "(add --mutant reference)")
+    reached = reached_scenarios(directory)
+    log(f"{reference.role} {reference.name}: {len(reached)} fault switch(es) reached; scenarios per switch: "
         + ", ".join(f"{name} {len(ids)}" for name, ids in sorted(reached.items())))
     return reached
