@@ -10,7 +10,9 @@ one run after another, in these modes:
   building that is `margo-conformance setup`'s job, once per machine);
 * default: the image is there, `--workers auto` (the default);
 * one worker: `--workers 1`, for the suite's own overhead (wall time minus waiting on the SUT);
-* process: the reference started as a local process (`launcher: process`), no Docker.
+* process: the reference started as a local process (`launcher: process`), no Docker;
+* url (WOS only): the reference WOS started once, outside the suite, as a process, and every
+  scenario run against it (`launcher: url`, a lab installation's case).
 
 From each run's results.json it reads, per scenario, `duration_s`, `waiting_s` (time spent
 waiting on the SUT: event waits, container start and stop, exchanges with a WOS) and
@@ -31,6 +33,7 @@ container is running, cold is skipped (say --force-cold to remove them anyway).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -38,7 +41,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,9 +49,9 @@ from typing import Any
 import docker
 import yaml
 
-from margo_conformance.base.paths import FIXTURES_DIR
+from margo_conformance.base.paths import FIXTURES_DIR, SUITE_ROOT
 from margo_conformance.commands.fleet.stats import percentile
-from margo_conformance.engine.sut import RUN_LABEL
+from margo_conformance.engine.sut import RUN_LABEL, free_host_port
 
 SUT_FILES = {"agent": FIXTURES_DIR / "sut" / "reference-agent.yaml",
              "wos": FIXTURES_DIR / "sut" / "reference-wos.yaml"}
@@ -65,7 +68,7 @@ RUN_TIMEOUT_S = 900
 @dataclass
 class RunFigures:
     role: str
-    mode: str  # cold | default | one worker | process
+    mode: str  # cold | default | one worker | process | url
     workers: str  # "auto" or a count
     exit_code: int
     verdict: str
@@ -136,8 +139,33 @@ def remove_reference_image(sut_file: Path) -> list[str]:
 # -- one run ---------------------------------------------------------------------------------------
 
 
-def run_cli(role: str, mode: str, workers: str, report_dir: Path) -> RunFigures:
-    sut_file = PROCESS_SUT_FILES[role] if mode == "process" else SUT_FILES[role]
+@contextlib.contextmanager
+def wos_at_url(folder: Path) -> Iterator[Path]:
+    """The reference WOS as a process of its own, and a `launcher: url` SUT file naming it."""
+    api_port, control_port = free_host_port(), free_host_port()
+    api = f"http://127.0.0.1:{api_port}"
+    env = {**os.environ, "MARGO_WOS_PUBLIC_URL": api, "MARGO_WOS_PORT": str(api_port),
+           "MARGO_WOS_CONTROL_PORT": str(control_port), "MARGO_WOS_DATA_DIR": str(folder / "wos-data"),
+           "PYTHONUNBUFFERED": "1"}
+    wos = subprocess.Popen([sys.executable, "-m", "margo_wos"], cwd=SUITE_ROOT / "reference" / "wos", env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert wos.stdout is not None
+        for line in wos.stdout:  # the ready line, or the end of its output when it dies
+            if "margo-reference-wos ready" in line:
+                break
+        sut = folder / "wos-at-url.yaml"
+        sut.write_text(yaml.safe_dump({"name": "reference WOS at a URL", "role": "wos", "profiles": ["V24", "PR1"],
+                                       "launcher": "url",
+                                       "url": {"api": api, "control": f"http://127.0.0.1:{control_port}/control"}}))
+        yield sut
+    finally:
+        wos.terminate()
+        wos.wait(timeout=10)
+
+
+def run_cli(role: str, mode: str, workers: str, report_dir: Path, sut_file: Path | None = None) -> RunFigures:
+    sut_file = sut_file or (PROCESS_SUT_FILES[role] if mode == "process" else SUT_FILES[role])
     command = [sys.executable, "-m", "margo_conformance", "run", "--sut", str(sut_file),
                "--report-dir", str(report_dir), "--workers", workers]
     started = time.perf_counter()
@@ -214,8 +242,12 @@ def print_targets(runs: Sequence[RunFigures], matrix: dict[str, Any] | None) -> 
     delays = [d for r in runs for d in r.wake_delays_ms]
     verdicts: dict[str, Any] = {}
     print("\nTargets")
-    for mode, label in (("default", "containers, --workers auto"), ("process", "local processes, no Docker")):
-        total = both_roles(runs, mode)
+    chosen = {("agent", "default"), ("wos", "url")}
+    shared = [r for r in runs if (r.role, r.mode) in chosen]
+    for mode, label in (("default", "containers, --workers auto"), ("process", "local processes, no Docker"),
+                        ("shared", "agent in containers, WOS at a URL")):
+        total = both_roles(runs, mode) if mode != "shared" else \
+            (round(sum(r.wall_s for r in shared), 1) if len(shared) == 2 else None)
         if total is not None:
             verdicts[f"{mode}_both_roles_s"] = total
             print(f"  both roles ({label}): {total:.1f} s (target <= {WALL_TARGET_S:.0f} s) -> "
@@ -297,6 +329,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not args.no_single:
                 runs.append(run_cli(role, "one worker", "1", Path(tmp) / f"{role}-single"))
             runs.append(run_cli(role, "process", "auto", Path(tmp) / f"{role}-process"))
+            if role == "wos":
+                with wos_at_url(Path(tmp)) as sut:
+                    runs.append(run_cli(role, "url", "auto", Path(tmp) / "wos-url", sut))
         if args.matrix == "run":
             matrix = run_matrix(Path(tmp) / "matrix")
         elif args.matrix:
