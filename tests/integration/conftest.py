@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from margo_conformance.base.paths import DEFAULT_SUT_FILE, FIXTURES_DIR, SUITE_ROOT
+from margo_conformance.commands.mutants import relocatable_sut_document
 from margo_conformance.engine.sut import RUN_LABEL
 
 CLI_TIMEOUT_S = 600
@@ -68,11 +69,10 @@ def reference_agent_variant(
     tmp_path: Path, name: str, drop: tuple[str, ...] = (), **changes: Any
 ) -> Path:
     """A copy of the reference agent's SUT file with keys replaced or dropped (env is merged)."""
-    document = yaml.safe_load(DEFAULT_SUT_FILE.read_text())
+    document = relocatable_sut_document(DEFAULT_SUT_FILE)
     env = changes.pop("env", {})
     document.update(changes)
     document["env"].update(env)
-    document["build"]["context"] = str((DEFAULT_SUT_FILE.parent / document["build"]["context"]).resolve())
     for key in drop:
         document.pop(key, None)
     target = tmp_path / f"{name}.yaml"
@@ -92,8 +92,7 @@ def run_agent_with_fault(tmp_path: Path, fault: str, *selection: str) -> CliRun:
 
 
 def reference_wos_with_faults(tmp_path: Path, *faults: str, **timeouts: float) -> Path:
-    document = yaml.safe_load(REFERENCE_WOS_FILE.read_text())
-    document["build"]["context"] = str((REFERENCE_WOS_FILE.parent / document["build"]["context"]).resolve())
+    document = relocatable_sut_document(REFERENCE_WOS_FILE)
     document["env"]["MARGO_WOS_FAULTS"] = ",".join(faults)
     document.setdefault("timeouts", {}).update(timeouts)
     target = tmp_path / f"wos-{'-'.join(faults)}.yaml"
@@ -174,3 +173,14 @@ VENDOR_ONBOARDING = {
         "git_token": "/gitops/token",
     },
 }
+
+
+def vendor_onboarding_wos(base: Path, tmp_path: Path) -> Path:
+    """The reference WOS of `base` (container or process SUT file) switched to its vendor
+    onboarding style, the SUT file declaring that exchange (interop.onboarding)."""
+    document = relocatable_sut_document(base)
+    document["env"]["MARGO_WOS_ONBOARDING_STYLE"] = "vendor"
+    document["interop"] = {"onboarding": VENDOR_ONBOARDING}
+    sut = tmp_path / "vendor-wos.yaml"
+    sut.write_text(yaml.safe_dump(document, sort_keys=False))
+    return sut

@@ -14,9 +14,8 @@ from pathlib import Path
 
 import docker
 import pytest
-import yaml
 
-from tests.integration.conftest import REFERENCE_WOS_FILE, VENDOR_ONBOARDING, reference_agent_variant, run_cli
+from tests.integration.conftest import REFERENCE_WOS_FILE, reference_agent_variant, run_cli, vendor_onboarding_wos
 
 pytestmark = [pytest.mark.selftest, pytest.mark.docker, pytest.mark.usefixtures("no_leftover_containers")]
 
@@ -62,15 +61,8 @@ def test_an_agent_with_its_own_labels_and_window_format_certifies_after_declarin
     assert _containers_labelled(results["run"]["id"]) == []
 
 
-
-
 def test_a_wos_with_its_own_onboarding_layout_and_no_keys_certifies_after_declaring_it(tmp_path: Path) -> None:
-    document = yaml.safe_load(REFERENCE_WOS_FILE.read_text())
-    document["build"]["context"] = str((REFERENCE_WOS_FILE.parent / document["build"]["context"]).resolve())
-    document["env"]["MARGO_WOS_ONBOARDING_STYLE"] = "vendor"
-    document["interop"] = {"onboarding": VENDOR_ONBOARDING}
-    sut = tmp_path / "vendor-wos.yaml"
-    sut.write_text(yaml.safe_dump(document, sort_keys=False))
+    sut = vendor_onboarding_wos(REFERENCE_WOS_FILE, tmp_path)
     run = run_cli("--sut", str(sut), report_dir=tmp_path / "report")
     assert run.code == 0, run.stderr[-3000:]
     results = run.results

@@ -20,7 +20,7 @@ import yaml
 
 from margo_conformance.base.paths import FIXTURES_DIR, SUITE_ROOT
 from margo_conformance.engine.sut import free_host_port
-from tests.integration.conftest import CLI_TIMEOUT_S, VENDOR_ONBOARDING, run_cli
+from tests.integration.conftest import CLI_TIMEOUT_S, run_cli, vendor_onboarding_wos
 
 AGENT = FIXTURES_DIR / "sut" / "reference-agent-process.yaml"
 WOS = FIXTURES_DIR / "sut" / "reference-wos-process.yaml"
@@ -56,12 +56,7 @@ def test_the_process_agent_says_which_workload_checks_it_could_not_have(tmp_path
 def test_a_fleet_onboards_the_way_the_wos_declares(tmp_path: Path, no_docker: None) -> None:
     """The fleet's devices onboard with the exchange the SUT file declares (interop.onboarding:
     the vendor's path, body and answer layout, no keys), as the scenarios' devices do."""
-    document = yaml.safe_load(WOS.read_text())
-    document["process"]["cwd"] = str((WOS.parent / document["process"]["cwd"]).resolve())
-    document["env"]["MARGO_WOS_ONBOARDING_STYLE"] = "vendor"
-    document["interop"] = {"onboarding": VENDOR_ONBOARDING}
-    sut = tmp_path / "vendor-wos.yaml"
-    sut.write_text(yaml.safe_dump(document, sort_keys=False))
+    sut = vendor_onboarding_wos(WOS, tmp_path)
     completed = subprocess.run(
         [sys.executable, "-m", "margo_conformance", "fleet", "--sut", str(sut), "--devices", "3",
          "--duration", "3", "--report-dir", str(tmp_path / "fleet")],

@@ -136,14 +136,21 @@ def load_mutants(path: Path = MUTANTS_FILE, roles: Iterable[str] | None = None) 
     return chosen
 
 
+def relocatable_sut_document(path: Path) -> dict[str, Any]:
+    """A SUT file's document with its folder-relative paths (build context, process cwd) made
+    absolute, so a changed copy can be written anywhere."""
+    document = yaml.safe_load(path.read_text())
+    if "build" in document:
+        document["build"]["context"] = str((path.parent / document["build"]["context"]).resolve())
+    if "process" in document:
+        document["process"]["cwd"] = str((path.parent / document["process"].get("cwd", ".")).resolve())
+    return document
+
+
 def mutant_sut_file(mutant: Mutant, directory: Path, report_fault_points: bool = False) -> Path:
     """The reference SUT file with the fault switched on (and any timeouts tightened); for a
     reference in the `reached` scope, with the fault points reported."""
-    document = yaml.safe_load(mutant.sut.read_text())
-    if "build" in document:
-        document["build"]["context"] = str((mutant.sut.parent / document["build"]["context"]).resolve())
-    if "process" in document:
-        document["process"]["cwd"] = str((mutant.sut.parent / document["process"].get("cwd", ".")).resolve())
+    document = relocatable_sut_document(mutant.sut)
     if report_fault_points:
         document.setdefault("env", {})[FAULT_POINTS_VARIABLE] = "1"
     if not mutant.is_reference:

@@ -30,7 +30,6 @@ from margo_conformance.emulated_device.control import ControlAdapter, ControlErr
 from margo_conformance.emulated_device.git_reader import GitRead, read_repository
 from margo_conformance.engine.launch import RunningSut, sut_instance
 from margo_conformance.engine.sut import docker_host_address, free_host_port
-from margo_conformance.engine.url import SutAtUrl
 from margo_conformance.scenario.wos_device import SimulatedDevice, access_token_of, pointer_value
 from margo_conformance.scenario.wos_documents import (
     DEFINED_STATE_SPELLINGS,
@@ -107,7 +106,7 @@ class WosUnderTest:
 
     def _use_running_wos(self, url: UrlSpec) -> None:
         """`launcher: url`: the WOS already runs; every scenario shares it with devices of its own."""
-        self._sut = SutAtUrl(self.run.sut, self.evidence)
+        self._sut = sut_instance(self.run.sut, {}, self.evidence, self.run.run_id)
         self._sut.start()
         timeout = self.run.sut.timeouts.request
         self._client = DeviceClient(url.api, self.evidence, timeout)
