@@ -56,6 +56,11 @@ class Mutant:
     def is_reference(self) -> bool:
         return self.name in REFERENCES
 
+    @property
+    def slug(self) -> str:
+        """Its run's folder under the report's mutants/ and its SUT file's stem: role-name."""
+        return f"{self.role}-{self.name}"
+
 
 
 @dataclass(frozen=True)
@@ -157,7 +162,7 @@ def mutant_sut_file(mutant: Mutant, directory: Path, report_fault_points: bool =
         document.setdefault("env", {})[mutant.fault_variable] = mutant.name
     if mutant.timeouts:
         document.setdefault("timeouts", {}).update(mutant.timeouts)
-    target = directory / f"{mutant.role}-{mutant.name}.sut.yaml"
+    target = directory / f"{mutant.slug}.sut.yaml"
     target.write_text(yaml.safe_dump(document, sort_keys=False))
     return target
 

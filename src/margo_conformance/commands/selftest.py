@@ -69,7 +69,7 @@ def run_one(
     """One mutant's run and its row; `only`: the node ids it runs (the `reached` scope)."""
     if only is not None and not only:
         return unreached_row(mutant)
-    directory = report_root / "mutants" / f"{mutant.role}-{mutant.name}"
+    directory = report_root / "mutants" / mutant.slug
     directory.mkdir(parents=True, exist_ok=True)
     sut_file = mutant_sut_file(mutant, directory, report_fault_points=mutant.is_reference and scope == REACHED)
     arguments = ["--sut", str(sut_file), "--report-dir", str(directory), *CHILD_WORKERS]
@@ -107,9 +107,9 @@ def log_row(row: MatrixRow, log: Log, suffix: str = "") -> None:
 
 def confirm_row(mutant: Mutant, row: MatrixRow, report_root: Path, log: Log) -> MatrixRow:
     """A mutant row with false failures, after they ran once more (see `confirm_false_failures`)."""
-    directory = report_root / "mutants" / f"{mutant.role}-{mutant.name}"
+    directory = report_root / "mutants" / mutant.slug
     results = json.loads((directory / "results.json").read_text())
-    sut_file = directory / f"{mutant.role}-{mutant.name}.sut.yaml"
+    sut_file = directory / f"{mutant.slug}.sut.yaml"
     started = time.monotonic()
     found, unconfirmed = confirm_false_failures(judge(mutant, results), results, sut_file, directory / "confirm", log)
     confirmed = matrix_row(mutant, results, found, round(row.seconds + time.monotonic() - started, 1), unconfirmed)
@@ -120,10 +120,10 @@ def confirm_row(mutant: Mutant, row: MatrixRow, report_root: Path, log: Log) -> 
 def retry_blocked_row(mutant: Mutant, row: MatrixRow, report_root: Path, log: Log) -> MatrixRow:
     """A surviving mutant whose run had scenarios in ERROR, after those ran once more alone: the
     second run's judgement when it killed the mutant (the note says so), else the first row."""
-    directory = report_root / "mutants" / f"{mutant.role}-{mutant.name}"
+    directory = report_root / "mutants" / mutant.slug
     results = json.loads((directory / "results.json").read_text())
     started = time.monotonic()
-    again = rerun_scenarios(row.blocked, results, directory / f"{mutant.role}-{mutant.name}.sut.yaml",
+    again = rerun_scenarios(row.blocked, results, directory / f"{mutant.slug}.sut.yaml",
                             directory / "retry-blocked")
     found = judge(mutant, again) if again else None
     seconds = round(row.seconds + time.monotonic() - started, 1)
@@ -255,7 +255,7 @@ def run_selftest(
 
 def _reached_by_reference(report_root: Path, reference: Mutant, log: Log) -> dict[str, list[str]]:
     """Where the reference's run asked about each switch; its mutants (same launcher) run there."""
-    directory = report_root / "mutants" / f"{reference.role}-{reference.name}"
+    directory = report_root / "mutants" / reference.slug
     if not (directory / "results.json").is_file():
         raise ConfigError(f"the reached scope needs the {reference.role} {reference.name} run first "
                           "(add --mutant reference)")
