@@ -44,3 +44,16 @@ Feature: Desired state pulled from the state manifest
     And the agent does not start removing the deployment "hello-compose"
     When the orchestrator removes the deployment "hello-compose"
     Then the agent reports the deployment "hello-compose" as Removing, then Removed
+
+  @must @req_DSA_033
+  Scenario: A manifest that uses a digest algorithm the standard does not name is not processed
+    Given the orchestrator has published the deployment "two-components" and the agent installed it
+    When the orchestrator publishes the deployment "hello-compose" under a digest of an algorithm the standard does not name
+    Then the agent fetches the new desired state within its polling interval
+    And the agent does not report the deployment "hello-compose" as Installed
+    And the agent does not start removing the deployment "two-components"
+
+  @must @req_DSA_039
+  Scenario: Specification extensions in a deployment do not keep it from being installed
+    When the orchestrator publishes the deployment "hello-compose-extended"
+    Then the agent installs the deployment "hello-compose-extended", ignoring its specification extensions

@@ -41,3 +41,10 @@ Feature: Desired state served as a state manifest
     When the operator removes that deployment
     And the device fetches its state manifest again with the entity tag it holds
     Then the manifest version increased and the manifest no longer lists the deployment
+
+  @must @req_DSA_013
+  Scenario: A listed deployment asked for at a digest it does not have is not found
+    When the operator deploys the application "hello-compose" to the device
+    And the device fetches its state manifest
+    And the device fetches the listed deployment at a digest it was never given
+    Then the orchestrator answers that there is no such deployment

@@ -74,6 +74,8 @@ def _final_state_requirement(agent: AgentUnderTest, outcome: Outcome, state: str
     applied (GIT-004, 1.0 DSA-036); components that reached `state` under an overall state that
     did not, the overall-state rule (STS-005, 1.0 STS-015); otherwise `requirement`."""
     requirements = agent.dialect.requirements
+    if outcome.final_state == state:
+        return requirement  # it held: the rule the scenario asks about is the one verified
     if not outcome.reports:
         return requirements.deployment_applied
     if any(_components_reached(r.document, state) for r in outcome.reports):

@@ -10,6 +10,7 @@ from margo_conformance.checks.expect import blocked, expect
 from margo_conformance.checks.status_model import collapse, judge_sequence, overall_state, overall_states, shown
 from margo_conformance.emulated_wos.manifest import MANIFEST_MEDIA_TYPE
 from margo_conformance.scenario.agent import AgentUnderTest
+from steps.agent.device import require_final_state
 
 
 def _window(agent: AgentUnderTest) -> float:
@@ -104,10 +105,8 @@ def the_agent_fetches_the_older_manifest(agent: AgentUnderTest) -> None:
 def the_agent_does_not_start_removing_the_deployment(agent: AgentUnderTest, name: str) -> None:
     since = time.time() - _window(agent)
     removing = agent.observations.wait_for_state(name, ("removing", "removed"), since, _window(agent))
-    # Which manifest the agent may trust decides the rule: the newer one, after a rollback
-    # (DSA-031); the one still listing it, after a 404 for its content (DSA-035).
     expect(
-        "DSA-035" if agent.desired.withheld else "DSA-031",
+        _trusted_manifest_rule(agent),
         removing is None,
         f"the agent started removing {name} although the manifest it may trust still "
         f"lists it; it reported {removing.document.get('status') if removing else ''}",
@@ -137,12 +136,41 @@ def the_agent_fetches_the_content_of_the_deployment(agent: AgentUnderTest, name:
 def the_agent_does_not_report_the_deployment_as_installed(agent: AgentUnderTest, name: str) -> None:
     published = agent.deployment(name)
     installed = agent.observations.wait_for_state(name, ("installed",), published.commit.at, _window(agent))
+    deployment_id = published.deployment.deployment_id
+    unsupported = deployment_id in agent.desired.unsupported_digests
     expect(
-        "DSA-032",
+        "DSA-033" if unsupported else "DSA-032",
         installed is None,
+        f"the agent installed {name} although the manifest lists it under a digest of an algorithm 1.0 does not "
+        f"name (sha512), which makes the manifest invalid" if unsupported else
         f"the agent installed {name} although the bytes it fetched do not match the digest "
         f"the manifest gives for them",
     )
+
+
+def _trusted_manifest_rule(agent: AgentUnderTest) -> str:
+    """Which manifest the agent may trust decides the rule: the one still listing a deployment,
+    after a 404 for its content (DSA-035); the one before, after a manifest using a digest
+    algorithm 1.0 does not name (DSA-033); the newer one, after a rollback (DSA-031)."""
+    desired = agent.desired
+    if desired.withheld:
+        return "DSA-035"
+    return "DSA-033" if desired.unsupported_digests else "DSA-031"
+
+
+@when(parsers.parse('the orchestrator publishes the deployment "{name}" under a digest of an algorithm the '
+                    'standard does not name'))
+def the_orchestrator_publishes_the_deployment_under_a_digest_of_an_algorithm_the_standard_does_not_name(
+    agent: AgentUnderTest, name: str
+) -> None:
+    agent.orchestrator.publish_under_unsupported_digest(name)
+
+
+@then(parsers.parse('the agent installs the deployment "{name}", ignoring its specification extensions'))
+def the_agent_installs_the_deployment_ignoring_its_specification_extensions(agent: AgentUnderTest, name: str) -> None:
+    require_final_state(agent, name, "installed", "DSA-039",
+                        f"deployment {name} carries x-<name>-extensions members (at its top level, in spec, its "
+                        "deployment profile and a component), which an agent ignores: it must end installed")
 
 
 @when("the orchestrator stops serving the deployment's content but still lists it")

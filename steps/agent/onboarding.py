@@ -6,8 +6,10 @@ from pytest_bdd import then
 
 from margo_conformance.base.exchanges import Operation
 from margo_conformance.checks import capability_rules
-from margo_conformance.checks.expect import expect
+from margo_conformance.checks.expect import blocked, expect
+from margo_conformance.emulated_wos.state import ReceivedDocument
 from margo_conformance.scenario.agent import AgentUnderTest
+from margo_conformance.scenario.agent_evidence import path_of
 
 
 @then("the agent downloads the orchestrator's root certificate")
@@ -112,22 +114,42 @@ def every_request_the_agent_sends_to_the_device_api_carries_a_valid_access_token
 
 @then("the agent reports its device capabilities after onboarding")
 def the_agent_reports_its_device_capabilities_after_onboarding(agent: AgentUnderTest) -> None:
+    first = _capabilities_ending_onboarding(agent)
+    expect(
+        "CAP-002",
+        first.method == "POST",
+        f"the first capabilities report should be a POST (later ones PUT), it was a {first.method}",
+    )
+
+
+@then("the agent reports its device capabilities as the last step of onboarding")
+def the_agent_reports_its_device_capabilities_as_the_last_step_of_onboarding(agent: AgentUnderTest) -> None:
+    # PR1 names no method for the first report (CAP-010: POST or PUT): only its place is judged.
+    _capabilities_ending_onboarding(agent)
+
+
+def _capabilities_ending_onboarding(agent: AgentUnderTest) -> ReceivedDocument:
+    """The agent's first capabilities document, judged for its place: sent once the agent has
+    onboarded (CAP-001) and before its first read of desired state (ONB-005). Blocked when the
+    agent never onboarded or its report was refused before the document was read."""
     report = agent.observations.wait_for_capabilities_report()  # answered, accepted or not
-    onboarded_at = agent.device.onboarded_at
+    accepted = agent.observations.first_onboarding()  # the first: an agent may onboard again later
+    onboarded_at = accepted.at if accepted is not None else agent.device.onboarded_at
     origin = agent.evidence.origin
-    if report is None:
-        if onboarded_at is None:
-            agent.not_onboarded()  # it never came up: no verdict on capabilities
-        expect(
-            "CAP-001",
-            False,
-            f"the agent onboarded (+{onboarded_at - origin:.2f}s) but sent no capabilities report within "
-            f"{agent.deadlines.onboarding:g}s; meanwhile it made {len(agent.observations.desired_state_reads())} "
-            f"request(s) for its desired state.{agent.exit_note()}",
-        )
+    if report is None and onboarded_at is None:
+        agent.not_onboarded()  # it never came up: no verdict on capabilities
+    expect(
+        "CAP-001",
+        report is not None,
+        f"the agent onboarded (+{(onboarded_at or origin) - origin:.2f}s) but sent no capabilities report within "
+        f"{agent.deadlines.onboarding:g}s; meanwhile it made {len(agent.observations.desired_state_reads())} "
+        f"request(s) for its desired state.{agent.exit_note()}",
+    )
+    assert report is not None
     if not agent.device.capabilities:
         if report.data.get("status") in (400, 422):
-            expect("CAP-003", False, f"the capabilities report must be a JSON document; it was refused with "
+            expect(agent.dialect.capabilities_refusal([]), False,
+                   f"the capabilities report must be a JSON document; it was refused with "
                    f"{report.data.get('status')}: {str(report.data.get('response_body', ''))[:200]}")
         agent.capabilities_refused(report)  # refused before the document was read (its token): blocked
     first = agent.device.capabilities[0]
@@ -146,26 +168,45 @@ def the_agent_reports_its_device_capabilities_after_onboarding(agent: AgentUnder
         f"state before it reported capabilities (+{first.at - origin:.2f}s)"
         + (f"; the first: +{early[0].at - origin:.2f}s {early[0].summary}" if early else ""),
     )
-    expect(
-        "CAP-002",
-        first.method == "POST",
-        f"the first capabilities report should be a POST (later ones PUT), it was a {first.method}",
-    )
+    return first
 
 
 @then("the reported capabilities are a valid capabilities document")
 def the_reported_capabilities_are_a_valid_capabilities_document(agent: AgentUnderTest) -> None:
-    reports = agent.device.capabilities
-    expect("CAP-001", bool(reports), "a capabilities report was expected; none was received")
-    for report in reports:
-        broken = capability_rules.requirements_of(report.errors)
-        rules = "".join(f" ({capability_rules.RULES[r]})" for r in broken if r in capability_rules.RULES)
+    rules = agent.dialect.capability_rules
+    for report in _capabilities_reports(agent):
+        broken = rules.requirements_of(report.errors)
         expect(
-            broken or capability_rules.ALL,
+            broken or rules.all,
             not report.errors,
-            f"capabilities must be a valid DeviceCapabilities document{rules}; the {report.method} one violates the "
-            "schema: " + "; ".join(report.errors[:8]),
+            f"capabilities must be a valid {agent.dialect.capabilities_kind} document{rules.explain(broken)}; "
+            f"the {report.method} one violates the schema: " + "; ".join(report.errors[:8]),
+            ambiguities=rules.ambiguities,
         )
+
+
+@then("the reported capabilities show a device that hosts workloads: an OpenTelemetry collector, a runtime and "
+      "a deployment type")
+def the_reported_capabilities_show_a_device_that_hosts_workloads(agent: AgentUnderTest) -> None:
+    # The agent under test applies the deployments it is given, so its device hosts workloads.
+    for report in _capabilities_reports(agent):
+        missing = capability_rules.hosting_gaps(report.document)
+        expect(
+            "CAP-012",
+            not missing,
+            f"a workload-hosting device reports otelCollector: true, at least one runtime and one deployment "
+            f"type; the {report.method} report has " + "; ".join(missing),
+        )
+
+
+def _capabilities_reports(agent: AgentUnderTest) -> list[ReceivedDocument]:
+    """Every capabilities document received so far, once the first has come (blocked without one)."""
+    report = agent.observations.wait_for_capabilities_report()
+    if report is None:
+        agent.not_onboarded()
+    if not agent.device.capabilities:
+        agent.capabilities_refused(report)  # refused before its document was read
+    return list(agent.device.capabilities)
 
 
 @then("the reported capabilities describe the device the agent onboarded as")
@@ -185,3 +226,33 @@ def the_reported_capabilities_describe_the_device_the_agent_onboarded_as(agent: 
             f"/device/{expected}/" in report.path,
             f"capabilities for {expected!r} belong under /device/{expected}/, they were sent to {report.path}",
         )
+
+
+@then("every request the agent sends after onboarding names the client id it was assigned")
+def every_request_the_agent_sends_after_onboarding_names_the_client_id_it_was_assigned(agent: AgentUnderTest) -> None:
+    observations = agent.observations
+    onboarded = observations.wait(lambda _: observations.first_onboarding(), agent.deadlines.onboarding)
+    if onboarded is None:
+        agent.not_onboarded()
+    assigned = agent.device.client_id
+    deadlines = agent.deadlines
+    timeout = deadlines.poll + deadlines.deployment
+    # Judged once the agent has reported on its deployment (so it has reported capabilities,
+    # polled, fetched and reported), or at its first request that names another client.
+    seen = observations.wait(lambda _: observations.misaddressed(onboarded.at, assigned)
+                             or observations.status_report_since(onboarded.at), timeout)
+    wrong = observations.misaddressed(onboarded.at, assigned)
+    if seen is None:
+        blocked("a status report", f"the agent sent no status report within {timeout:g}s of onboarding, so not every "
+                f"kind of request it makes was seen.{agent.exit_note()}\n{agent.evidence.excerpt()}",
+                requirement=agent.dialect.requirements.deployment_applied)
+    later = [e for e in observations.requests() if e.at > onboarded.at]
+    expect(
+        "ONB-015",
+        not wrong,
+        f"after onboarding (+{onboarded.at - agent.evidence.origin:.2f}s) the orchestrator assigned the client id "
+        f"{assigned!r}; {len(wrong)} of the agent's {len(later)} later request(s) did not name it: "
+        + "; ".join(f"{e.data.get('method')} {path_of(e)} -> {e.data.get('status')}" for e in wrong[:5]),
+        observed=[{"request": f"{e.data.get('method')} {path_of(e)}", "status": str(e.data.get("status"))}
+                  for e in wrong[:10]],
+    )

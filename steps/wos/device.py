@@ -68,6 +68,20 @@ def the_refusal_is_a_client_error_as_the_suite_advises(wos: WosUnderTest) -> Non
     )
 
 
+@then("the orchestrator refuses the request as malformed")
+def the_orchestrator_refuses_the_request_as_malformed(wos: WosUnderTest) -> None:
+    # 1.0 names the status: a body that does not parse, or is no such document, is a 400.
+    expect(wos.answer_judges(), wos.answer().status == 400,
+           f"a request the orchestrator cannot read must be refused with 400; {_answer_text(wos)}")
+
+
+@then("the orchestrator refuses the document as unprocessable")
+def the_orchestrator_refuses_the_document_as_unprocessable(wos: WosUnderTest) -> None:
+    # 1.0 names the status: a document that parses but breaks the rules is a 422.
+    expect(wos.answer_judges(), wos.answer().status == 422,
+           f"a document that breaks the schema must be refused with 422; {_answer_text(wos)}")
+
+
 @then("the orchestrator refuses the request as unauthenticated")
 def the_orchestrator_refuses_the_request_as_unauthenticated(wos: WosUnderTest) -> None:
     status = wos.answer().status

@@ -11,7 +11,9 @@ from margo_conformance.checks.expect import blocked, expect
 from margo_conformance.emulated_device.client import Answer
 from margo_conformance.emulated_device.pr1 import (
     bundle_problems,
+    digest_of,
     document_problems,
+    listed_entries,
     listed_ids,
     manifest_document,
     manifest_of,
@@ -19,7 +21,8 @@ from margo_conformance.emulated_device.pr1 import (
     manifest_version,
     shown,
 )
-from margo_conformance.scenario.wos import WosUnderTest, fetch_manifest
+from margo_conformance.scenario.wos import WosUnderTest
+from margo_conformance.scenario.wos_manifest import fetch_manifest
 
 
 def _held_etag(wos: WosUnderTest) -> str:
@@ -97,7 +100,7 @@ def the_orchestrator_answers_that_it_cannot_serve_that_representation(wos: WosUn
 
 
 def _fetch(wos: WosUnderTest) -> Callable[[str], Answer]:
-    return lambda url: wos.client.request("GET", url)
+    return lambda url: wos.request("GET", url)
 
 
 @then("every document the manifest lists is served at its content address, byte for byte")
@@ -167,3 +170,21 @@ def the_manifest_version_increased_and_the_manifest_lists_the_deployment(wos: Wo
 @then("the manifest version increased and the manifest no longer lists the deployment")
 def the_manifest_version_increased_and_the_manifest_no_longer_lists_the_deployment(wos: WosUnderTest) -> None:
     _version_step(wos, listed=False)
+
+
+@when("the device fetches the listed deployment at a digest it was never given")
+def the_device_fetches_the_listed_deployment_at_a_digest_it_was_never_given(wos: WosUnderTest) -> None:
+    entries = listed_entries(manifest_of(_latest_manifest(wos)))
+    if not entries:
+        blocked("a listed deployment", "the manifest lists none after the operator deployed one",
+                requirement="DSA-010")
+    url, digest = entries[0]["url"], entries[0]["digest"]
+    # A well-formed digest of bytes the orchestrator never served, in place of the listed one.
+    wos.send("GET", url.replace(digest, digest_of(b"never served by the orchestrator")), ("DSA-013",))
+
+
+@then("the orchestrator answers that there is no such deployment")
+def the_orchestrator_answers_that_there_is_no_such_deployment(wos: WosUnderTest) -> None:
+    answer = wos.answer()
+    expect("DSA-013", answer.status == 404,
+           f"a deployment asked for at a digest it does not have must be answered 404; {answer.describe()}")

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import base64
 import binascii
+import re
 
 from pytest_bdd import then, when
 
 from margo_conformance.base.schemas import validation_errors
-from margo_conformance.checks.expect import advise, expect
+from margo_conformance.checks.expect import advise, blocked, expect
+from margo_conformance.checks.shapes import json_document, read_member
+from margo_conformance.emulated_device.client import Answer
+from margo_conformance.emulated_device.pr1 import onboarding_request
 from margo_conformance.emulated_wos.pki import parse_certificate_field
 from margo_conformance.scenario.wos import WosUnderTest
+from margo_conformance.scenario.wos_documents import NOT_JSON
 
 
 @when("the device downloads the orchestrator's root certificate")
@@ -19,17 +25,18 @@ def the_device_downloads_the_orchestrators_root_certificate(wos: WosUnderTest) -
 
 @then("the orchestrator answers with a certificate the device can parse")
 def the_orchestrator_answers_with_a_certificate_the_device_can_parse(wos: WosUnderTest) -> None:
-    answer = wos.answer()
-    expect("CRT-001", answer.status == 200, f"the certificate download must answer 200; {answer.describe()}")
+    answer, row = wos.answer(), wos.dialect.requirements.root_certificate
+    # 1.0 serves it without a request signature (CRT-010): the device sent none.
+    expect(row, answer.status == 200, f"the certificate download must answer 200; {answer.describe()}")
     body = answer.json()
-    errors = validation_errors(body, "v24/root-certificate-response")
-    expect("CRT-001", not errors, f"the answer must be {{\"certificate\": <Base64>}}; {'; '.join(errors)}")
+    errors = validation_errors(body, wos.dialect.schema("root-certificate-response"))
+    expect(row, not errors, f"the answer must be {{\"certificate\": <Base64>}}; {'; '.join(errors)}")
     try:
         certificate = parse_certificate_field(body["certificate"])
     except (ValueError, binascii.Error) as exc:
-        expect("CRT-001", False, f"the certificate must decode as X.509 (PEM or DER); {exc}")
+        expect(row, False, f"the certificate must decode as X.509 (Base64 of PEM or DER, I-22); {exc}")
         return
-    expect("CRT-001", certificate.subject is not None, "the certificate must name its subject; it names none")
+    expect(row, certificate.subject is not None, "the certificate must name its subject; it names none")
 
 
 @when("the device onboards with its onboarding key")
@@ -92,3 +99,86 @@ def the_orchestrator_issues_a_bearer_token_with_its_lifetime(wos: WosUnderTest) 
     expect("TOK-003", answer.status == 200, f"valid client credentials must get a token (200); {answer.describe()}")
     errors = validation_errors(answer.json(), "v24/token-response")
     expect("TOK-003", not errors, "the token answer must match its schema; it violates it: " + "; ".join(errors))
+
+
+# -- 1.0: onboarding with the device's own certificate (ONB-011..ONB-013, ERR-002) -------------
+
+#: RFC 3986 unreserved characters: what a client id may hold to sit in a path as it is (ONB-013).
+URL_SAFE = re.compile(r"^[A-Za-z0-9._~-]+$")
+ONBOARDING_ANSWER = "the onboarding answer"
+
+
+@when("the device onboards with its certificate")
+def the_device_onboards_with_its_certificate(wos: WosUnderTest) -> None:
+    wos.onboard()
+
+
+@when("another device onboards with its own certificate")
+def another_device_onboards_with_its_own_certificate(wos: WosUnderTest) -> None:
+    wos.register_device("other")
+    wos.onboard("other")
+
+
+@when("the device onboards with a certificate that is not X.509")
+def the_device_onboards_with_a_certificate_that_is_not_x509(wos: WosUnderTest) -> None:
+    identity = wos.device().identity
+    request = onboarding_request(identity.certificate_der if identity is not None else b"")
+    request["certificate"] = base64.b64encode(b"this is not a certificate").decode("ascii")
+    wos.onboard_with(request)
+
+
+@when("the device onboards with a body that is not JSON")
+def the_device_onboards_with_a_body_that_is_not_json(wos: WosUnderTest) -> None:
+    wos.onboard_with(raw_body=NOT_JSON)
+
+
+def _client_id(answer: Answer) -> str:
+    """The clientId of a 201 onboarding answer, or a failed ONB-011 naming what is wrong."""
+    document = json_document(answer.body, requirement="ONB-011", what=ONBOARDING_ANSWER)
+    return read_member(document, "/clientId", str, requirement="ONB-011", what=ONBOARDING_ANSWER)
+
+
+@then("the orchestrator answers with a client id that is safe in a URL")
+def the_orchestrator_answers_with_a_client_id_that_is_safe_in_a_url(wos: WosUnderTest) -> None:
+    answer = wos.answer()
+    expect("ONB-011", answer.status == 201,
+           f"onboarding with a valid certificate must answer 201 with the clientId; {answer.describe()}")
+    client_id = _client_id(answer)
+    expect("ONB-011", bool(client_id), "the clientId must not be empty")
+    expect("ONB-013", URL_SAFE.match(client_id) is not None,
+           f"the clientId must be URL-safe (RFC 3986 unreserved characters only); it is {client_id!r}")
+
+
+@then("the two devices hold different client ids")
+def the_two_devices_hold_different_client_ids(wos: WosUnderTest) -> None:
+    first_answer, other = wos.device().onboarding_answer, wos.answer()
+    for answer, which in ((first_answer, "first"), (other, "second")):
+        if answer is None or answer.status != 201:
+            blocked("two onboarded devices", f"the {which} device's onboarding was refused", requirement="ONB-011")
+    assert first_answer is not None
+    first, second = _client_id(first_answer), _client_id(other)
+    expect("ONB-013", first != second,
+           f"each client must get a clientId of its own; both devices were given {first!r}")
+
+
+@then("the orchestrator refuses the onboarding as malformed")
+def the_orchestrator_refuses_the_onboarding_as_malformed(wos: WosUnderTest) -> None:
+    answer = wos.answer()
+    expect("ONB-012", answer.status == 400,
+           f"an onboarding request with a malformed certificate or body must be refused with 400; "
+           f"{answer.describe()}")
+
+
+@then("the refusal says what was wrong in an error member")
+def the_refusal_says_what_was_wrong_in_an_error_member(wos: WosUnderTest) -> None:
+    answer = wos.answer()
+    if answer.status is None or answer.status < 400:
+        blocked("an onboarding refusal", f"the request was not refused: {answer.describe()}", requirement="ONB-012")
+    content_type = answer.headers.get("content-type", "").split(";")[0].strip().lower()
+    document = answer.json()
+    message = document.get("error") if isinstance(document, dict) else None
+    expect("ERR-002", content_type == "application/json" or content_type.endswith("+json"),
+           f"an onboarding refusal's body must be JSON; Content-Type is {content_type!r}")
+    expect("ERR-002", isinstance(message, str) and bool(message),
+           f"an onboarding refusal must carry a string member 'error' (the 1.0.0 OpenAPI's shape); "
+           f"the body is {answer.body[:200]!r}")

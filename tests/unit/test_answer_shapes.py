@@ -22,6 +22,7 @@ import pytest
 from steps.agent.status import the_agent_reported_the_status_of_no_deployment_the_orchestrator_never_assigned as step
 
 from margo_conformance.base.evidence import EvidenceLog
+from margo_conformance.base.message_signatures import new_identity
 from margo_conformance.base.paths import FIXTURES_DIR
 from margo_conformance.checks.expect import CheckFailed
 from margo_conformance.checks.shapes import member_fault, pointer_tokens, read_member
@@ -316,8 +317,13 @@ def _v24_token(http: httpx.Client, device: DeviceRecord) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+def _certificate(device: DeviceRecord) -> bytes:
+    return new_identity(device.device_id).certificate_der
+
+
 def _pr1_onboard(http: httpx.Client, device: DeviceRecord) -> dict[str, str]:
-    assert http.post("/api/v1/onboarding", json=onboarding_request(device.device_id)).status_code == 201
+    request = onboarding_request(_certificate(device))
+    assert http.post("/api/v1/onboarding", json=request).status_code == 201
     return {}
 
 
@@ -371,7 +377,7 @@ ONBOARDING_REQUESTS = [
     ("/onboarding/", lambda device: {"apiVersion": "onboarding.margo/v1", "kind": "OnboardingRequest",
                                      "deviceId": device.device_id, "onboardingKey": device.onboarding_key},
      "/onboardingKey"),
-    ("/api/v1/onboarding", lambda device: onboarding_request(device.device_id), "/certificate"),
+    ("/api/v1/onboarding", lambda device: onboarding_request(_certificate(device)), "/certificate"),
 ]
 
 

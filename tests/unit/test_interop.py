@@ -10,7 +10,18 @@ import pytest
 
 from margo_conformance.base.evidence import EvidenceLog
 from margo_conformance.base.paths import DEFAULT_SUT_FILE
-from margo_conformance.config.interop import ANY, ISO_INTERVAL, LABELS, NAME, NONE, WorkloadFinder, format_window
+from margo_conformance.config.interop import (
+    ANY,
+    ISO_INTERVAL,
+    LABELS,
+    NAME,
+    NONE,
+    PER_CLIENT,
+    PER_DEVICE,
+    WorkloadFinder,
+    format_window,
+    not_applicable,
+)
 from margo_conformance.config.run_config import load_sut_file
 from margo_conformance.scenario.workloads import DEPLOYMENT_VARIABLE, WorkloadWatcher
 
@@ -233,3 +244,14 @@ def test_only_the_schema_breaking_example_of_the_failures_outline_depends_on_the
     untagged = {row[0] for e in outline.examples if not e.tags for row in e.examples}
     assert tagged == {"parameter-without-targets"} and untagged == {"unknown-profile-type"}
     assert "must" in outline.tags
+
+
+def test_the_pr1_capabilities_route_defaults_to_per_device_and_can_be_declared(tmp_path: Path) -> None:
+    assert load_sut_file(DEFAULT_SUT_FILE).interop.pr1_capabilities_route == PER_DEVICE
+    declared = load_sut_file(_sut(tmp_path, "  pr1_capabilities_route: per-client\n")).interop
+    assert declared.pr1_capabilities_route == PER_CLIENT
+    assert declared.declared()["pr1_capabilities_route"] == PER_CLIENT
+    tags = frozenset({"needs_device_capabilities_route"})
+    why = not_applicable(tags, declared)
+    assert why is not None and "I-15" in why
+    assert not_applicable(tags, load_sut_file(DEFAULT_SUT_FILE).interop) is None

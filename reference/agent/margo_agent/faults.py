@@ -197,12 +197,13 @@ class Faults:
 
     @property
     def no_capabilities(self) -> bool:
-        """Onboard and follow the desired state without ever reporting capabilities (CAP-001)."""
+        """Onboard and follow the desired state without ever reporting capabilities (CAP-001; V24 and PR1)."""
         return self._on(NO_CAPABILITIES)
 
     @property
     def capabilities_after_first_poll(self) -> bool:
-        """Report capabilities only after reading the desired state, not during onboarding (ONB-005)."""
+        """Report capabilities only after reading the desired state, not during onboarding (ONB-005; V24
+        and PR1, where they are onboarding's last step)."""
         return self._on(CAPABILITIES_AFTER_FIRST_POLL)
 
     @property
@@ -271,3 +272,48 @@ class Faults:
     def capitalised_states(self) -> bool:
         """Send PR1 states capitalised, as V24 spells them ("Installed"), not lowercase (STS-013)."""
         return self._on(pr1_faults.CAPITALISED_STATES)
+
+    @property
+    def pr1_wrong_client_id(self) -> bool:
+        """Address the client routes with the device id instead of the assigned clientId (ONB-015)."""
+        return self._on(pr1_faults.WRONG_CLIENT_ID)
+
+    @property
+    def pr1_capabilities_without_serial(self) -> bool:
+        """Report PR1 capabilities without the required properties.serialNumber (CAP-011)."""
+        return self._on(pr1_faults.CAPABILITIES_WITHOUT_SERIAL)
+
+    @property
+    def pr1_no_otel_collector(self) -> bool:
+        """Report otelCollector: false although the device hosts workloads (CAP-012)."""
+        return self._on(pr1_faults.NO_OTEL_COLLECTOR)
+
+    @property
+    def reject_deployment_extensions(self) -> bool:
+        """Fail a deployment carrying x-<name>-extensions members instead of ignoring them (DSA-039)."""
+        return self._on(pr1_faults.REJECT_DEPLOYMENT_EXTENSIONS)
+
+    @property
+    def accept_unknown_digest_algorithm(self) -> bool:
+        """Process a manifest whose digests use sha512, verifying with it, instead of refusing it (DSA-033)."""
+        return self._on(pr1_faults.ACCEPT_UNKNOWN_DIGEST_ALGORITHM)
+
+    @property
+    def pr1_sign_nothing(self) -> bool:
+        """Send every PR1 request without an RFC 9421 signature (SEC-011, ONB-014)."""
+        return self._on(pr1_faults.SIGN_NOTHING)
+
+    @property
+    def pr1_unsigned_onboarding(self) -> bool:
+        """Send the onboarding request unsigned; sign the rest (ONB-014)."""
+        return self._on(pr1_faults.UNSIGNED_ONBOARDING)
+
+    @property
+    def pr1_stale_signatures(self) -> bool:
+        """Sign requests after onboarding with a `created` an hour in the past (SEC-011)."""
+        return self._on(pr1_faults.STALE_SIGNATURES)
+
+    @property
+    def pr1_no_content_digest(self) -> bool:
+        """Sign requests after onboarding without a Content-Digest of their body (SEC-011)."""
+        return self._on(pr1_faults.NO_CONTENT_DIGEST)

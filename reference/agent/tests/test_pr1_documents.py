@@ -261,3 +261,41 @@ def test_the_pr1_fault_switches_are_known_names() -> None:
         assert getattr(Faults(frozenset({name})), name.replace("-", "_")) is True
     with pytest.raises(ValueError):
         parse_faults("ignore-digest")
+
+
+# -- fault switches that spoil documents (the suite's mutants) -------------------------------
+
+
+def test_the_capabilities_faults_break_the_rows_they_name() -> None:
+    validator = schema_validator("device-capabilities")
+    without_serial = Faults(frozenset({"pr1-capabilities-without-serial"}))
+    no_serial = capabilities.collect_pr1_capabilities("dev-1", "SN-1", without_serial)
+    assert "serialNumber" not in no_serial["properties"]
+    assert [e.message for e in validator.iter_errors(no_serial)] == ["'serialNumber' is a required property"]
+    no_otel = capabilities.collect_pr1_capabilities("dev-1", "SN-1", Faults(frozenset({"pr1-no-otel-collector"})))
+    assert no_otel["properties"]["otelCollector"] is False
+
+
+EXTENDED = deployment_yaml(A, "hello").replace(
+    b"\nspec:\n", b"\nx-acme-extensions: {a: 1}\nspec:\n  x-acme-extensions: {b: 2}\n"
+)
+
+
+def test_extensions_are_ignored_unless_a_fault_rejects_them() -> None:
+    ref = DeploymentRef(A, digest_of(EXTENDED), "/x")
+    assert b"x-acme-extensions" in EXTENDED
+    assert parse_deployment(EXTENDED, ref).problems == ()
+    problems = parse_deployment(EXTENDED, ref, reject_extensions=True).problems
+    assert problems == ("x-acme-extensions is not an ApplicationDeployment member",
+                        "spec.x-acme-extensions is not an ApplicationDeployment member")
+
+
+def test_a_sha512_digest_is_refused_unless_a_fault_accepts_it() -> None:
+    body = b"content"
+    sha512 = digest_of(body, "sha512")
+    manifest = json.dumps({"manifestVersion": 2, "bundle": None,
+                           "deployments": [{"deploymentId": A, "digest": sha512, "url": "/x"}]}).encode()
+    with pytest.raises(ManifestError, match="sha256"):
+        parse_manifest(manifest)
+    assert parse_manifest(manifest, accept_sha512=True).deployments[0].digest == sha512
+    assert sha512.startswith("sha512:") and len(sha512) == len("sha512:") + 128

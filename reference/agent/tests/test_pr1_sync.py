@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from margo_agent.faults import Faults, parse_faults
-from margo_agent.pr1.client import Pr1WosClient
+from margo_agent.pr1.client import Pr1WosClient, UnknownClient
 from margo_agent.pr1.reconcile import Pr1Reconciler
 from margo_agent.pr1.sync import ManifestSync, Outcome
 from pr1_fakes import FakePr1Wos, RecordingRuntime, deployment_yaml, pr1_wos  # noqa: F401
@@ -307,3 +307,14 @@ def test_a_new_client_id_starts_a_new_version_sequence(device: Device) -> None:
     assert device.poll() is Outcome.APPLIED
     assert device.sync.cursor.version == 1 and device.sync.cursor.client_id == "client-9"
     assert device.states(A)[-2:] == ["removing", "removed"]
+
+
+def test_fault_pr1_wrong_client_id_addresses_the_device_id(pr1_wos: FakePr1Wos) -> None:  # noqa: F811
+    client = Pr1WosClient(pr1_wos.url, "dev-1", Faults(parse_faults("pr1-wrong-client-id")))
+    client.client_id = pr1_wos.client_id
+    pr1_wos.known_clients.add(pr1_wos.client_id)
+    with pytest.raises(UnknownClient):
+        client.get_manifest(None)
+    client = Pr1WosClient(pr1_wos.url, "dev-1")
+    client.client_id = pr1_wos.client_id
+    assert client.get_manifest(None).status == 200

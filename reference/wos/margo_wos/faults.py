@@ -57,6 +57,47 @@ KNOWN_FAULTS: dict[str, str] = {
     ),
     "no-problem-body": "device API refusals carry a bare text reason, no problem body (ERR-001)",
     "oversized-500": "a body over the size limit gets 500 instead of 413 (ERR-001)",
+    "pr1-capabilities-without-serial": (
+        "PR1: capabilities without properties.serialNumber are accepted (CAP-010)"
+    ),
+    "pr1-crash-on-malformed-json": (
+        "PR1: a body that is not JSON gets 500 instead of 400 on onboarding, capabilities and "
+        "status (ONB-012, CAP-010, STS-020)"
+    ),
+    "pr1-onboarding-answers-200": "PR1: a successful onboarding is answered 200, not 201 (ONB-011)",
+    "pr1-onboarding-refusal-without-error": (
+        "PR1: onboarding refusals carry no error member (ERR-002)"
+    ),
+    "pr1-reject-capability-extensions": (
+        "PR1: capabilities carrying an x-...-extensions member are refused with 422 (CAP-017)"
+    ),
+    "pr1-reused-client-id": "PR1: every client is given the first client's clientId (ONB-013)",
+    "pr1-root-certificate-raw-pem": (
+        "PR1: the root certificate is served as raw PEM text, not Base64 (CRT-010)"
+    ),
+    "pr1-accept-unsigned": "PR1: requests without a signature are accepted (SEC-012)",
+    "pr1-ignore-created": (
+        "PR1: a signature is accepted however long ago or far ahead it was created (SEC-013)"
+    ),
+    "pr1-ignore-digest": (
+        "PR1: a request body is accepted without a Content-Digest or with one that does not "
+        "match (SEC-014)"
+    ),
+    "pr1-only-ecdsa-p256": (
+        "PR1: only ecdsa-p256-sha256 signatures verify; the other PR1 algorithms are refused "
+        "(SEC-016)"
+    ),
+    "pr1-signature-not-verified": (
+        "PR1: a signature's time window and digest are checked but not its value, so any key "
+        "passes (SEC-012)"
+    ),
+    "pr1-any-digest-served": (
+        "PR1: a deployment is served at any digest, not only at its own (DSA-013)"
+    ),
+    "pr1-status-any-state": "PR1: status reports with undefined states are accepted (STS-020)",
+    "pr1-status-not-shown": (
+        "PR1: status reports are accepted but never shown to the operator (STS-010)"
+    ),
     "refusal-locks-device": (
         "a refused report leaves the device busy: its next report gets 503 (CAP-002, STS-002)"
     ),

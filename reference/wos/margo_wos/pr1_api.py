@@ -25,6 +25,7 @@ replaces what the WOS holds. The V24 fault switches do not touch these routes.
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -32,7 +33,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from margo_wos import validate_pr1
+from margo_wos import signatures, validate_pr1
 from margo_wos.certificates import NotACertificate, certificate_der
 from margo_wos.manifest import (
     BUNDLE_MEDIA_TYPE,
@@ -48,19 +49,56 @@ from margo_wos.manifest import (
 )
 from margo_wos.service import Wos
 from margo_wos.store import Device
-from margo_wos.web import NotJson, TooLarge, json_body, log, problem
+from margo_wos.web import NotJson, TooLarge, log, parse_json, problem, read_body
 
 Handler = Callable[[Wos, Request], Awaitable[Response]]
 
 
-async def _document(request: Request) -> Any:
-    """The JSON body, or the Response refusing it: 413 too large, 400 not JSON."""
+async def _raw(request: Request) -> bytes | Response:
+    """The body as sent, or the 413 refusing it."""
     try:
-        return await json_body(request)
+        return await read_body(request)
     except TooLarge as exc:
         return problem(413, f"{exc}; no Margo document needs that much")
+
+
+def _document(wos: Wos, raw: bytes) -> Any:
+    """The JSON document of a body, or the 400 refusing it."""
+    try:
+        return parse_json(raw)
     except NotJson as exc:
+        if "pr1-crash-on-malformed-json" in wos.config.faults:
+            return problem(500, "the body could not be handled")
         return problem(400, f"the body is not JSON: {exc}")
+
+
+def _signature_refusal(wos: Wos, request: Request, certificate_der: bytes, raw: bytes) -> Response | None:
+    """401/400 unless the request is signed with the key of `certificate_der` (SEC-012..016)."""
+    try:
+        signatures.check(certificate_der, request.method, str(request.url), request.headers, raw,
+                         wos.config.faults)
+    except signatures.Refused as exc:
+        return problem(exc.status, str(exc))
+    return None
+
+
+async def _signed_body(wos: Wos, request: Request, device: Device) -> bytes | Response:
+    """The body of a client's request once its signature holds, or the refusal."""
+    raw = await _raw(request)
+    if isinstance(raw, Response):
+        return raw
+    certificate = base64.b64decode(device.client_certificate or "")
+    return _signature_refusal(wos, request, certificate, raw) or raw
+
+
+def onboarding_refusal(wos: Wos, status: int, detail: str, violations: Any = ()) -> Response:
+    """An onboarding refusal: a problem body that also carries the 1.0.0 OpenAPI's `error`
+    string (ERR-002), so a client reading either finds the reason."""
+    refusal = problem(status, detail, violations)
+    if "pr1-onboarding-refusal-without-error" in wos.config.faults:
+        return refusal
+    body = {**json.loads(refusal.body), "error": detail}
+    return JSONResponse(body, status_code=status, media_type="application/problem+json")
 
 
 def _client(wos: Wos, request: Request) -> Device | Response:
@@ -75,38 +113,53 @@ def _client(wos: Wos, request: Request) -> Device | Response:
 
 
 async def root_certificate(wos: Wos, request: Request) -> Response:
+    if "pr1-root-certificate-raw-pem" in wos.config.faults:
+        return JSONResponse({"certificate": wos.root_ca_pem.decode("ascii")})
     return JSONResponse({"certificate": base64.b64encode(wos.root_ca_pem).decode("ascii")})
 
 
 async def onboard(wos: Wos, request: Request) -> Response:
-    document = await _document(request)
+    raw = await _raw(request)
+    document = raw if isinstance(raw, Response) else _document(wos, raw)
     if isinstance(document, Response):
-        return document
+        if document.status_code >= 500:
+            return document
+        return onboarding_refusal(wos, document.status_code, json.loads(document.body).get("detail", ""))
     violations = validate_pr1.onboarding_request(document)
     if violations:
-        return problem(400, "the body is not an OnboardingRequest", violations)
+        return onboarding_refusal(wos, 400, "the body is not an OnboardingRequest", violations)
     try:
         der = await certificate_der(document["certificate"])
     except NotACertificate as exc:
-        return problem(400, str(exc))
+        return onboarding_refusal(wos, 400, str(exc))
+    # The WOS knows no key of this client yet: the request is signed with the key of the
+    # certificate it carries (ONB-014, I-21).
+    assert isinstance(raw, bytes)
+    unsigned = _signature_refusal(wos, request, der, raw)
+    if unsigned is not None:
+        return onboarding_refusal(wos, unsigned.status_code, json.loads(unsigned.body).get("detail", ""))
     certificate = base64.b64encode(der).decode("ascii")
     # Nothing is awaited from here on, so two onboardings cannot take the same device.
     device = wos.store.device_by_certificate(certificate)
     if device is None:
         device = wos.store.next_waiting_for_pr1()
         if device is None:
-            return problem(
+            return onboarding_refusal(
+                wos,
                 403,
                 "no device is waiting for PR1 onboarding "
                 "(the operator registers one with register-device and profile PR1)",
             )
+        if "pr1-reused-client-id" in wos.config.faults:
+            device.client_id = wos.first_client_id.setdefault("PR1", device.client_id)
         device.onboarded = True
         device.client_certificate = certificate
         device.manifest_version = 1  # DSA-007: the client's first manifest is version 1
         wos.store.save(device)
         log("onboarding", f"device {device.device_id} onboarded (PR1) as {device.client_id}")
     # A client whose first answer got lost presents the same certificate and is not locked out.
-    return JSONResponse({"clientId": device.client_id}, status_code=201)
+    created = 200 if "pr1-onboarding-answers-200" in wos.config.faults else 201
+    return JSONResponse({"clientId": device.client_id}, status_code=created)
 
 
 # -- capabilities (CAP-010..CAP-013) --------------------------------------------------------
@@ -116,11 +169,16 @@ async def report_capabilities(wos: Wos, request: Request) -> Response:
     device = _client(wos, request)
     if isinstance(device, Response):
         return device
-    document = await _document(request)
+    raw = await _signed_body(wos, request, device)
+    document = raw if isinstance(raw, Response) else _document(wos, raw)
     if isinstance(document, Response):
         return document
     route_device = request.path_params.get("device_id") or None  # the rc.2 form names one
     violations = validate_pr1.device_capabilities(document, route_device)
+    if "pr1-capabilities-without-serial" in wos.config.faults:
+        violations = [v for v in violations if v.field != "properties.serialNumber"]
+    if "pr1-reject-capability-extensions" in wos.config.faults:
+        violations += validate_pr1.extension_members(document)
     if violations:
         return problem(422, "the body is not a valid DeviceCapabilitiesManifest", violations)
     device.capabilities = document
@@ -181,6 +239,9 @@ async def state_manifest(wos: Wos, request: Request) -> Response:
     device = _client(wos, request)
     if isinstance(device, Response):
         return device
+    unsigned = await _signed_body(wos, request, device)
+    if isinstance(unsigned, Response):
+        return unsigned
     accept = request.headers.getlist("accept")
     if not accepts_manifest(accept) and "ignore-accept" not in wos.config.faults:
         served = f"{MANIFEST_MEDIA_TYPE} is the one type served"
@@ -213,9 +274,13 @@ async def deployment_document(wos: Wos, request: Request) -> Response:
     device = _client(wos, request)
     if isinstance(device, Response):
         return device
+    unsigned = await _signed_body(wos, request, device)
+    if isinstance(unsigned, Response):
+        return unsigned
     deployment_id, digest = request.path_params["deployment_id"], request.path_params["digest"]
     listed = current(wos, device).documents.get(deployment_id)
-    if listed is None or listed.digest != digest:
+    any_digest = "pr1-any-digest-served" in wos.config.faults
+    if listed is None or (listed.digest != digest and not any_digest):
         # DSA-013, DSA-035: this content address is unknown; it says nothing about removal.
         return problem(404, f"no deployment {deployment_id!r} with digest {digest!r}")
     return _immutable(request, listed.body, digest, "application/yaml")
@@ -225,6 +290,9 @@ async def bundle(wos: Wos, request: Request) -> Response:
     device = _client(wos, request)
     if isinstance(device, Response):
         return device
+    unsigned = await _signed_body(wos, request, device)
+    if isinstance(unsigned, Response):
+        return unsigned
     digest = request.path_params["digest"]
     rendered = current(wos, device)
     if rendered.bundle is None or rendered.bundle_digest != digest:
@@ -247,14 +315,18 @@ async def report_status(wos: Wos, request: Request) -> Response:
         return problem(
             404, f"deployment {deployment_id!r} was never assigned to client {device.client_id!r}"
         )
-    document = await _document(request)
+    raw = await _signed_body(wos, request, device)
+    document = raw if isinstance(raw, Response) else _document(wos, raw)
     if isinstance(document, Response):
         return document
     violations = validate_pr1.deployment_status(document, deployment_id)
+    if "pr1-status-any-state" in wos.config.faults:
+        violations = [v for v in violations if not v.field.endswith("state")]
     if violations:
         return problem(422, "the body is not a valid DeploymentStatusManifest", violations)
-    deployment.status = document
-    wos.store.save(device)
+    if "pr1-status-not-shown" not in wos.config.faults:
+        deployment.status = document
+        wos.store.save(device)
     log(
         "status",
         f"client {device.client_id} ({device.device_id}) deployment {deployment_id}: "

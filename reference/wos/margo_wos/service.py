@@ -27,6 +27,7 @@ class Wos:
     rendered: dict[str, tuple[Any, Any]] = field(default_factory=dict)
     first_etag: dict[str, str] = field(default_factory=dict)
     first_version: dict[str, int] = field(default_factory=dict)
+    first_client_id: dict[str, str] = field(default_factory=dict)
 
     def url(self, path: str) -> str:
         """An absolute URL as devices reach this WOS (the configured public root + path)."""

@@ -165,6 +165,15 @@ def device_capabilities(document: Any, device_id: str | None = None) -> list[Vio
     return out
 
 
+def extension_members(document: Any) -> list[Violation]:
+    """The `x-...-extensions` members of a document, each as if it were forbidden (only the
+    pr1-reject-capability-extensions fault asks; CAP-017 says they are ignored)."""
+    if not isinstance(document, dict):
+        return []
+    return [Violation(name, "is an extension this WOS does not know") for name in document
+            if name.startswith("x-")]
+
+
 # -- DeploymentStatusManifest (STS-010..STS-016) ----------------------------------------------
 
 _STATE = one_of(*STATES)  # lowercase only, compared case-sensitively (I-6)

@@ -82,7 +82,11 @@ async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
 
 async def json_body(request: Request) -> Any:
     """The parsed JSON body; NotJson if it is not JSON, TooLarge if it is too large."""
-    raw = await read_body(request)
+    return parse_json(await read_body(request))
+
+
+def parse_json(raw: bytes) -> Any:
+    """The JSON document `raw` holds; NotJson if it holds none."""
     try:
         # NaN and Infinity are Python's extensions, not JSON.
         return json.loads(raw, parse_constant=_refuse_constant)

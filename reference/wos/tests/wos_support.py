@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import datetime as dt
 import json
 import socket
 import subprocess
@@ -15,7 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from http_message_signatures import HTTPMessageSigner, HTTPSignatureKeyResolver, algorithms
 
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent), str(HERE)]
@@ -49,18 +56,73 @@ def corpus(kind: str, verdict: str, pattern: str = "*.json", profile: str = "v24
     return sorted((PAYLOADS.parent / profile / kind / verdict).glob(pattern))
 
 
+#: The private key of every client certificate made here, by the certificate's DER: the
+#: signing auth finds the key of the client a request is for (SigningAuth).
+CLIENT_KEYS: dict[bytes, Any] = {}
+
+
 def client_certificate(name: str, form: str = "DER") -> bytes:
-    """A fresh self-signed P-256 certificate, as a PR1 client makes its own (openssl CLI)."""
-    completed = subprocess.run(
-        [
-            "sh", "-c",
-            "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
-            f"-keyout /dev/null -subj '/CN={name}' -days 7 -outform {form} 2>/dev/null",
-        ],
-        check=True,
-        capture_output=True,
+    """A fresh self-signed P-256 certificate, as a PR1 client makes its own; its key is kept."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = dt.datetime.now(dt.UTC)
+    certificate = (
+        x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
+        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=7))
+        .sign(key, hashes.SHA256())
     )
-    return completed.stdout
+    CLIENT_KEYS[certificate.public_bytes(serialization.Encoding.DER)] = key
+    encoding = serialization.Encoding.DER if form == "DER" else serialization.Encoding.PEM
+    return certificate.public_bytes(encoding)
+
+
+class _Key(HTTPSignatureKeyResolver):  # type: ignore[misc]
+    def __init__(self, key: Any) -> None:
+        self.key = key
+
+    def resolve_private_key(self, key_id: str) -> Any:
+        return self.key
+
+
+class SigningAuth(httpx.Auth):
+    """Signs every PR1 request (RFC 9421, as a PR1 client does) with the key of the client it
+    is for: the clientId in the path, or the certificate an onboarding request carries. Other
+    requests, and those with signature headers already, go as they are."""
+
+    def __init__(self, wos: Wos) -> None:
+        self.wos = wos
+
+    def auth_flow(self, request: httpx.Request) -> Iterator[httpx.Request]:
+        key = self._key_for(request)
+        if key is not None and "signature" not in request.headers:
+            signer = HTTPMessageSigner(signature_algorithm=algorithms.ECDSA_P256_SHA256,
+                                       key_resolver=_Key(key))
+            signer.sign(request, key_id="test-client", label="sig1",
+                        covered_component_ids=("@method", "@target-uri"), body=request.content)
+        yield request
+
+    def _key_for(self, request: httpx.Request) -> Any:
+        path = request.url.path
+        if path == "/api/v1/onboarding":
+            try:
+                field = json.loads(request.content)["certificate"]
+                return CLIENT_KEYS.get(_der(base64.b64decode(field)))
+            except (ValueError, KeyError, TypeError):
+                return None
+        if not path.startswith("/api/v1/clients/"):
+            return None
+        client_id = path.split("/")[4]
+        device = self.wos.store.device_by_client_id(client_id, profile="PR1")
+        if device is None or not device.client_certificate:
+            return None
+        return CLIENT_KEYS.get(base64.b64decode(device.client_certificate))
+
+
+def _der(certificate: bytes) -> bytes:
+    if certificate.startswith(b"-----BEGIN"):
+        return x509.load_pem_x509_certificate(certificate).public_bytes(serialization.Encoding.DER)
+    return certificate
 
 
 def pr1_onboarding_request(certificate: bytes) -> dict[str, str]:
@@ -236,6 +298,7 @@ def make_harness(tmp_path: Path) -> Iterator[Callable[..., Harness]]:
             )
         )
         api, control = TestClient(device_app(wos)), TestClient(control_app(wos))
+        api.auth = SigningAuth(wos)  # PR1 requests are signed as a PR1 client signs them
         for client in (api, control):
             client.__enter__()
             opened.append(client)

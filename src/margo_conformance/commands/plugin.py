@@ -72,6 +72,10 @@ MARKERS = {
     "robustness": "bad input is refused and the server keeps serving",
     "isolation": "one device cannot see or change another's data",
     "manifest": "desired state through the HTTP state manifest (PR1)",
+    "signing": "requests signed with the device's certificate (PR1, RFC 9421)",
+    "needs_device_capabilities_route": (
+        "applies only to a WOS serving PR1 capabilities per device (interop.pr1_capabilities_route)"
+    ),
     "needs_onboarding_keys": "applies only to a WOS that hands out one-time onboarding keys (interop.onboarding.keys)",
     "needs_invalid_deployments_reported": (
         "applies only to an agent that reports a deployment breaking the schema as Failed (interop.invalid_deployments)"

@@ -33,6 +33,10 @@ NAME = "name"
 ANY = "any"
 NONE = "none"
 
+#: PR1 capabilities routes (I-15): /capabilities/{deviceId} (newest PR1 text) or /capabilities.
+PER_DEVICE = "per-device"
+PER_CLIENT = "per-client"
+
 
 @dataclass(frozen=True)
 class WorkloadFinder:
@@ -172,6 +176,8 @@ class Interop:
     downtime_format: str = ISO_INTERVAL
     onboarding: V24Onboarding = field(default_factory=V24Onboarding)
     invalid_deployments: InvalidDeployments = field(default_factory=InvalidDeployments)
+    #: PR1: which capabilities route the WOS serves (I-15).
+    pr1_capabilities_route: str = PER_DEVICE
 
     def declared(self) -> dict[str, Any]:
         """What the SUT file chose, as reports echo it (defaults marked as such)."""
@@ -180,6 +186,8 @@ class Interop:
             "downtime_window": self.downtime_format + ("" if self.downtime_format != ISO_INTERVAL else " (default)"),
             "onboarding": self.onboarding.describe(),
             "invalid_deployments": self.invalid_deployments.describe(),
+            "pr1_capabilities_route": self.pr1_capabilities_route
+            + (" (default)" if self.pr1_capabilities_route == PER_DEVICE else ""),
         }
 
 
@@ -210,6 +218,7 @@ def parse_interop(where: str, data: Mapping[str, Any] | None) -> Interop:
         downtime,
         _onboarding(where, data.get("onboarding")),
         _invalid_deployments(data.get("invalid_deployments")),
+        str(data.get("pr1_capabilities_route", PER_DEVICE)),
     )
 
 
@@ -283,6 +292,11 @@ DEPENDS_ON = {
         lambda interop: not interop.onboarding.keys,
         lambda interop: "the SUT file declares that this WOS hands out no one-time onboarding keys "
         "(interop.onboarding.keys)",
+    ),
+    "needs_device_capabilities_route": (
+        lambda interop: interop.pr1_capabilities_route != PER_DEVICE,
+        lambda interop: "the SUT file declares that this WOS serves capabilities per client, the 1.0.0 OpenAPI's "
+        "route, which names no child device (interop.pr1_capabilities_route, I-15)",
     ),
     "needs_invalid_deployments_reported": (
         lambda interop: not interop.invalid_deployments.reported_failed,

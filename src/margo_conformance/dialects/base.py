@@ -19,6 +19,7 @@ from margo_conformance.base.errors import StepOrderError
 
 if TYPE_CHECKING:
     from margo_conformance.base.evidence import EvidenceLog
+    from margo_conformance.checks.capability_rules import CapabilityRules
     from margo_conformance.config.interop import V24Onboarding
     from margo_conformance.emulated_wos.desired_state import Publisher
     from margo_conformance.emulated_wos.state import DeviceRecord
@@ -30,6 +31,12 @@ class Requirements:
 
     #: The onboarding exchange and the answer the device reads its identity from.
     onboarding: str
+    #: The root certificate a device downloads before it onboards.
+    root_certificate: str
+    #: The capabilities route: a valid report accepted and kept.
+    capabilities_route: str
+    #: The status route: a valid report accepted and shown to the operator.
+    status_route: str
     #: The agent read desired state that carries a new deployment.
     desired_state_fetched: str
     #: A fetched deployment was applied: some status came for it.
@@ -61,6 +68,8 @@ class Routes:
     deployment_status: str
     #: Where desired state is served as a state manifest; None where it is a Git repository.
     state_manifest: str | None = None
+    #: Capabilities of one device of a client (PR1's newest form, I-15); None where there is none.
+    capabilities_of_device: str | None = None
 
 
 @dataclass(frozen=True)
@@ -115,10 +124,17 @@ class Dialect(ABC):
     onboarding_credentials: tuple[tuple[str, str], ...]
     #: Answer members that are URLs which may embed a credential.
     onboarding_urls: tuple[str, ...]
+    #: Which capabilities row each schema error of a capabilities document breaks.
+    capability_rules: CapabilityRules
 
     def schema(self, document: str) -> str:
         """The schema name (for `schemas.validation_errors`) of one of this profile's documents."""
         return f"{self.schema_folder}/{document}"
+
+    @property
+    def client_scoped(self) -> bool:
+        """Are the device's routes under the client id the WOS assigned (1.0), not its device id?"""
+        return "{client_id}" in self.routes.capabilities
 
     @property
     def serves_state_manifest(self) -> bool:
@@ -135,6 +151,15 @@ class Dialect(ABC):
         """The capabilities route for a device (V24: its device id; 1.0: its client id)."""
         return self.routes.capabilities.format(device_id=owner, client_id=owner)
 
+    def client_capabilities_path(self, client_id: str, device_id: str, per_device: bool) -> str:
+        """A 1.0 client's capabilities route for one of its devices: the per-device form, or
+        the per-client one (I-15); a profile without client ids is a step-order error."""
+        if self.routes.capabilities_of_device is None:
+            raise StepOrderError(f"{self.name} has no client-scoped capabilities route; tag the feature @PR1")
+        if per_device:
+            return self.routes.capabilities_of_device.format(client_id=client_id, device_id=device_id)
+        return self.routes.capabilities.format(client_id=client_id)
+
     def deployment_status_path(self, owner: str, deployment_id: str) -> str:
         return self.routes.deployment_status.format(device_id=owner, client_id=owner, deployment_id=deployment_id)
 
@@ -150,8 +175,10 @@ class Dialect(ABC):
         """The control adapter's register-device request for a new device."""
 
     @abstractmethod
-    def onboarding_call(self, device_id: str, key: str, exchange: V24Onboarding) -> OnboardingCall:
-        """The device's onboarding request; `exchange` is the V24 exchange the SUT file declares."""
+    def onboarding_call(self, device_id: str, key: str, exchange: V24Onboarding,
+                        certificate_der: bytes = b"") -> OnboardingCall:
+        """The device's onboarding request; `exchange` is the V24 exchange the SUT file declares,
+        `certificate_der` the certificate a 1.0 device presents (default: a fresh one)."""
 
     @abstractmethod
     def answer_member(self, name: str, exchange: V24Onboarding) -> AnswerMember:

@@ -3,6 +3,7 @@ desired state as a content-addressed state manifest), as fixed in docs/pr1-wire-
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,7 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 from margo_conformance.base.errors import StepOrderError
 from margo_conformance.base.evidence import COMMIT, HTTP
+from margo_conformance.base.message_signatures import new_identity
 from margo_conformance.base.paths import FIXTURES_DIR
+from margo_conformance.checks.capability_rules import PR1_RULES
 from margo_conformance.dialects.base import AnswerMember, Dialect, OnboardingCall, Requirements, Routes
 from margo_conformance.emulated_device.pr1 import onboarding_request
 from margo_conformance.emulated_wos.desired_state import ManifestPublisher
@@ -34,9 +37,11 @@ class Pr1Dialect(Dialect):
         # The operator expects a device that onboards with its own certificate, not with a key.
         return {"deviceId": device_id, "profile": self.name}
 
-    def onboarding_call(self, device_id: str, key: str, exchange: V24Onboarding) -> OnboardingCall:
-        # The device presents its own (fresh, self-signed) X.509 certificate; no key, no exchange.
-        return OnboardingCall(self.routes.onboarding, onboarding_request(device_id), (self.requirements.onboarding,))
+    def onboarding_call(self, device_id: str, key: str, exchange: V24Onboarding,
+                        certificate_der: bytes = b"") -> OnboardingCall:
+        # The device presents its own self-signed X.509 certificate; no key, no exchange.
+        certificate = certificate_der or new_identity(device_id).certificate_der
+        return OnboardingCall(self.routes.onboarding, onboarding_request(certificate), (self.requirements.onboarding,))
 
     def answer_member(self, name: str, exchange: V24Onboarding) -> AnswerMember:
         if name not in ANSWER_POINTERS:
@@ -48,8 +53,21 @@ class Pr1Dialect(Dialect):
         ids = {"deploymentId": deployment_id, "deviceId": device_id}
         return self._status_document(STATUS_API_VERSION, ids, components, state)
 
+    def capabilities(self, device_id: str, variant: int = 0) -> dict[str, Any]:
+        """A workload-hosting device's capabilities: the spec's example, its odd variants with
+        more memory and another serial number, so an update changes what the WOS must keep. No
+        extension members: the scenario about those adds its own."""
+        example = self.payloads / "device-capabilities" / "valid" / "spec-example-hosting-device.json"
+        document = json.loads(example.read_text())
+        document["properties"]["id"] = device_id
+        if variant % 2:
+            document["properties"].update(memory="118Gi", serialNumber=f"{document['properties']['serialNumber']}-B")
+        return document
+
     def capabilities_refusal(self, errors: Sequence[str]) -> str:
-        return "CAP-011"
+        # The row the report broke (CAP-012 for a hosting device that says it hosts nothing).
+        broken = PR1_RULES.requirements_of(errors)
+        return broken[0] if broken else "CAP-011"
 
     def publisher(self, device: DeviceRecord, clone: Path, evidence: EvidenceLog) -> Publisher:
         return ManifestPublisher(device.desired_state(), evidence)
@@ -66,9 +84,13 @@ PR1 = Pr1Dialect(
         capabilities=f"{_CLIENT}/capabilities",
         deployment_status=f"{_CLIENT}/deployments/{{deployment_id}}/status",
         state_manifest=f"{_CLIENT}/deployments",
+        capabilities_of_device=f"{_CLIENT}/capabilities/{{device_id}}",
     ),
     requirements=Requirements(
         onboarding="ONB-011",
+        root_certificate="CRT-010",
+        capabilities_route="CAP-010",
+        status_route="STS-010",
         desired_state_fetched="DSA-030",
         deployment_applied="DSA-036",
         status_sequence=("STS-001", "STS-011"),
@@ -88,4 +110,5 @@ PR1 = Pr1Dialect(
     issues_onboarding_key=False,
     onboarding_credentials=(),
     onboarding_urls=(),
+    capability_rules=PR1_RULES,
 )

@@ -42,7 +42,8 @@ class V24Dialect(Dialect):
     def register_request(self, device_id: str) -> dict[str, Any]:
         return {"deviceId": device_id}
 
-    def onboarding_call(self, device_id: str, key: str, exchange: V24Onboarding) -> OnboardingCall:
+    def onboarding_call(self, device_id: str, key: str, exchange: V24Onboarding,
+                        certificate_der: bytes = b"") -> OnboardingCall:
         body = exchange.request_body({
             "device_id": device_id,
             "onboarding_key": key,
@@ -78,6 +79,9 @@ V24 = V24Dialect(
     ),
     requirements=Requirements(
         onboarding="ONB-003",
+        root_certificate="CRT-001",
+        capabilities_route="CAP-002",
+        status_route="STS-002",
         desired_state_fetched="GIT-004",
         deployment_applied="GIT-004",
         status_sequence=("STS-001",),
@@ -97,4 +101,5 @@ V24 = V24Dialect(
     issues_onboarding_key=True,
     onboarding_credentials=(("client_secret", credentials.CLIENT_SECRET), ("git_token", credentials.GIT_TOKEN)),
     onboarding_urls=("repository_url",),
+    capability_rules=capability_rules.V24_RULES,
 )

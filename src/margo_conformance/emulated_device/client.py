@@ -18,6 +18,7 @@ import httpx
 
 from margo_conformance.base import redaction, trust
 from margo_conformance.base.evidence import HTTP, EvidenceLog
+from margo_conformance.emulated_device.signing import Signer
 
 BODY_LIMIT = 8192
 
@@ -68,7 +69,9 @@ class DeviceClient:
         form: Mapping[str, str] | None = None,
         token: str | None = None,
         headers: Mapping[str, str] | None = None,
+        sign: Signer | None = None,
     ) -> Answer:
+        """Send one request; `sign` (PR1) adds the signature headers over the final URL and body."""
         url = self.url(path)
         sent_headers = dict(headers or {})
         if token is not None:
@@ -77,6 +80,10 @@ class DeviceClient:
         if json_body is not None:
             content = json.dumps(json_body).encode()
             sent_headers.setdefault("Content-Type", "application/json")
+        if sign is not None:
+            signature, signed_body = sign(method, url, content or b"")
+            sent_headers.update(signature)
+            content = signed_body if content is not None or signed_body else None
         started = time.monotonic()
         try:
             with self.evidence.waiting():

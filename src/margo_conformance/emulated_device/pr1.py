@@ -7,17 +7,12 @@ of problems in words a reader can act on; the steps assert that the list is empt
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import json
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import yaml
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from margo_conformance.base import redaction
 from margo_conformance.base.schemas import validation_errors
@@ -38,25 +33,12 @@ _DEPLOYMENT_URL = re.compile(r"^(?:https?://[^/]+)?/api/v1/clients/(?P<client>[^
 _BUNDLE_URL = re.compile(r"^(?:https?://[^/]+)?/api/v1/clients/(?P<client>[^/]+)/bundles/(?P<digest>sha256:[0-9a-f]{64})$")
 
 
-def client_certificate(common_name: str) -> bytes:
-    """A fresh self-signed P-256 certificate in DER for one simulated device."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=7))
-        .sign(key, hashes.SHA256())
-    )
-    return cert.public_bytes(serialization.Encoding.DER)
-
-
-def onboarding_request(device_id: str) -> dict[str, str]:
+def onboarding_request(certificate_der: bytes) -> dict[str, str]:
+    """The OnboardingRequest presenting a device's certificate (ONB-011)."""
     return {
         "apiVersion": ONBOARDING_API_VERSION,
         "kind": "OnboardingRequest",
-        "certificate": base64.b64encode(client_certificate(device_id)).decode("ascii"),
+        "certificate": base64.b64encode(certificate_der).decode("ascii"),
     }
 
 

@@ -72,6 +72,8 @@ class ClientDesiredState:
     served_version_override: int | None = None
     corrupted: set[str] = field(default_factory=set)  # deployment ids served with wrong bytes
     withheld: set[str] = field(default_factory=set)  # deployment ids whose YAML answers 404
+    #: Deployment ids listed (and served) under a sha512 digest, an algorithm 1.0 does not name.
+    unsupported_digests: set[str] = field(default_factory=set)
 
     def change(self) -> None:
         self.version += 1
@@ -85,9 +87,9 @@ class ClientDesiredState:
         entries = [
             {
                 "deploymentId": deployment_id,
-                "digest": digest_of(body),
+                "digest": self.listed_digest(deployment_id, body),
                 "sizeBytes": len(body),
-                "url": f"{deployments_route}/{deployment_id}/{digest_of(body)}",
+                "url": f"{deployments_route}/{deployment_id}/{self.listed_digest(deployment_id, body)}",
             }
             for deployment_id, body in sorted(self.deployments.items())
         ]
@@ -116,8 +118,14 @@ class ClientDesiredState:
     def _served(self, deployment_id: str, body: bytes) -> bytes:
         return body + b"\n# bytes that do not match the digest\n" if deployment_id in self.corrupted else body
 
+    def listed_digest(self, deployment_id: str, body: bytes) -> str:
+        """The digest the manifest lists a deployment under: sha256, or sha512 by a test hook (DSA-033)."""
+        if deployment_id in self.unsupported_digests:
+            return "sha512:" + hashlib.sha512(body).hexdigest()
+        return digest_of(body)
+
     def deployment_body(self, deployment_id: str, digest: str) -> bytes | None:
         body = self.deployments.get(deployment_id)
-        if body is None or digest_of(body) != digest or deployment_id in self.withheld:
+        if body is None or self.listed_digest(deployment_id, body) != digest or deployment_id in self.withheld:
             return None
         return self._served(deployment_id, body)

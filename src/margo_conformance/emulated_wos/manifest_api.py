@@ -11,10 +11,12 @@ from __future__ import annotations
 import binascii
 import time
 
+from cryptography.hazmat.primitives import serialization
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from margo_conformance.base import message_signatures
 from margo_conformance.base.exchanges import Operation
 from margo_conformance.base.schemas import validation_errors
 from margo_conformance.dialects import PR1
@@ -30,6 +32,24 @@ from margo_conformance.emulated_wos.pki import certificate_field, parse_certific
 from margo_conformance.emulated_wos.state import DeviceRecord
 
 IMMUTABLE = "public, max-age=31536000, immutable"
+#: Where a handler leaves the verdict on a request's signature for the recorder.
+SIGNATURE_SCOPE = "margo.signature"
+
+
+async def note_signature(request: Request, certificate_field: str | None) -> None:
+    """Verify the request's RFC 9421 signature against the client's certificate and leave the
+    verdict for the evidence (SEC-011, ONB-014). Nothing is refused on that ground: an agent
+    whose signatures fail loses the signing requirements only, not every scenario."""
+    verdict: dict[str, object]
+    try:
+        certificate = parse_certificate_field(certificate_field or "")
+    except (ValueError, binascii.Error):
+        verdict = {"ok": False, "fault": "no certificate to verify with (the client's does not parse)"}
+    else:
+        found = message_signatures.verify(certificate.public_bytes(serialization.Encoding.DER), request.method,
+                                          str(request.url), request.headers, await request.body())
+        verdict = {"ok": found.ok, "fault": found.fault, "algorithm": found.algorithm, "key_id": found.key_id}
+    request.scope[SIGNATURE_SCOPE] = verdict
 
 
 class ManifestApi:
@@ -56,27 +76,30 @@ class ManifestApi:
             parse_certificate_field(document["certificate"])
         except (ValueError, binascii.Error) as exc:
             return problem(400, "Bad Request", f"the certificate does not parse: {exc}")
+        # Signed with the key of the certificate it carries: the WFM knows no other yet (I-21).
+        await note_signature(request, document["certificate"])
         if device is None:
             return problem(403, "Forbidden", "no device is expected to onboard now")
         device.onboarded_at = time.time()
         device.client_certificate = document["certificate"]
         return JSONResponse({"clientId": device.client_id}, status_code=201)
 
-    def _client(self, request: Request) -> DeviceRecord | Response:
+    async def _client(self, request: Request) -> DeviceRecord | Response:
         device = self.state.device_by_client_id(request.path_params["client_id"])
         request.scope["margo.device"] = device
         if device is None or device.onboarded_at is None:
             return problem(404, "Not Found", "unknown clientId")
+        await note_signature(request, device.client_certificate)
         return device
 
     async def capabilities(self, request: Request) -> Response:
-        device = self._client(request)
+        device = await self._client(request)
         if isinstance(device, Response):
             return device
         return await accept_capabilities(request, device, PR1)
 
     async def state_manifest(self, request: Request) -> Response:
-        device = self._client(request)
+        device = await self._client(request)
         if isinstance(device, Response):
             return device
         if not _accepts_manifest(request.headers.get("accept")):
@@ -89,7 +112,7 @@ class ManifestApi:
         return Response(body, media_type=MANIFEST_MEDIA_TYPE, headers=headers)
 
     async def deployment_yaml(self, request: Request) -> Response:
-        device = self._client(request)
+        device = await self._client(request)
         if isinstance(device, Response):
             return device
         digest = request.path_params["digest"]
@@ -100,7 +123,7 @@ class ManifestApi:
         return Response(body, media_type="application/yaml", headers=headers)
 
     async def bundle(self, request: Request) -> Response:
-        device = self._client(request)
+        device = await self._client(request)
         if isinstance(device, Response):
             return device
         desired = device.desired_state()
@@ -112,7 +135,7 @@ class ManifestApi:
                         headers={"ETag": etag_of(archive), "Cache-Control": IMMUTABLE})
 
     async def deployment_status(self, request: Request) -> Response:
-        device = self._client(request)
+        device = await self._client(request)
         if isinstance(device, Response):
             return device
         return await accept_status_report(request, device, PR1)

@@ -122,10 +122,12 @@ class RecordingMiddleware:
                 **common,
             )
             return
+        signature = scope.get("margo.signature")  # PR1: the verdict on its RFC 9421 signature
         log.record(
             HTTP,
             f"{scope['method']} {path} -> {status}",
             request_body=_text(body),
             response_body=_text(bytes(response["body"])),
+            **({"signature": signature} if signature is not None else {}),
             **common,
         )

@@ -92,10 +92,14 @@ class AgentUnderTest(AgentScenario):
             "accepted capabilities",
             f"the agent's capabilities report ({report.data.get('method')} {path_of(report)}) was refused with "
             f"{status}: {str(report.data.get('response_body', ''))[:300]}{self.exit_note()}",
-            requirement=self._refusal_requirement(status),
+            requirement=self._refusal_requirement(report),
         )
 
-    def _refusal_requirement(self, status: object) -> str | None:
+    def _refusal_requirement(self, report: Event) -> str | None:
+        status = report.data.get("status")
+        client_id = (report.data.get("params") or {}).get("client_id")
+        if client_id is not None and client_id != self.device.client_id:
+            return "ONB-015"  # sent under a client id the WOS never assigned it, so unknown to it
         if status in (401, 403):
             return "TOK-001"  # the WOS checks the bearer token first
         if status not in (400, 422):

@@ -15,6 +15,8 @@ from margo_conformance.base.exchanges import Operation
 READ_AUTH = ("bearer", "basic")
 #: The device API calls that need the device's access token (V24).
 DEVICE_API = (Operation.CAPABILITIES, Operation.STATUS_REPORT)
+#: The requests a 1.0 client makes without its client id: before it has one, and its packages.
+CLIENTLESS = (Operation.ROOT_CERTIFICATE, Operation.ONBOARDING, Operation.ARTIFACT, Operation.GIT)
 
 
 def manifest_version(body: object) -> int:

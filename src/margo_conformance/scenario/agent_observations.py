@@ -18,6 +18,7 @@ from margo_conformance.base.exchanges import Operation, is_operation
 from margo_conformance.emulated_wos.desired_state import Commit
 from margo_conformance.emulated_wos.state import ReceivedDocument
 from margo_conformance.scenario.agent_evidence import (
+    CLIENTLESS,
     DEVICE_API,
     READ_AUTH,
     container_exited,
@@ -76,6 +77,19 @@ class Observations:
     def wait_for_capabilities_report(self) -> Event | None:
         """The agent's first capabilities report, whatever the answer, within the onboarding timeout."""
         return self.wait(lambda _: next(iter(self.capabilities_reports()), None), self.scenario.deadlines.onboarding)
+
+    def first_onboarding(self) -> Event | None:
+        """The agent's first onboarding request the orchestrator accepted (201)."""
+        return next((r for r in self.requests(Operation.ONBOARDING, "POST") if r.data.get("status") == 201), None)
+
+    def misaddressed(self, since: float, client_id: str) -> list[Event]:
+        """Requests after `since` that should name the client (every one but the root certificate,
+        onboarding and packages) and name another, or a path the orchestrator does not serve."""
+        return [e for e in self.requests() if e.at > since and not is_operation(e, CLIENTLESS)
+                and (e.data.get("params") or {}).get("client_id") != client_id]
+
+    def status_report_since(self, since: float) -> Event | None:
+        return next((e for e in self.requests(Operation.STATUS_REPORT, "POST") if e.at > since), None)
 
     # -- reading desired state ---------------------------------------------------------------
 

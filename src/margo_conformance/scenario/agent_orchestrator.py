@@ -15,6 +15,7 @@ import string
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import yaml
@@ -58,9 +59,10 @@ class OrchestratorActions:
     def _template_values(self) -> dict[str, str]:
         return {"ARTIFACTS": f"{self.scenario.wos.url_for_sut}/artifacts"}
 
-    def publish(self, name: str) -> Published:
+    def publish(self, name: str, prepare: Callable[[str], None] | None = None) -> Published:
         """Publish a deployment fixture: a valid one (validated first), or, when the name is one
-        of fixtures/deployments/broken/, a deliberately broken document exactly as written."""
+        of fixtures/deployments/broken/, a deliberately broken document exactly as written.
+        `prepare` gets the deployment id before the agent can see it (a PR1 test hook's)."""
         scenario = self.scenario
         dialect = scenario.dialect
         broken = dialect.broken_deployments
@@ -71,6 +73,8 @@ class OrchestratorActions:
         deployment = render_deployment(dialect.deployments / f"{name}.yaml", values,
                                        dialect.schema("application-deployment"))
         scenario.device.assign(deployment.deployment_id)  # before the agent can see it
+        if prepare is not None:
+            prepare(deployment.deployment_id)
         published = Published(deployment, scenario.publisher.publish(deployment))
         scenario.published[name] = published
         return published
@@ -142,9 +146,11 @@ class OrchestratorActions:
 
     def publish_corrupted(self, name: str) -> Published:
         """Publish a deployment whose served bytes (YAML and bundle) do not match its digest."""
-        published = self.publish(name)
-        self.scenario.desired.corrupted.add(published.deployment.deployment_id)
-        return published
+        return self.publish(name, self.scenario.desired.corrupted.add)
+
+    def publish_under_unsupported_digest(self, name: str) -> Published:
+        """Publish a deployment listed under a sha512 digest, an algorithm 1.0 does not name (DSA-033)."""
+        return self.publish(name, self.scenario.desired.unsupported_digests.add)
 
     def serve_older_manifest_without(self, name: str) -> float:
         """A rollback: the deployment disappears under a manifest version lower than the last."""

@@ -20,14 +20,17 @@ from typing import TYPE_CHECKING, Any
 from margo_conformance.base import credentials, redaction
 from margo_conformance.base.errors import StepOrderError, SutError
 from margo_conformance.base.evidence import NOTE, EvidenceLog
+from margo_conformance.base.message_signatures import new_identity
 from margo_conformance.base.schemas import validation_errors
 from margo_conformance.checks import capability_rules, status_rules
 from margo_conformance.checks.shapes import member_fault, value_at
+from margo_conformance.config.interop import PER_DEVICE
 from margo_conformance.config.run_config import RunConfig, UrlSpec
 from margo_conformance.dialects import Dialect, dialect_for
 from margo_conformance.emulated_device.client import Answer, DeviceClient
 from margo_conformance.emulated_device.control import ControlAdapter, ControlError, HttpControl, adapter_for
 from margo_conformance.emulated_device.git_reader import GitRead, read_repository
+from margo_conformance.emulated_device.signing import REFUSAL_ROWS, Signing, request_signer
 from margo_conformance.engine.launch import RunningSut, sut_instance
 from margo_conformance.engine.sut import docker_host_address, free_host_port
 from margo_conformance.scenario.wos_device import SimulatedDevice, access_token_of, pointer_value
@@ -208,7 +211,7 @@ class WosUnderTest:
         dialect = self.dialect
         answer = self.control.call("register-device", dialect.register_request(device_id))
         if not dialect.issues_onboarding_key:  # the operator expects the device to bring its own identity
-            self.devices[role] = SimulatedDevice(device_id, "", dialect=dialect)
+            self.devices[role] = SimulatedDevice(device_id, "", dialect=dialect, identity=new_identity(device_id))
             return self.devices[role]
         exchange = self.run.sut.interop.onboarding
         key = ""
@@ -254,20 +257,42 @@ class WosUnderTest:
 
     # -- the device (Margo interface) ---------------------------------------------------
 
-    def send(self, method: str, path: str, judged_by: tuple[str, ...] = (), **kwargs: Any) -> Answer:
+    def send(self, method: str, path: str, judged_by: tuple[str, ...] = (), *, role: str = "device",
+             signing: Signing = Signing.SIGNED, **kwargs: Any) -> Answer:
         """Send a device request; `judged_by` names the requirements its answer verifies."""
         self.judged_by = judged_by
-        self.last_answer = self.client.request(method, path, **kwargs)
+        self.last_answer = self.request(method, path, role=role, signing=signing, **kwargs)
         return self.last_answer
 
+    def request(self, method: str, path: str, *, role: str = "device", signing: Signing = Signing.SIGNED,
+                **kwargs: Any) -> Answer:
+        """A request of the device playing `role`: signed as 1.0 asks (SEC-011) unless `signing`
+        says otherwise; V24 signs nothing."""
+        device = self.devices.get(role)
+        sign = None
+        if self.dialect.client_scoped and device is not None and device.identity is not None:
+            sign = request_signer(device.identity, signing)
+        return self.client.request(method, path, sign=sign, **kwargs)
+
     def download_root_certificate(self) -> Answer:
-        return self.send("GET", self.dialect.routes.root_certificate, ("CRT-001",))
+        # 1.0 serves it to a device that signs nothing (CRT-010).
+        return self.send("GET", self.dialect.routes.root_certificate, (self.dialect.requirements.root_certificate,),
+                         signing=Signing.UNSIGNED)
+
+    def onboard_with(self, body: Any = None, raw_body: bytes | None = None, role: str = "device") -> Answer:
+        """A deliberately malformed 1.0 onboarding request; refusing it is ONB-012's."""
+        self.device(role)
+        if raw_body is not None:
+            return self.send("POST", self.dialect.routes.onboarding, ("ONB-012",), raw_body=raw_body,
+                             headers={"Content-Type": "application/json"})
+        return self.send("POST", self.dialect.routes.onboarding, ("ONB-012",), json_body=body)
 
     def onboard(self, role: str = "device", key: str | None = None) -> Answer:
         device = self.device(role)
+        certificate = device.identity.certificate_der if device.identity is not None else b""
         call = device.dialect.onboarding_call(device.device_id, key if key is not None else device.onboarding_key,
-                                              device.exchange)
-        answer = self.send("POST", call.path, call.judged_by, json_body=call.body)
+                                              device.exchange, certificate)
+        answer = self.send("POST", call.path, call.judged_by, role=role, json_body=call.body)
         if answer.status == 201:  # its members are read (and judged) when the device needs them
             device.onboarding_answer = answer
             for kind, value in device.declared_credentials():  # wherever the WOS declared them
@@ -288,7 +313,12 @@ class WosUnderTest:
             device.access_token = access_token_of(answer)
         return answer
 
-    def report_capabilities(self, document: Any, method: str = "POST", with_token: bool = True) -> Answer:
+    def report_capabilities(self, document: Any, method: str = "POST", with_token: bool = True,
+                            raw_body: bytes | None = None, signing: Signing = Signing.SIGNED) -> Answer:
+        """Send a capabilities report (`raw_body`: bytes sent instead of the document; `signing`:
+        how a 1.0 device signs it)."""
+        if self.dialect.client_scoped:
+            return self._report_client_capabilities(document, method, raw_body, signing)
         device = self.device()
         self.sent_violations = validation_errors(document, self.dialect.schema("device-capabilities"))
         token = device.access_token if with_token else None
@@ -299,17 +329,43 @@ class WosUnderTest:
         return self.send(method, self.dialect.capabilities_path(device.device_id), judged_by, json_body=document,
                          token=token)
 
-    def report_status(self, deployment_id: str, document: Any) -> Answer:
+    def _report_client_capabilities(self, document: Any, method: str, raw_body: bytes | None,
+                                    signing: Signing) -> Answer:
+        """1.0: under the client id, on the route the SUT file declares (I-15); every answer,
+        201 or 4xx, is the route's (CAP-010), or the signature rule's a defective signature breaks."""
         device = self.device()
-        self.sent_violations = validation_errors(document, self.dialect.schema("deployment-status"))
-        path = self.dialect.deployment_status_path(device.device_id, deployment_id)
-        # A state Margo does not define breaks STS-004, any other schema error STS-003; a report
-        # for a deployment never assigned, or a valid one, is the route's (STS-002).
-        rows = self.dialect.requirements.status_rows
-        judged_by = status_rules.requirements_of(self.sent_violations, rows) if self.sent_violations else ("STS-002",)
-        if deployment_id not in self.deployments.values():
-            judged_by = ("STS-002",)
+        self.sent_violations = [] if raw_body is not None else validation_errors(
+            document, self.dialect.schema("device-capabilities"))
+        per_device = self.run.sut.interop.pr1_capabilities_route == PER_DEVICE
+        path = self.dialect.client_capabilities_path(device.member("client_id"), device.device_id, per_device)
+        judged_by = (REFUSAL_ROWS.get(signing, self.dialect.requirements.capabilities_route),)
+        if raw_body is not None:
+            return self.send(method, path, judged_by, raw_body=raw_body, headers={"Content-Type": "application/json"})
+        return self.send(method, path, judged_by, signing=signing, json_body=document)
+
+    def report_status(self, deployment_id: str, document: Any, raw_body: bytes | None = None) -> Answer:
+        """Send a status report (`raw_body`: bytes sent instead of the document)."""
+        device = self.device()
+        self.sent_violations = [] if raw_body is not None else validation_errors(
+            document, self.dialect.schema("deployment-status"))
+        owner = device.member("client_id") if self.dialect.client_scoped else device.device_id
+        path = self.dialect.deployment_status_path(owner, deployment_id)
+        judged_by = self._status_judged_by(deployment_id, raw_body is not None)
+        if raw_body is not None:
+            return self.send("POST", path, judged_by, raw_body=raw_body, headers={"Content-Type": "application/json"})
         return self.send("POST", path, judged_by, json_body=document, token=device.access_token)
+
+    def _status_judged_by(self, deployment_id: str, unparsable: bool) -> tuple[str, ...]:
+        """V24: a state Margo does not define breaks STS-004, any other schema error STS-003; a
+        report for a deployment never assigned, or a valid one, is the route's (STS-002).
+        1.0: a body that breaks the schema or does not parse is STS-020's, the rest STS-010's."""
+        route = (self.dialect.requirements.status_route,)
+        if deployment_id not in self.deployments.values():
+            return route
+        if self.dialect.client_scoped:
+            return ("STS-020",) if unparsable or self.sent_violations else route
+        rows = self.dialect.requirements.status_rows
+        return status_rules.requirements_of(self.sent_violations, rows) if self.sent_violations else route
 
     def report_each_state(self, application: str) -> list[StateReport]:
         """Report every V24 state in both spellings, reading what is shown after each; stop at
@@ -332,21 +388,6 @@ class WosUnderTest:
         self.last_read = read_repository(self.device(role).member("repository_url"), token, destination, self.evidence,
                                          self.run.sut.timeouts.request)
         return self.last_read
-
-
-def fetch_manifest(wos: WosUnderTest, accept: str | None = None, if_none_match: str | None = None) -> Answer:
-    """GET the device's state manifest (profiles that serve one) accepting `accept` (default: the
-    profile's manifest media type); remembered in `wos.manifests` when it is a 200."""
-    device = wos.device()
-    if not device.onboarded:
-        raise StepOrderError("the device has not onboarded: add 'And the device has onboarded' (PR1)")
-    path = wos.dialect.state_manifest_path(device.member("client_id"))
-    accept = accept or wos.dialect.manifest_media_type
-    headers = {k: v for k, v in (("Accept", accept), ("If-None-Match", if_none_match)) if v is not None}
-    answer = wos.send("GET", path, ("DSA-001",), headers=headers)
-    if answer.status == 200:
-        wos.manifests.append(answer)
-    return answer
 
 
 def control_member(verb: str, answer: dict[str, Any], pointer: str, kind: type | tuple[type, ...]) -> Any:

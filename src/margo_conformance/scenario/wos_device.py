@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from margo_conformance.base import credentials
 from margo_conformance.base.errors import StepOrderError
+from margo_conformance.base.message_signatures import SigningIdentity
 from margo_conformance.checks.shapes import json_document, read_member
 from margo_conformance.config.interop import V24Onboarding
 from margo_conformance.dialects import V24, Dialect
@@ -43,6 +44,8 @@ class SimulatedDevice:
     dialect: Dialect = V24
     #: The V24 onboarding exchange the WOS declared (or the suite's default).
     exchange: V24Onboarding = field(default_factory=V24Onboarding)
+    #: 1.0: the key and certificate the device onboards and signs with (SEC-011).
+    identity: SigningIdentity | None = None
 
     @property
     def onboarded(self) -> bool:

@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from margo_conformance.base.errors import StepOrderError
-from margo_conformance.dialects import V24
+from margo_conformance.dialects import V24, Dialect
 
 PAYLOADS = V24.payloads
 APPLICATIONS = V24.deployments
@@ -43,15 +43,31 @@ UNDEFINED_STATES = {
 }
 
 
-def valid_capabilities(device_id: str, variant: int = 0) -> dict[str, Any]:
-    """A valid V24 capabilities document (the scenarios that send one speak V24; so does the fleet)."""
-    return V24.capabilities(device_id, variant)
+#: PR1 capabilities defects named in the Gherkin -> corpus file breaking exactly that rule.
+PR1_CAPABILITY_DEFECTS = {
+    "without a serial number": "missing-serialNumber.json",
+    "with a CPU architecture Margo does not define": "architecture-x86_64.json",
+    "with memory in decimal units": "memory-decimal-unit.json",
+    "of the wrong kind": "kind-wrong.json",
+    "that host workloads without a deployment type": "hosting-without-supportedDeploymentTypes.json",
+}
+#: An extension member no WOS knows (CAP-017: ignored, never a failure).
+UNKNOWN_EXTENSION = {"x-conformance-extensions": {"rack": "B4", "checkedBy": "margo-conformance"}}
+#: A body that is no JSON at all: the start of an object, cut off.
+NOT_JSON = b'{"apiVersion": "cut off'
 
 
-def defective_capabilities(device_id: str, defect: str) -> dict[str, Any]:
-    if defect not in CAPABILITY_DEFECTS:
-        raise StepOrderError(f"unknown capabilities defect {defect!r}; known: {sorted(CAPABILITY_DEFECTS)}")
-    document = json.loads((PAYLOADS / "device-capabilities" / "invalid" / CAPABILITY_DEFECTS[defect]).read_text())
+def valid_capabilities(device_id: str, variant: int = 0, dialect: Dialect = V24) -> dict[str, Any]:
+    """A valid capabilities document of the profile (V24 unless told: the fleet speaks V24)."""
+    return dialect.capabilities(device_id, variant)
+
+
+def defective_capabilities(device_id: str, defect: str, dialect: Dialect = V24) -> dict[str, Any]:
+    defects = PR1_CAPABILITY_DEFECTS if dialect.client_scoped else CAPABILITY_DEFECTS
+    if defect not in defects:
+        raise StepOrderError(f"unknown {dialect.name} capabilities defect {defect!r}; known: {sorted(defects)}")
+    folder = dialect.payloads / "device-capabilities" / "invalid"
+    document = json.loads((folder / defects[defect]).read_text())
     if isinstance(document.get("properties"), dict):
         document["properties"]["id"] = device_id
     return document

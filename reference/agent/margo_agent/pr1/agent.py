@@ -21,6 +21,7 @@ from margo_agent.pr1.capabilities import collect_pr1_capabilities
 from margo_agent.pr1.client import Pr1WosClient, UnknownClient
 from margo_agent.pr1.identity import IdentityError
 from margo_agent.pr1.reconcile import Pr1Reconciler
+from margo_agent.pr1.signing import RequestSigner
 from margo_agent.pr1.sync import ManifestSync, Outcome
 from margo_agent.retry import Backoff, until_done
 from margo_agent.runtime import workload_runtime
@@ -44,7 +45,7 @@ class Pr1Agent:
         self._retry_cap_s = config.retry_cap_s
         self._poll_s = config.poll_s
         self._downtime = DowntimeGuard(config.downtime_window, stop, disabled=faults.ignore_downtime_window)
-        self._wos = Pr1WosClient(config.wos_url, config.device_id)
+        self._wos = Pr1WosClient(config.wos_url, config.device_id, faults)
         self._reporter = StatusReporter(
             self._post_status,
             stop,
@@ -82,8 +83,13 @@ class Pr1Agent:
 
     def _cycle(self, sync: ManifestSync) -> Outcome:
         try:
-            self._refresh_capabilities()
-            return sync.poll()
+            late = self._config.faults.capabilities_after_first_poll
+            if not late:
+                self._refresh_capabilities()
+            outcome = sync.poll()
+            if late:
+                self._refresh_capabilities()
+            return outcome
         except UnknownClient as exc:
             self._forget_client(exc)
             if not self._until_done("onboarding", self._onboarded_and_reported, accept_rejection=True):
@@ -102,6 +108,9 @@ class Pr1Agent:
     def _start(self) -> bool:
         if not self._until_done("onboarding", lambda: self._wos.fetch_root_ca(self._state_dir / CA_FILE)):
             return False
+        # The key that signs every later request (SEC-011) is the one onboarding presents.
+        client = identity.ensure_identity(self._state_dir, self._config.device_id)
+        self._wos.signer = RequestSigner(client.key_file, self._config.faults)
         saved = identity.load_client_id(self._state_dir, self._config.wos_url, self._config.device_id)
         if saved is not None:
             log.info("onboarding: reusing client id %s saved in %s", saved, self._state_dir)
@@ -115,7 +124,8 @@ class Pr1Agent:
             client = identity.ensure_identity(self._state_dir, self._config.device_id)
             client_id = self._wos.onboard(client.certificate_field)
             identity.save_client_id(self._state_dir, self._config.wos_url, self._config.device_id, client_id)
-        self._report_capabilities()
+        if not self._config.faults.capabilities_after_first_poll:
+            self._report_capabilities()
 
     def _forget_client(self, exc: WosError) -> None:
         log.warning("onboarding: the WOS does not know client id %s (%s); onboarding again", self._wos.client_id, exc)
@@ -139,16 +149,24 @@ class Pr1Agent:
 
     # -- capabilities ----------------------------------------------------------------------
 
+    def _capabilities(self) -> dict[str, Any]:
+        return collect_pr1_capabilities(self._config.device_id, self._config.serial_number, self._config.faults)
+
     def _report_capabilities(self) -> None:
-        document = collect_pr1_capabilities(self._config.device_id, self._config.serial_number)
+        if self._config.faults.no_capabilities:
+            log.warning("fault: no-capabilities: not reporting capabilities")
+            return
+        document = self._capabilities()
         self._wos.put_capabilities(document)
         self._last_capabilities = document
         log.info("capabilities: reported (PUT)")
 
     def _refresh_capabilities(self) -> None:
         """PUT again when the device changed (CAP-010); UnknownClient goes to the caller."""
+        if self._config.faults.no_capabilities:
+            return
         try:
-            current = collect_pr1_capabilities(self._config.device_id, self._config.serial_number)
+            current = self._capabilities()
             if current != self._last_capabilities:
                 self._wos.put_capabilities(current)
                 self._last_capabilities = current

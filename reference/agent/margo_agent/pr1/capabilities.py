@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from margo_agent.capabilities import collect_capabilities
+from margo_agent.faults import Faults
 
 API_VERSION = "device.margo.org/v1alpha1"
 KIND = "DeviceCapabilitiesManifest"
@@ -74,5 +75,15 @@ def to_pr1(v24: dict[str, Any], device_id: str) -> dict[str, Any]:
     }
 
 
-def collect_pr1_capabilities(device_id: str, serial_number: str | None) -> dict[str, Any]:
-    return to_pr1(collect_capabilities(device_id, serial_number), device_id)
+def collect_pr1_capabilities(device_id: str, serial_number: str | None, faults: Faults | None = None) -> dict[str, Any]:
+    return with_faults(to_pr1(collect_capabilities(device_id, serial_number), device_id), faults or Faults())
+
+
+def with_faults(document: dict[str, Any], faults: Faults) -> dict[str, Any]:
+    """The document as the active fault switches spoil it (CAP-011, CAP-012)."""
+    properties = document["properties"]
+    if faults.pr1_capabilities_without_serial:
+        properties.pop("serialNumber", None)
+    if faults.pr1_no_otel_collector:
+        properties["otelCollector"] = False
+    return document

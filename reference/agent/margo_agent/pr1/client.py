@@ -15,7 +15,9 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
+from margo_agent.faults import Faults
 from margo_agent.pr1 import wire
+from margo_agent.pr1.signing import RequestSigner
 from margo_agent.pr1.wire import Response
 from margo_agent.wos_client import WosError, save_root_ca
 
@@ -24,6 +26,7 @@ log = logging.getLogger(__name__)
 ONBOARDING_API_VERSION = "onboarding.margo.org/v1alpha1"
 MANIFEST_MEDIA_TYPE = "application/vnd.margo.manifest.v1+json"
 YAML_ACCEPT = "application/yaml, */*;q=0.5"
+ONBOARDING = "/api/v1/onboarding"
 
 
 class UnknownClient(WosError):
@@ -31,11 +34,14 @@ class UnknownClient(WosError):
 
 
 class Pr1WosClient:
-    def __init__(self, wos_url: str, device_id: str) -> None:
+    def __init__(self, wos_url: str, device_id: str, faults: Faults | None = None) -> None:
         self.wos_url = wos_url.rstrip("/")
         self.device_id = device_id
         self.client_id: str | None = None
+        self._faults = faults or Faults()
         self._ssl: ssl.SSLContext | None = None
+        #: Signs requests once the client has its key (the agent sets it before onboarding).
+        self.signer: RequestSigner | None = None
 
     @property
     def ssl_context(self) -> ssl.SSLContext | None:
@@ -55,7 +61,7 @@ class Pr1WosClient:
             "kind": "OnboardingRequest",
             "certificate": certificate_field,
         }
-        response = self._send("POST", "/api/v1/onboarding", document=document)
+        response = self._send("POST", ONBOARDING, document=document)
         if not response.ok:
             raise WosError("onboarding", response)
         try:
@@ -89,7 +95,7 @@ class Pr1WosClient:
 
     def get_content(self, url: str) -> Response:
         """GET a deployment YAML or a bundle by the (usually relative) url the manifest gives."""
-        return wire.request("GET", self.resolve(url), headers={"Accept": YAML_ACCEPT}, ssl_context=self._ssl)
+        return self._send("GET", self.resolve(url), headers={"Accept": YAML_ACCEPT})
 
     def post_status(self, deployment_id: str, document: dict[str, Any]) -> None:
         """POST .../deployments/{deploymentId}/status; any 2xx is success (I-7)."""
@@ -107,6 +113,8 @@ class Pr1WosClient:
     def _client_path(self) -> str:
         if self.client_id is None:
             raise WosError("client API", None, "device is not onboarded")
+        if self._faults.pr1_wrong_client_id:
+            return f"/api/v1/clients/{_segment(self.device_id)}"
         return f"/api/v1/clients/{_segment(self.client_id)}"
 
     def _check_client(self, response: Response, step: str) -> None:
@@ -127,7 +135,10 @@ class Pr1WosClient:
         if document is not None:
             body = json.dumps(document).encode("utf-8")
             all_headers["Content-Type"] = "application/json"
-        return wire.request(method, self.wos_url + path, body=body, headers=all_headers, ssl_context=self._ssl)
+        url = path if path.startswith(("http://", "https://")) else self.wos_url + path
+        if self.signer is not None:  # every request but the root-certificate download (SEC-011)
+            all_headers.update(self.signer.headers(method, url, body, onboarding=path == ONBOARDING))
+        return wire.request(method, url, body=body, headers=all_headers, ssl_context=self._ssl)
 
 
 def _segment(value: str) -> str:

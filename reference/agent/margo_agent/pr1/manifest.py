@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 
 MAX_VERSION = 2**64 - 1
 DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+#: What the accept-unknown-digest-algorithm fault also takes: sha512, which 1.0 does not name.
+SHA512_DIGEST = re.compile(r"^sha512:[0-9a-f]{128}$")
 PR1_COMPOSE = "compose"
 
 
@@ -53,16 +55,19 @@ class StateManifest:
         return {ref.deployment_id: ref for ref in self.deployments}
 
 
-def digest_of(body: bytes) -> str:
-    """The PR1 digest of exact bytes: lowercase `sha256:` and 64 hex digits."""
-    return "sha256:" + hashlib.sha256(body).hexdigest()
+def digest_of(body: bytes, algorithm: str = "sha256") -> str:
+    """The PR1 digest of exact bytes: lowercase `sha256:` and 64 hex digits (another
+    hashlib algorithm only where a fault switch accepts one)."""
+    return f"{algorithm}:" + hashlib.new(algorithm, body).hexdigest()
 
 
 def etag_of(body: bytes) -> str:
     return f'"{digest_of(body)}"'
 
 
-def parse_manifest(body: bytes) -> StateManifest:
+def parse_manifest(body: bytes, accept_sha512: bool = False) -> StateManifest:
+    """The manifest, or ManifestError; `accept_sha512` is the accept-unknown-digest-algorithm fault."""
+    digest_format = (DIGEST, SHA512_DIGEST) if accept_sha512 else (DIGEST,)
     try:
         document = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
@@ -82,7 +87,7 @@ def parse_manifest(body: bytes) -> StateManifest:
         deployment_id, digest, url = entry.get("deploymentId"), entry.get("digest"), entry.get("url")
         if not isinstance(deployment_id, str) or not UUID.match(deployment_id):
             raise ManifestError(f"deployments[{index}].deploymentId {deployment_id!r} is not a UUID")
-        _check_digest(digest, f"deployments[{index}].digest")
+        _check_digest(digest, f"deployments[{index}].digest", digest_format)
         if not isinstance(url, str) or not url:
             raise ManifestError(f"deployments[{index}].url is missing")
         if any(ref.deployment_id == deployment_id for ref in refs):
@@ -98,15 +103,15 @@ def parse_manifest(body: bytes) -> StateManifest:
     return StateManifest(version, tuple(refs), bundle_url or None, bundle_digest)
 
 
-def _check_digest(value: Any, where: str) -> None:
-    if not isinstance(value, str) or not DIGEST.match(value):
+def _check_digest(value: Any, where: str, formats: tuple[re.Pattern[str], ...] = (DIGEST,)) -> None:
+    if not isinstance(value, str) or not any(f.match(value) for f in formats):
         raise ManifestError(f"{where} {value!r} is not a sha256:<64 lowercase hex> digest")
 
 
 # -- ApplicationDeployment -----------------------------------------------------------------
 
 
-def parse_deployment(body: bytes, ref: DeploymentRef) -> Deployment:
+def parse_deployment(body: bytes, ref: DeploymentRef, reject_extensions: bool = False) -> Deployment:
     """The V24-shaped view of a PR1 ApplicationDeployment. Raises ValueError when the bytes
     name no deployment with components at all; schema problems are kept in `problems`, so
     the deployment is reported Failed instead of being installed."""
@@ -132,6 +137,8 @@ def parse_deployment(body: bytes, ref: DeploymentRef) -> Deployment:
     if not components:
         raise ValueError("the deployment has no usable components")
     problems = validate_document(document)
+    if reject_extensions:
+        problems += extension_members(document)
     if document.get("id") != ref.deployment_id:
         problems.append(f"id {document.get('id')!r} differs from the manifest's deploymentId")
     profile_type = str(profile.get("type", ""))
@@ -180,6 +187,14 @@ def validate_document(document: dict[str, Any]) -> list[str]:
     check_metadata(problems, document)
     check_spec(problems, document)
     return list(problems)
+
+
+def extension_members(document: dict[str, Any]) -> list[str]:
+    """The reject-deployment-extensions fault's problems: every x-*-extensions member at the top
+    level and in spec, as if it were not allowed there (DSA-039 says to ignore them)."""
+    places = (("", document), ("spec.", _map(document.get("spec"))))
+    return [f"{where}{name} is not an ApplicationDeployment member" for where, members in places
+            for name in members if name.startswith("x-") and name.endswith("-extensions")]
 
 
 # -- the last accepted manifest (DSA-034) --------------------------------------------------
