@@ -18,12 +18,13 @@ Feature: Desired state served as a state manifest
     Then the orchestrator answers that nothing changed
 
   @must @req_DSA_001 @req_DSA_004 @req_DSA_006 @req_DSA_008 @req_DSA_009 @req_DSA_010 @req_DSA_011 @req_DSA_012
-  @req_DSA_014
+  @req_DSA_014 @req_DSA_050 @req_DSA_051 @req_DSA_052
   Scenario: Every listed document is served at its content address with matching bytes
     When the operator deploys the application "two-components" to the device
     And the device fetches its state manifest
     Then the orchestrator serves a valid state manifest
     And every document the manifest lists is served at its content address, byte for byte
+    And every listed document is a valid ApplicationDeployment of the application deployed
     And the bundle holds exactly the listed documents, byte for byte
 
   @must @req_DSA_002

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pytest_bdd import then
 
 from margo_conformance.base.evidence import Event
-from margo_conformance.checks.expect import blocked, expect
+from margo_conformance.checks.expect import expect
 from margo_conformance.scenario.agent import AgentUnderTest
 from margo_conformance.scenario.agent_evidence import path_of
 
@@ -26,11 +26,7 @@ def _verified(requests: list[Event]) -> list[Event]:
 def the_agents_onboarding_request_is_signed_with_the_key_of_the_certificate_it_presents(
     agent: AgentUnderTest,
 ) -> None:
-    observations = agent.observations
-    onboarded = observations.wait(lambda _: observations.first_onboarding(), agent.deadlines.onboarding)
-    if onboarded is None:
-        agent.not_onboarded()
-    assert onboarded is not None
+    onboarded = agent.onboarding()
     faults = _faults(_verified([onboarded]))
     expect("ONB-014", not faults,
            "the onboarding request must be signed (RFC 9421) with the key of the certificate it carries "
@@ -41,19 +37,9 @@ def the_agents_onboarding_request_is_signed_with_the_key_of_the_certificate_it_p
 def every_request_the_agent_sends_after_onboarding_is_signed_with_the_key_of_its_certificate(
     agent: AgentUnderTest,
 ) -> None:
-    observations = agent.observations
-    onboarded = observations.wait(lambda _: observations.first_onboarding(), agent.deadlines.onboarding)
-    if onboarded is None:
-        agent.not_onboarded()
-    assert onboarded is not None
-    timeout = agent.deadlines.poll + agent.deadlines.deployment
-    # Judged once the agent has reported on its deployment: by then it has sent every kind of
-    # request it makes (capabilities, manifest polls, document fetches, status).
-    if observations.wait(lambda _: observations.status_report_since(onboarded.at), timeout) is None:
-        blocked("a status report", f"the agent sent no status report within {timeout:g}s of onboarding, so not "
-                f"every kind of request it makes was seen.{agent.exit_note()}",
-                requirement=agent.dialect.requirements.deployment_applied)
-    later = _verified([e for e in observations.requests() if e.at > onboarded.at])
+    onboarded = agent.onboarding()
+    agent.all_kinds_of_requests_seen(onboarded.at)
+    later = _verified([e for e in agent.observations.requests() if e.at > onboarded.at])
     faults = _faults(later)
     kinds = sorted({f"{e.data.get('method')} {e.data.get('operation')}" for e in later})
     expect("SEC-011", not faults,

@@ -10,6 +10,7 @@ from margo_conformance.checks import manifest_rules
 from margo_conformance.checks.expect import blocked, expect
 from margo_conformance.emulated_device.client import Answer
 from margo_conformance.emulated_device.pr1 import (
+    application_deployment_problems,
     bundle_problems,
     digest_of,
     document_problems,
@@ -22,6 +23,7 @@ from margo_conformance.emulated_device.pr1 import (
     shown,
 )
 from margo_conformance.scenario.wos import WosUnderTest
+from margo_conformance.scenario.wos_documents import application_request
 from margo_conformance.scenario.wos_manifest import fetch_manifest
 
 
@@ -110,6 +112,23 @@ def every_document_the_manifest_lists_is_served_at_its_content_address_byte_for_
         manifest_rules.requirements_of(problems, "DSA-012"),
         not problems,
         "every listed document must be served at its content address, byte for byte; " + "; ".join(problems),
+    )
+
+
+@then("every listed document is a valid ApplicationDeployment of the application deployed")
+def every_listed_document_is_a_valid_application_deployment_of_the_application_deployed(wos: WosUnderTest) -> None:
+    (application,) = wos.deployments
+    _, served = document_problems(manifest_of(_latest_manifest(wos)), wos.device().member("client_id"), _fetch(wos))
+    if not served:
+        blocked("a served deployment", "the manifest's documents could not be fetched", requirement="DSA-012")
+    application_id = application_request(application)["applicationId"]
+    problems = [p for name, body in sorted(served.items())
+                for p in application_deployment_problems(name, body, application_id)]
+    expect(
+        manifest_rules.requirements_of(problems, "DSA-050"),
+        not problems,
+        "every served ApplicationDeployment must follow the PR1 schema and name the application deployed; "
+        + "; ".join(problems),
     )
 
 

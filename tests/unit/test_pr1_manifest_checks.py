@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import yaml
+
 from margo_conformance.emulated_device.client import Answer
-from margo_conformance.emulated_device.pr1 import document_problems, manifest_problems
+from margo_conformance.emulated_device.pr1 import application_deployment_problems, document_problems, manifest_problems
 from margo_conformance.emulated_wos.manifest import (
     BUNDLE_MEDIA_TYPE,
     MANIFEST_MEDIA_TYPE,
@@ -81,3 +83,40 @@ def test_a_listed_id_other_than_the_documents_is_a_dsa_010_problem() -> None:
         f"DSA-010: deploymentId {other} is listed for a document whose id is {DEPLOYMENT_ID!r} "
         f"({_listing(other)['deployments'][0]['url']})"
     ]
+
+
+def _served_deployment(**changes: Any) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "apiVersion": "application.margo.org/v1alpha1",
+        "kind": "ApplicationDeployment",
+        "id": "a3e2f5dc-912e-494f-8395-52cf3769bc06",
+        "metadata": {"annotations": {"applicationId": "two-components"}, "name": "d", "namespace": "n"},
+        "spec": {
+            "deploymentProfile": {"type": "compose", "components": [
+                {"name": "database", "properties": {"packageLocation": "http://x/db.yaml"}}]},
+            "parameters": {"siteId": {"value": "S", "targets": [{"pointer": "SITE", "components": ["database"]}]}},
+        },
+    }
+    document.update(changes)
+    return document
+
+
+def _deployment_rows(document: dict[str, Any], application_id: str = "two-components") -> list[str]:
+    body = yaml.safe_dump(document).encode()
+    return sorted({p.split(":")[0] for p in application_deployment_problems("d.yaml", body, application_id)})
+
+
+def test_a_served_deployment_is_judged_by_the_row_its_fault_breaks() -> None:
+    assert _deployment_rows(_served_deployment()) == []
+    no_kind = _served_deployment()
+    del no_kind["kind"]
+    assert _deployment_rows(no_kind) == ["DSA-050"]
+    assert _deployment_rows(_served_deployment(), application_id="other-app") == ["DSA-051"]
+    upper = _served_deployment(metadata={"annotations": {"applicationId": "TWO"}, "name": "d", "namespace": "n"})
+    assert _deployment_rows(upper) == ["DSA-051"]
+    stray = _served_deployment()
+    stray["spec"]["parameters"]["siteId"]["targets"][0]["components"] = ["frontend"]
+    assert _deployment_rows(stray) == ["DSA-052"]
+    untargeted = _served_deployment()
+    del untargeted["spec"]["parameters"]["siteId"]["targets"]
+    assert _deployment_rows(untargeted) == ["DSA-052"]

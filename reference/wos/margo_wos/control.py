@@ -156,6 +156,21 @@ def _spoiled(wos: Wos, document: dict[str, Any]) -> dict[str, Any]:
     return document
 
 
+def _spoiled_pr1(wos: Wos, document: dict[str, Any]) -> dict[str, Any]:
+    """The PR1 document as the PR1 document fault switches spoil it (after validation)."""
+    faults = wos.config.faults
+    spoiled = copy.deepcopy(document)
+    if "pr1-application-id-uppercase" in faults:
+        annotations = spoiled["metadata"]["annotations"]
+        annotations["applicationId"] = str(annotations["applicationId"]).upper()
+    if "pr1-deployment-without-kind" in faults:
+        del spoiled["kind"]
+    if "pr1-parameter-without-targets" in faults:
+        for parameter in (spoiled["spec"].get("parameters") or {}).values():
+            parameter.pop("targets", None)
+    return spoiled
+
+
 def application_deployment(deployment_id: str, application: dict[str, Any]) -> dict[str, Any]:
     """The V24 document (GIT-008) for an application as the deploy verb names it."""
     return {
@@ -222,7 +237,7 @@ def _deploy_pr1(
         )
     name = document["metadata"]["name"]
     header = f"# Desired state written by the Margo reference WOS: deployment {deployment_id}\n"
-    text = header + yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
+    text = header + yaml.safe_dump(_spoiled_pr1(wos, document), sort_keys=False, allow_unicode=True)
     device.deployments[deployment_id] = Deployment(
         deployment_id,
         document["metadata"]["annotations"]["applicationId"],

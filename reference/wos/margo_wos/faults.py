@@ -91,6 +91,13 @@ KNOWN_FAULTS: dict[str, str] = {
         "PR1: a signature's time window and digest are checked but not its value, so any key "
         "passes (SEC-012)"
     ),
+    "pr1-application-id-uppercase": (
+        "PR1: served ApplicationDeployments name their application in upper case (DSA-051)"
+    ),
+    "pr1-deployment-without-kind": "PR1: served ApplicationDeployments have no kind (DSA-050)",
+    "pr1-parameter-without-targets": (
+        "PR1: served ApplicationDeployments' parameters have no targets (DSA-052)"
+    ),
     "pr1-any-digest-served": (
         "PR1: a deployment is served at any digest, not only at its own (DSA-013)"
     ),

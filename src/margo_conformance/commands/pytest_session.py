@@ -52,6 +52,14 @@ class RunnerPlugin:
         silence_summary_line(session.config)
 
     @pytest.hookimpl
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        """Say why collecting failed (an unknown tag in -m, a broken feature file): without
+        it the run reads as if the selection had matched nothing."""
+        if report.failed:
+            lines = [line for line in str(report.longreprtext).splitlines() if line.strip()]
+            self.log(f"error: collecting {report.nodeid or 'the features'} failed: {lines[-1] if lines else '?'}")
+
+    @pytest.hookimpl
     def pytest_collection_modifyitems(
         self, config: pytest.Config, items: list[pytest.Item]
     ) -> None:

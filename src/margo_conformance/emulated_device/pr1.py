@@ -216,3 +216,50 @@ def listed_ids(answer: Answer) -> list[str]:
 
 def shown(document: Any) -> str:
     return redaction.redact_text(json.dumps(document))[:300]  # redacted before it is cut
+
+
+def application_deployment_problems(name: str, body: bytes, application_id: str) -> list[str]:
+    """DSA-050..DSA-052: one served ApplicationDeployment against the PR1 schema, the application
+    the operator deployed, and its own components. Each line opens with the row it breaks."""
+    try:
+        document = yaml.safe_load(body)
+    except yaml.YAMLError as exc:
+        return [f"DSA-050: {name} is not YAML: {exc}"]
+    problems = [f"{_deployment_row(e)}: {name}: {e}" for e in validation_errors(document, "pr1/application-deployment")]
+    if not isinstance(document, dict):
+        return problems
+    served_id = value_at_path(document, ("metadata", "annotations", "applicationId"))
+    if served_id != application_id:
+        problems.append(f"DSA-051: {name} names application {served_id!r}; the operator deployed {application_id!r}")
+    return problems + _target_problems(name, document)
+
+
+def _deployment_row(error: str) -> str:
+    """The row a schema error of an ApplicationDeployment breaks."""
+    path = error.split(":", 1)[0]
+    if "applicationId" in path:
+        return "DSA-051"
+    return "DSA-052" if path.startswith("spec.parameters") else "DSA-050"
+
+
+def _target_problems(name: str, document: Mapping[str, Any]) -> list[str]:
+    """DSA-052: every parameter target names components of the deployment profile."""
+    components = value_at_path(document, ("spec", "deploymentProfile", "components"))
+    known = {c.get("name") for c in components if isinstance(c, dict)} if isinstance(components, list) else set()
+    parameters = value_at_path(document, ("spec", "parameters"))
+    problems = []
+    for key, parameter in (parameters.items() if isinstance(parameters, dict) else ()):
+        for target in (parameter.get("targets") or []) if isinstance(parameter, dict) else []:
+            named = target.get("components") if isinstance(target, dict) else None
+            unknown = [c for c in named if c not in known] if isinstance(named, list) else []
+            if unknown:
+                problems.append(f"DSA-052: {name}: parameter {key} targets {unknown}, not components of the profile")
+    return problems
+
+
+def value_at_path(document: Any, path: tuple[str, ...]) -> Any:
+    for key in path:
+        if not isinstance(document, dict):
+            return None
+        document = document.get(key)
+    return document

@@ -107,6 +107,24 @@ class AgentUnderTest(AgentScenario):
         documents = self.device.capabilities
         return self.dialect.capabilities_refusal(documents[0].errors if documents else [])
 
+    def onboarding(self) -> Event:
+        """The agent's first accepted onboarding, waited for; without one the scenario ends
+        (`not_onboarded`)."""
+        observations = self.observations
+        onboarded = observations.wait(lambda _: observations.first_onboarding(), self.deadlines.onboarding)
+        if onboarded is None:
+            self.not_onboarded()
+        return onboarded
+
+    def all_kinds_of_requests_seen(self, since: float) -> None:
+        """Wait until the agent has reported on a deployment after `since`: by then it has sent
+        every kind of request it makes (capabilities, polls, fetches, status). Blocked if not."""
+        timeout = self.deadlines.poll + self.deadlines.deployment
+        if self.observations.wait(lambda _: self.observations.status_report_since(since), timeout) is None:
+            blocked("a status report", f"the agent sent no status report within {timeout:g}s of onboarding, so not "
+                    f"every kind of request it makes was seen.{self.exit_note()}\n{self.evidence.excerpt()}",
+                    requirement=self.dialect.requirements.deployment_applied)
+
     def not_onboarded(self) -> NoReturn:
         """End a scenario whose agent never got through onboarding to a capabilities report:
         blocked on the capabilities it owes (CAP-001) or on its refused onboarding; an agent that
