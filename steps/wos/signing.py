@@ -8,7 +8,7 @@ import re
 from pytest_bdd import given, parsers, then, when
 
 from margo_conformance.base.message_signatures import ALGORITHMS, new_identity
-from margo_conformance.checks.expect import advise, expect
+from margo_conformance.checks.expect import advise, blocked, expect
 from margo_conformance.emulated_device.signing import Signing
 from margo_conformance.scenario.wos import WosUnderTest
 from margo_conformance.scenario.wos_documents import valid_capabilities
@@ -18,6 +18,8 @@ _DEFECTS = "|".join(re.escape(s.value) for s in Signing if s is not Signing.SIGN
 _ALGORITHMS = "|".join(map(re.escape, ALGORITHMS))
 #: I-33: PR1's rsa-pss-sha256 is no registered RFC 9421 algorithm; refusing it is advisory.
 UNREGISTERED = "rsa-pss-sha256"
+#: The answers that refuse a request for its signature (SEC-012..SEC-014).
+SIGNATURE_REFUSALS = (400, 401, 403)
 
 
 @given(parsers.re(rf"the device signs with (?P<algorithm>{_ALGORITHMS})$"))
@@ -67,6 +69,11 @@ def the_orchestrator_accepts_the_onboarding_and_the_capabilities_signed_with_tha
     identity, answer = wos.device().identity, wos.answer()
     algorithm = identity.algorithm if identity is not None else "?"
     step = "capabilities" if wos.device().onboarded else "onboarding"
+    # Only a refusal is about the signature; any other answer that is not 201 is the route's
+    # own fault, which its scenarios judge.
+    if answer.status != 201 and answer.status not in SIGNATURE_REFUSALS:
+        blocked(f"an accepted {step}", f"the {step} request was answered {answer.describe()}",
+                requirement="CAP-010" if wos.device().onboarded else "ONB-011")
     message = f"an {step} request signed with {algorithm} must be accepted (201); {answer.describe()}"
     if algorithm == UNREGISTERED:
         advise("SEC-016", answer.status == 201, message, ambiguities=("I-33",))

@@ -23,6 +23,11 @@ import os, signal, subprocess, sys
 print("hello from", os.environ["GREETING"], flush=True)
 if sys.argv[1] == "exit":
     sys.exit(3)
+if sys.argv[1] == "port-taken":  # as uvicorn says it: the cause, then a traceback
+    print("ERROR:    [Errno 98] error while attempting to bind: address already in use", flush=True)
+    for line in ("Traceback (most recent call last):", "  File server.py, line 192", "SystemExit: 3"):
+        print(line, flush=True)
+    sys.exit(3)
 grandchild = subprocess.Popen([sys.executable, "-c", "import signal; signal.pause()"])
 print("grandchild", grandchild.pid, flush=True)
 print("ready", flush=True)
@@ -77,6 +82,13 @@ def test_a_process_that_exits_before_it_is_ready_is_one_line_naming_its_last_out
     with pytest.raises(SutError, match=r"exited before it was ready; last log: hello from device-7"):
         sut.start()
     assert not sut.is_running()
+
+
+def test_a_port_that_was_taken_is_named_in_the_error_above_the_traceback(tmp_path: Path) -> None:
+    # WosUnderTest picks new ports when the error says the port was taken.
+    sut = SutProcess(_config(tmp_path, "port-taken"), _values(), EvidenceLog())
+    with pytest.raises(SutError, match=r"\[Errno 98\].*address already in use; last log: .*SystemExit: 3"):
+        sut.start()
 
 
 def test_a_process_that_never_says_it_is_ready_is_stopped_at_the_timeout(tmp_path: Path) -> None:

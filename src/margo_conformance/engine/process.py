@@ -177,5 +177,10 @@ class SutProcess:
             os.killpg(self._process.pid, signum)
 
     def _log_tail(self, lines: int = 3) -> str:
+        """The last log lines, and the first error line before them: a server that could not
+        bind its port says so above its traceback (the caller retries on those words)."""
         text = [e.summary for e in self.evidence.events(LOG)]
-        return f"; last log: {' | '.join(text[-lines:])}" if text else "; no log output"
+        if not text:
+            return "; no log output"
+        cause = next((line for line in text[:-lines] if "error" in line.lower()), None)
+        return (f"; error: {cause}" if cause else "") + f"; last log: {' | '.join(text[-lines:])}"
