@@ -7,7 +7,7 @@ import re
 
 from pytest_bdd import given, parsers, then, when
 
-from margo_conformance.base.message_signatures import ALGORITHMS, new_identity
+from margo_conformance.base.message_signatures import ALGORITHMS
 from margo_conformance.checks.expect import advise, blocked, expect
 from margo_conformance.emulated_device.signing import Signing
 from margo_conformance.scenario.wos import WosUnderTest
@@ -24,8 +24,7 @@ SIGNATURE_REFUSALS = (400, 401, 403)
 
 @given(parsers.re(rf"the device signs with (?P<algorithm>{_ALGORITHMS})$"))
 def the_device_signs_with(wos: WosUnderTest, algorithm: str) -> None:
-    device = wos.device()
-    device.identity = new_identity(device.device_id, algorithm)
+    wos.renew_identity(algorithm=algorithm)
 
 
 @when(parsers.re(rf"the device reports valid capabilities (?P<how>{_DEFECTS})$"))

@@ -8,6 +8,7 @@ from margo_conformance.base.errors import StepOrderError
 from margo_conformance.checks.expect import blocked, expect
 from margo_conformance.scenario.wos import WosUnderTest
 from margo_conformance.scenario.wos_documents import application_components, status_report
+from margo_conformance.scenario.wos_states import report_each_state
 
 
 def _only_application(wos: WosUnderTest) -> str:
@@ -39,7 +40,7 @@ def the_device_has_reported_the_deployment_as(wos: WosUnderTest, state: str) -> 
 def the_device_reports_the_deployment_in_turn_as_every_state_margo_defines(
     wos: WosUnderTest,
 ) -> None:
-    wos.report_each_state(_only_application(wos))
+    report_each_state(wos, _only_application(wos))
 
 
 @then("the orchestrator accepts each of those reports and shows the state reported")

@@ -164,6 +164,8 @@ def test_the_onboarding_answer_members_each_profile_reads() -> None:
 def test_registration_and_keys() -> None:
     assert V24.register_request("d") == {"deviceId": "d"} and V24.issues_onboarding_key
     assert PR1.register_request("d") == {"deviceId": "d", "profile": "PR1"} and not PR1.issues_onboarding_key
+    # The certificate the device will onboard with, as its operator enters it.
+    assert PR1.register_request("d", b"\x30\x01")["certificate"] == "MAE="
 
 
 def test_a_refused_capabilities_report_names_the_profiles_rule() -> None:

@@ -27,6 +27,7 @@ from margo_conformance.scenario.wos_isolation import (
     report_at_once,
     report_with,
 )
+from margo_conformance.scenario.wos_states import report_each_state
 from tests.reference_wos import wos_under_test
 
 DEPLOYMENT_ID = "0b7e2a4c-2f1d-4a55-9d53-7f43c1e0a111"
@@ -138,7 +139,7 @@ def test_every_state_in_both_spellings_is_reported_and_read_back(tmp_path: Path)
         wos.onboard()
         wos.request_token()
         wos.deploy("two-components")
-        reports = wos.report_each_state("two-components")
+        reports = report_each_state(wos, "two-components")
     assert [r.state for r in reports] == list(DEFINED_STATE_SPELLINGS)
     assert all(r.answer.status == 201 for r in reports)
     assert [r.shown["state"] for r in reports if r.shown] == [
@@ -152,5 +153,5 @@ def test_reporting_every_state_stops_at_the_first_refusal(tmp_path: Path) -> Non
         wos.onboard()
         wos.request_token()
         wos.deploy("two-components")
-        reports = wos.report_each_state("two-components")
+        reports = report_each_state(wos, "two-components")
     assert [(r.state, r.answer.status, r.shown) for r in reports] == [("Pending", 500, None)]

@@ -7,6 +7,8 @@ device-facing one, so devices cannot reach it through the address they were give
 
 from __future__ import annotations
 
+import base64
+
 import copy
 import re
 import secrets
@@ -23,6 +25,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from margo_wos import validate, validate_pr1
+from margo_wos.certificates import NotACertificate, certificate_der
 from margo_wos.gitrepo import GitError
 from margo_wos.service import Wos
 from margo_wos.store import PROFILES, Deployment, Device
@@ -91,11 +94,16 @@ async def register_device(wos: Wos, request: dict[str, Any]) -> dict[str, Any]:
             )
         if existing.onboarded:
             raise ControlFailure(409, f"device {device_id!r} is registered and onboarded already")
+        if profile == "PR1" and "certificate" in request:  # the operator entered another one
+            existing.expected_certificate = await _certificate(request)
+            wos.store.save(existing)
         return _registered(existing)  # a retried registration: same key, same place in line
     if profile == "PR1":
-        # No key and no repository: the client is chosen at onboarding, and its desired
-        # state is the state manifest built from the device record.
+        # No key and no repository: the client is chosen at onboarding (by the certificate the
+        # operator entered, if any), and its desired state is the manifest of the device record.
         device = Device(device_id=device_id, onboarding_key="", profile="PR1")
+        if "certificate" in request:
+            device.expected_certificate = await _certificate(request)
         wos.store.save(device)
         log("control", f"registered device {device_id} (PR1, waiting for onboarding)")
         return _registered(device)
@@ -104,6 +112,14 @@ async def register_device(wos: Wos, request: dict[str, Any]) -> dict[str, Any]:
     wos.store.save(device)
     log("control", f"registered device {device_id}")
     return _registered(device, keys=wos.config.onboarding_style == "suite")
+
+
+async def _certificate(request: dict[str, Any]) -> str:
+    """The PR1 certificate the operator entered (Base64 of DER or of PEM), as Base64 of its DER."""
+    try:
+        return base64.b64encode(await certificate_der(_text(request, "certificate"))).decode("ascii")
+    except NotACertificate as exc:
+        raise ControlFailure(400, f"certificate: {exc}") from None
 
 
 def _registered(device: Device, keys: bool = True) -> dict[str, Any]:

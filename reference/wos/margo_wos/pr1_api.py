@@ -142,7 +142,7 @@ async def onboard(wos: Wos, request: Request) -> Response:
     # Nothing is awaited from here on, so two onboardings cannot take the same device.
     device = wos.store.device_by_certificate(certificate)
     if device is None:
-        device = wos.store.next_waiting_for_pr1()
+        device = wos.store.next_waiting_for_pr1(certificate)
         if device is None:
             return onboarding_refusal(
                 wos,

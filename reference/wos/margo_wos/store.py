@@ -57,6 +57,9 @@ class Device:
     registered_at: float = field(default_factory=time.time)
     #: PR1: Base64 of the DER of the certificate the client onboarded with.
     client_certificate: str | None = None
+    #: PR1: the certificate the operator entered at registration (Base64 of its DER), when
+    #: they did: only that certificate onboards as this device.
+    expected_certificate: str | None = None
     #: PR1: the version of the client's current state manifest (DSA-007). 1 when the client
     #: onboards; every later deploy or removal adds 1, in the same write as the change.
     manifest_version: int = 1
@@ -140,10 +143,15 @@ class Store:
             None,
         )
 
-    def next_waiting_for_pr1(self) -> Device | None:
-        """The PR1 device registered first among those that have not onboarded yet."""
+    def next_waiting_for_pr1(self, certificate: str) -> Device | None:
+        """The device waiting for a PR1 onboarding with this certificate: the one the operator
+        registered it for, else the one registered first among those registered without one."""
         waiting = [d for d in self.devices.values() if d.profile == "PR1" and not d.onboarded]
-        return min(waiting, key=lambda d: (d.registered_at, d.device_id), default=None)
+        expected = next((d for d in waiting if d.expected_certificate == certificate), None)
+        if expected is not None:
+            return expected
+        open_ = [d for d in waiting if d.expected_certificate is None]
+        return min(open_, key=lambda d: (d.registered_at, d.device_id), default=None)
 
     # -- access tokens ----------------------------------------------------------------
 

@@ -102,3 +102,16 @@ def test_capability_faults(make_harness: Any) -> None:
     assert put_capabilities(harness, client, {**CAPABILITIES, "properties": properties}).status_code == 201
     extended = {**CAPABILITIES, "x-acme-extensions": {"a": 1}}
     assert put_capabilities(harness, client, extended).status_code == 422
+
+
+def test_a_certificate_entered_at_registration_onboards_as_that_device_only(harness: Harness) -> None:
+    first, second = client_certificate("first"), client_certificate("second")
+    for device_id, certificate in (("dev-1", first), ("dev-2", second)):
+        harness.verb("register-device", {"deviceId": device_id, "profile": "PR1",
+                                          "certificate": base64.b64encode(certificate).decode("ascii")})
+    # The second device's certificate onboards first, and still takes the second device.
+    onboarded = harness.api.post("/api/v1/onboarding", json=pr1_onboarding_request(second))
+    assert onboarded.status_code == 201
+    assert harness.wos.store.device("dev-2").client_id == onboarded.json()["clientId"]  # type: ignore[union-attr]
+    stranger = harness.api.post("/api/v1/onboarding", json=pr1_onboarding_request(client_certificate("x")))
+    assert stranger.status_code == 403  # dev-1 waits for its own certificate only

@@ -171,8 +171,9 @@ class Dialect(ABC):
         return document
 
     @abstractmethod
-    def register_request(self, device_id: str) -> dict[str, Any]:
-        """The control adapter's register-device request for a new device."""
+    def register_request(self, device_id: str, certificate_der: bytes = b"") -> dict[str, Any]:
+        """The control adapter's register-device request for a new device (`certificate_der`:
+        the certificate a 1.0 device will onboard with, as its operator enters it)."""
 
     @abstractmethod
     def onboarding_call(self, device_id: str, key: str, exchange: V24Onboarding,

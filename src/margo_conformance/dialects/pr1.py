@@ -3,6 +3,7 @@ desired state as a content-addressed state manifest), as fixed in docs/pr1-wire-
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -33,9 +34,13 @@ STATUS_API_VERSION = "deployment.margo.org/v1alpha1"
 
 @dataclass(frozen=True)
 class Pr1Dialect(Dialect):
-    def register_request(self, device_id: str) -> dict[str, Any]:
-        # The operator expects a device that onboards with its own certificate, not with a key.
-        return {"deviceId": device_id, "profile": self.name}
+    def register_request(self, device_id: str, certificate_der: bytes = b"") -> dict[str, Any]:
+        # The operator expects a device that onboards with its own certificate, not with a key,
+        # and enters that certificate (a WOS shared by parallel scenarios tells them apart by it).
+        request = {"deviceId": device_id, "profile": self.name}
+        if certificate_der:
+            request["certificate"] = base64.b64encode(certificate_der).decode("ascii")
+        return request
 
     def onboarding_call(self, device_id: str, key: str, exchange: V24Onboarding,
                         certificate_der: bytes = b"") -> OnboardingCall:

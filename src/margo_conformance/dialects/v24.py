@@ -39,7 +39,7 @@ STATUS_API_VERSION = "deployment.margo/v1"
 
 @dataclass(frozen=True)
 class V24Dialect(Dialect):
-    def register_request(self, device_id: str) -> dict[str, Any]:
+    def register_request(self, device_id: str, certificate_der: bytes = b"") -> dict[str, Any]:
         return {"deviceId": device_id}
 
     def onboarding_call(self, device_id: str, key: str, exchange: V24Onboarding,

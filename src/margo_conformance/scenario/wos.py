@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from margo_conformance.base import credentials, redaction
 from margo_conformance.base.errors import StepOrderError, SutError
 from margo_conformance.base.evidence import NOTE, EvidenceLog
-from margo_conformance.base.message_signatures import new_identity
+from margo_conformance.base.message_signatures import DEFAULT_ALGORITHM, new_identity
 from margo_conformance.base.schemas import validation_errors
 from margo_conformance.checks import capability_rules, status_rules
 from margo_conformance.checks.shapes import member_fault, value_at
@@ -35,10 +35,7 @@ from margo_conformance.engine.launch import RunningSut, sut_instance
 from margo_conformance.engine.sut import docker_host_address, free_host_port
 from margo_conformance.scenario.wos_device import SimulatedDevice, access_token_of, pointer_value
 from margo_conformance.scenario.wos_documents import (
-    DEFINED_STATE_SPELLINGS,
-    application_components,
     application_request,
-    status_report,
 )
 
 if TYPE_CHECKING:
@@ -209,10 +206,11 @@ class WosUnderTest:
     def register_device(self, role: str = "device") -> SimulatedDevice:
         device_id = f"dev-{uuid.uuid4().hex[:10]}"
         dialect = self.dialect
-        answer = self.control.call("register-device", dialect.register_request(device_id))
         if not dialect.issues_onboarding_key:  # the operator expects the device to bring its own identity
-            self.devices[role] = SimulatedDevice(device_id, "", dialect=dialect, identity=new_identity(device_id))
+            self.devices[role] = SimulatedDevice(device_id, "", dialect=dialect)
+            self.renew_identity(role)
             return self.devices[role]
+        answer = self.control.call("register-device", dialect.register_request(device_id))
         exchange = self.run.sut.interop.onboarding
         key = ""
         if exchange.keys:  # a WOS without onboarding keys (declared) gives none
@@ -222,6 +220,14 @@ class WosUnderTest:
                 raise ControlError("control verb register-device gave an empty onboardingKey")
         self.devices[role] = SimulatedDevice(device_id, key, dialect=dialect, exchange=exchange)
         return self.devices[role]
+
+    def renew_identity(self, role: str = "device", algorithm: str = DEFAULT_ALGORITHM) -> None:
+        """A 1.0 device's new key and certificate (`algorithm`'s kind), entered by its operator
+        before it onboards (a registration repeated with the new certificate)."""
+        device = self.device(role)
+        device.identity = new_identity(device.device_id, algorithm)
+        request = device.dialect.register_request(device.device_id, device.identity.certificate_der)
+        self.control.call("register-device", request)
 
     def deploy(self, application: str, role: str = "device") -> str:
         device_id = self.device(role).device_id
@@ -366,20 +372,6 @@ class WosUnderTest:
             return ("STS-020",) if unparsable or self.sent_violations else route
         rows = self.dialect.requirements.status_rows
         return status_rules.requirements_of(self.sent_violations, rows) if self.sent_violations else route
-
-    def report_each_state(self, application: str) -> list[StateReport]:
-        """Report every V24 state in both spellings, reading what is shown after each; stop at
-        the first report that is not accepted."""
-        deployment_id = self.deployment_id(application)
-        components = application_components(application)
-        self.state_reports = []
-        for state in DEFINED_STATE_SPELLINGS:
-            answer = self.report_status(deployment_id, status_report(deployment_id, components, state))
-            shown = self.shown_status(application) if answer.status == 201 else None
-            self.state_reports.append(StateReport(state, answer, shown))
-            if shown is None:
-                break
-        return self.state_reports
 
     def read_repository(self, role: str = "device", as_role: str | None = "device") -> GitRead:
         """Clone `role`'s repository presenting the git token of `as_role` (None: no token)."""
