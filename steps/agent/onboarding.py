@@ -145,7 +145,7 @@ def _capabilities_ending_onboarding(agent: AgentUnderTest) -> ReceivedDocument:
         f"{agent.deadlines.onboarding:g}s; meanwhile it made {len(agent.observations.desired_state_reads())} "
         f"request(s) for its desired state.{agent.exit_note()}",
     )
-    assert report is not None
+    assert report is not None  # for the type checker: the CAP-001 check above raised when it is None
     if not agent.device.capabilities:
         if report.data.get("status") in (400, 422):
             expect(agent.dialect.capabilities_refusal([]), False,
